@@ -1,0 +1,5 @@
+import sys
+
+from crowd_model.cli import main
+
+sys.exit(main())

@@ -1,0 +1,133 @@
+"""The ``crowd-model`` command (also ``python -m crowd_model``).
+
+Bad input (an unknown parameter, a value out of bounds, a malformed file) ends with one
+line on stderr naming the offending thing and what is allowed, and exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+import numpy as np
+
+from crowd_model.errors import InputError
+from crowd_model.parameters import parameter_specs
+
+EXIT_BAD_INPUT = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        raise InputError(f"{self.prog}: {message}")
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="crowd-model", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    scen = sub.add_parser("scenarios", help="list scenario presets (and, with --parameters, every parameter)")
+    scen.add_argument("--parameters", action="store_true", help="also list every parameter with default, bounds and meaning")
+    scen.set_defaults(func=cmd_scenarios)
+
+    run = sub.add_parser("run", help="run one simulation")
+    run.add_argument("--scenario", default="epstein", help="preset name or path to a scenario .toml (default: epstein)")
+    run.add_argument("--set", dest="overrides", action="append", default=[], metavar="NAME=VALUE",
+                     help="override a parameter (repeatable); see 'crowd-model scenarios --parameters'")
+    run.add_argument("--steps", type=_non_negative_int, help="number of steps (default: the scenario's)")
+    run.add_argument("--seed", type=_non_negative_int, help="random seed (default: the scenario's)")
+    run.add_argument("--out", help="write timeseries.csv, outcomes.csv and metadata.json into this folder")
+    run.set_defaults(func=cmd_run)
+    return parser
+
+
+def cmd_scenarios(args) -> int:
+    from crowd_model.scenario import load_scenario, preset_names
+
+    for name in preset_names():
+        sc = load_scenario(name)
+        print(f"{name:<16} {sc.description}")
+    if args.parameters:
+        print()
+        print(f"{'parameter':<22} {'default':>9} {'allowed':<34} {'unit':<10} meaning")
+        for s in parameter_specs():
+            sched = " (schedulable)" if s.schedulable else ""
+            print(f"{s.name:<22} {str(s.default):>9} {s.describe_allowed():<34} {s.unit:<10} {s.help}{sched}")
+    return 0
+
+
+def cmd_run(args) -> int:
+    from crowd_model.runner import simulate, write_run
+    from crowd_model.scenario import load_scenario
+
+    scenario = load_scenario(args.scenario)
+    parameters = scenario.parameters.with_overrides(args.overrides)
+    steps = scenario.steps if args.steps is None else args.steps
+    seed = scenario.seed if args.seed is None else args.seed
+    started = time.perf_counter()
+    result = simulate(parameters, steps=steps, seed=seed, scenario=scenario.name)
+    elapsed = time.perf_counter() - started
+    if args.out:
+        out = write_run(result, args.out)
+        print(f"wrote {out / 'timeseries.csv'}, {out / 'outcomes.csv'}, {out / 'metadata.json'}")
+    else:
+        print(summary(result, elapsed))
+    return 0
+
+
+def sparkline(values, width: int = 60) -> str:
+    values = np.asarray(values, dtype=float)
+    if len(values) == 0:
+        return ""
+    chunks = np.array_split(values, min(width, len(values)))
+    peaks = np.array([c.max() for c in chunks])
+    top = peaks.max()
+    bars = "▁▂▃▄▅▆▇█"
+    if top <= 0:
+        return bars[0] * len(peaks)
+    return "".join(bars[min(len(bars) - 1, int(v / top * (len(bars) - 1) + 0.5))] for v in peaks)
+
+
+def summary(result, elapsed: float) -> str:
+    ts = result.timeseries
+    lines = [
+        f"scenario {result.scenario}: seed {result.seed}, {result.steps} steps, "
+        f"{result.outcomes['civilians']} civilians, {int(ts['officers'].iloc[0])} officers "
+        f"({elapsed:.2f} s)",
+        f"active civilians over time (peak {result.outcomes['peak_active']}):",
+        "  " + sparkline(ts["active"]),
+        "",
+    ]
+    width = max(len(k) for k in result.outcomes)
+    for key, value in result.outcomes.items():
+        shown = "" if value is None else (f"{value:.4g}" if isinstance(value, float) else str(value))
+        lines.append(f"  {key:<{width}}  {shown}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        return args.func(args)
+    except InputError as exc:
+        print(f"crowd-model: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("crowd-model: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

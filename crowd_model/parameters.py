@@ -1,0 +1,294 @@
+"""The one parameter object: every parameter's default, bounds, unit and meaning.
+
+Scenario presets, ``--set`` on the command line, experiment files and the app's sliders
+all read :func:`parameter_specs`; nothing else states a default. Values are checked for
+type, bounds and cross-field constraints when a :class:`Parameters` is made, so a bad
+value fails with one message that names it and says what is allowed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from crowd_model.errors import InputError
+from crowd_model.schedules import Schedule, parse_schedule
+
+RATIO_RULES = ("literal", "floor", "round")
+
+
+def parameter(
+    default,
+    *,
+    help: str,
+    unit: str = "",
+    low: float | None = None,
+    high: float | None = None,
+    choices: tuple[str, ...] | None = None,
+    schedulable: bool = False,
+    group: str = "population",
+):
+    """Declare one parameter of :class:`Parameters` with its documentation and bounds."""
+    return field(
+        default=default,
+        metadata={
+            "help": help,
+            "unit": unit,
+            "low": low,
+            "high": high,
+            "choices": choices,
+            "schedulable": schedulable,
+            "group": group,
+        },
+    )
+
+
+@dataclass(frozen=True)
+class ParameterSpec:
+    """What a face (CLI, experiment file, slider) needs to know of one parameter."""
+
+    name: str
+    type: type
+    default: Any
+    help: str
+    unit: str
+    low: float | None
+    high: float | None
+    choices: tuple[str, ...] | None
+    schedulable: bool
+    group: str
+
+    def describe_allowed(self) -> str:
+        if self.choices:
+            return "one of " + ", ".join(self.choices)
+        if self.type is bool:
+            return "true or false"
+        kind = "an integer" if self.type is int else "a number"
+        if self.low is not None and self.high is not None:
+            return f"{kind} in [{_fmt(self.low)}, {_fmt(self.high)}]"
+        if self.low is not None:
+            return f"{kind} >= {_fmt(self.low)}"
+        return kind
+
+    def coerce(self, value: Any) -> Any:
+        """Turn a value from TOML or a ``name=value`` string into this parameter's type."""
+        bad = InputError(
+            f"parameter {self.name}: {value!r} is not allowed; expected {self.describe_allowed()}"
+        )
+        if isinstance(value, str):
+            text = value.strip()
+            if self.type is bool:
+                lowered = text.lower()
+                if lowered in ("true", "1", "yes", "on"):
+                    return True
+                if lowered in ("false", "0", "no", "off"):
+                    return False
+                raise bad
+            if self.type is str:
+                value = text
+            else:
+                try:
+                    value = float(text)
+                except ValueError:
+                    raise bad from None
+        if self.type is bool:
+            if not isinstance(value, bool):
+                raise bad
+            return value
+        if self.type is str:
+            if not isinstance(value, str) or (self.choices and value not in self.choices):
+                raise bad
+            return value
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise bad
+        if not math.isfinite(value):
+            raise bad
+        if self.type is int:
+            if float(value) != int(value):
+                raise bad
+            value = int(value)
+        else:
+            value = float(value)
+        self.check_bounds(value)
+        return value
+
+    def check_bounds(self, value: float) -> None:
+        if (self.low is not None and value < self.low) or (
+            self.high is not None and value > self.high
+        ):
+            raise InputError(
+                f"parameter {self.name}: {_fmt(value)} is out of bounds; "
+                f"expected {self.describe_allowed()}"
+            )
+
+
+def _fmt(x: float) -> str:
+    return f"{x:g}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Parameters:
+    """All parameters of a run, validated on creation. See ``crowd-model scenarios --parameters``.
+
+    The Epstein (2002) Model I names map as: ``citizen_density`` (agent density),
+    ``officer_density`` (cop density), ``citizen_vision``/``officer_vision`` (v),
+    ``legitimacy`` (L), ``arrest_constant`` (k), ``activation_threshold`` (T),
+    ``max_jail_term`` (J_max).
+    """
+
+    width: int = parameter(40, low=3, high=2000, unit="cells", group="site",
+                           help="Grid width.")
+    height: int = parameter(40, low=3, high=2000, unit="cells", group="site",
+                            help="Grid height.")
+    torus: bool = parameter(True, group="site",
+                            help="Wrap the grid edges (Epstein's torus); false gives a bounded grid.")
+    citizen_density: float = parameter(
+        0.7, low=0.0, high=1.0, unit="per cell",
+        help="Share of cells holding a civilian at the start (Epstein: agent density).")
+    officer_density: float = parameter(
+        0.04, low=0.0, high=1.0, unit="per cell", schedulable=True,
+        help="Share of cells holding a security officer; a schedule adds or withdraws officers.")
+    citizen_vision: int = parameter(
+        7, low=0, high=50, unit="cells",
+        help="Euclidean radius a civilian sees, own cell included (Epstein v).")
+    officer_vision: int = parameter(
+        7, low=0, high=50, unit="cells",
+        help="Euclidean radius an officer sees, own cell included (Epstein v*).")
+    legitimacy: float = parameter(
+        0.82, low=0.0, high=1.0, schedulable=True, group="behaviour",
+        help="Perceived legitimacy L of the authority; grievance G = H(1 - L).")
+    arrest_constant: float = parameter(
+        2.3, low=0.0, high=100.0, schedulable=True, group="behaviour",
+        help="k in the estimated arrest probability P = 1 - exp(-k * ratio).")
+    activation_threshold: float = parameter(
+        0.1, low=-1.0, high=1.0, schedulable=True, group="behaviour",
+        help="T: a civilian turns active when G - R*P > T.")
+    ratio_rule: str = parameter(
+        "floor", choices=RATIO_RULES, group="behaviour",
+        help="How the cop-to-active ratio C/(1+A) enters P: literal (paper), floor (NetLogo), round (Mesa).")
+    max_jail_term: int = parameter(
+        30, low=1, high=1_000_000_000, unit="steps", schedulable=True, group="security",
+        help="J_max: an arrest jails for a uniform 0..J_max-1 steps; above the run length means life.")
+    movement: bool = parameter(
+        True, group="behaviour",
+        help="Agents move each step to a random empty cell within vision (Epstein rule M).")
+    outburst_threshold: int = parameter(
+        50, low=1, high=10_000_000, unit="civilians", group="outputs",
+        help="An outburst is a spell of steps with more active civilians than this.")
+
+    schedules: Mapping[str, Schedule] = field(default_factory=dict, repr=False, compare=True)
+
+    def __post_init__(self):
+        specs = _specs_by_name()
+        for spec in specs.values():
+            object.__setattr__(self, spec.name, spec.coerce(getattr(self, spec.name)))
+        for name, schedule in self.schedules.items():
+            spec = specs.get(name)
+            if spec is None:
+                raise InputError(_unknown_message(name))
+            if not spec.schedulable:
+                allowed = ", ".join(s.name for s in specs.values() if s.schedulable)
+                raise InputError(
+                    f"parameter {name} cannot follow a schedule; schedulable: {allowed}"
+                )
+            for v in schedule.values():
+                spec.check_bounds(v)
+        object.__setattr__(self, "schedules", dict(self.schedules))
+        self._check_cross_fields()
+
+    def _check_cross_fields(self) -> None:
+        peak_officers = max(
+            [self.officer_density, *self.schedules.get("officer_density", Schedule(((0, 0.0),))).values()]
+        )
+        if self.citizen_density + peak_officers > 1.0:
+            raise InputError(
+                f"citizen_density ({self.citizen_density:g}) + officer_density "
+                f"({peak_officers:g}) exceed 1: they do not fit the grid"
+            )
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any], base: Parameters | None = None) -> Parameters:
+        """Parameters from names to values (numbers, strings or schedule tables), over ``base``."""
+        base = base or cls()
+        specs = _specs_by_name()
+        plain: dict[str, Any] = {}
+        schedules = dict(base.schedules)
+        for name, value in values.items():
+            if name not in specs:
+                raise InputError(_unknown_message(name))
+            if isinstance(value, Mapping):
+                schedule = parse_schedule(name, dict(value))
+                schedules[name] = schedule
+                plain[name] = schedule.value_at(0)
+            elif isinstance(value, Schedule):
+                schedules[name] = value
+                plain[name] = value.value_at(0)
+            else:
+                schedules.pop(name, None)
+                plain[name] = specs[name].coerce(value)
+        return dataclasses.replace(base, schedules=schedules, **plain)
+
+    def with_overrides(self, assignments: list[str]) -> Parameters:
+        """Apply ``name=value`` strings (the CLI's ``--set``)."""
+        values = {}
+        for item in assignments:
+            name, sep, value = item.partition("=")
+            if not sep or not name.strip():
+                raise InputError(f"--set expects name=value, got {item!r}")
+            values[name.strip()] = value
+        return Parameters.from_mapping(values, base=self)
+
+    def at_step(self, t: int) -> Parameters:
+        """The parameters in force at step ``t``, with every schedule evaluated."""
+        if not self.schedules:
+            return self
+        values = {name: s.value_at(t) for name, s in self.schedules.items()}
+        specs = _specs_by_name()
+        values = {
+            n: (round(v) if specs[n].type is int else v) for n, v in values.items()
+        }
+        return dataclasses.replace(self, schedules={}, **values)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain values and schedule specs, ready for JSON or TOML."""
+        out: dict[str, Any] = {s.name: getattr(self, s.name) for s in parameter_specs()}
+        for name, schedule in self.schedules.items():
+            out[name] = schedule.to_spec()
+        return out
+
+
+def _unknown_message(name: str) -> str:
+    import difflib
+
+    names = [s.name for s in parameter_specs()]
+    close = difflib.get_close_matches(name, names, n=1)
+    hint = f" (did you mean {close[0]}?)" if close else ""
+    return f"unknown parameter {name!r}{hint}; known: {', '.join(names)}"
+
+
+_SPECS: dict[str, ParameterSpec] | None = None
+
+
+def _specs_by_name() -> dict[str, ParameterSpec]:
+    global _SPECS
+    if _SPECS is None:
+        hints = {"int": int, "float": float, "bool": bool, "str": str}
+        _SPECS = {}
+        for f in dataclasses.fields(Parameters):
+            if f.name == "schedules":
+                continue
+            _SPECS[f.name] = ParameterSpec(
+                name=f.name,
+                type=hints[f.type] if isinstance(f.type, str) else f.type,
+                default=f.default,
+                **f.metadata,
+            )
+    return _SPECS
+
+
+def parameter_specs() -> list[ParameterSpec]:
+    """Every parameter's spec, in declaration order."""
+    return list(_specs_by_name().values())
