@@ -291,3 +291,48 @@ def civilian_state_counts(world):
         if world.kind[i] == CIVILIAN and world.alive[i]:
             counts[world.state[i]] += 1
     return counts
+
+
+CELL_CATEGORIES = (
+    "empty",
+    "calm",
+    "active",
+    "violent",
+    "fleeing",
+    "arrested",
+    "provocateur",
+    "police",
+    "tni",
+    "linmas",
+    "water_cannon",
+    "spray",
+    "office",
+    "gate",
+    "fence",
+    "facility",
+    "facility_damaged",
+    "exit",
+    "cordon_line",
+)
+_CATEGORY = {name: code for code, name in enumerate(CELL_CATEGORIES)}
+_CIVILIAN_CATEGORY = np.array(
+    [_CATEGORY[s] if s != "left" else 0 for s in STATE_NAMES], dtype=np.uint8
+)
+_OFFICER_CATEGORY = _CATEGORY["police"]
+
+
+@njit(cache=True)
+def paint_agents(world, out):
+    """Write each agent's category into ``out[x, y]``: arrested under free civilians under officers."""
+    for rank in range(3):
+        for i in range(world.kind.shape[0]):
+            if not world.alive[i]:
+                continue
+            if world.kind[i] == OFFICER:
+                if rank == 2:
+                    out[world.x[i], world.y[i]] = _OFFICER_CATEGORY
+            elif world.state[i] == ARRESTED:
+                if rank == 0:
+                    out[world.x[i], world.y[i]] = _CIVILIAN_CATEGORY[ARRESTED]
+            elif world.state[i] != LEFT and rank == 1:
+                out[world.x[i], world.y[i]] = _CIVILIAN_CATEGORY[world.state[i]]

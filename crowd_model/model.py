@@ -85,6 +85,13 @@ class CrowdModel(mesa.Model):
         """The Mesa agent for row ``index`` of the array state (None once withdrawn)."""
         return self._agent_at[index]
 
+    def cell_categories(self) -> np.ndarray:
+        """What each cell shows, as a ``(width, height)`` uint8 array of codes indexing
+        :data:`crowd_model.kernel.CELL_CATEGORIES` (site, then agents on top)."""
+        out = np.zeros((self.current.width, self.current.height), np.uint8)
+        kernel.paint_agents(self.world, out)
+        return out
+
     def step(self) -> None:
         t = int(self.time)
         if self.parameters.schedules:
