@@ -22,8 +22,19 @@ CIVILIAN, OFFICER = 0, 1
 CALM, ACTIVE, VIOLENT, FLEEING, ARRESTED, LEFT = range(6)
 STATE_NAMES = ("calm", "active", "violent", "fleeing", "arrested", "left")
 
+SUPPORTER, PROVOCATEUR = 0, 1
+POLICE, TNI, LINMAS = 0, 1, 2
+UNIT_NAMES = ("police", "tni", "linmas")
+
 TALLY_ARRESTS = 0
-TALLY_SIZE = 4
+TALLY_PROVOCATEURS_ARRESTED = 1
+TALLY_INJURIES_CIVILIANS = 2
+TALLY_INJURIES_SECURITY = 3
+TALLY_DAMAGE = 4
+TALLY_BREACHED = 5
+TALLY_SIZE = 6
+
+_STREET, _ASSEMBLY, _EXIT, _CORDON, _OFFICE, _YARD, _FENCE, _GATE, _FACILITY, _CANNON = range(10)
 
 
 
@@ -38,13 +49,39 @@ class World(NamedTuple):
     hardship: np.ndarray  # float64[n]: H ~ U(0,1)
     risk_aversion: np.ndarray  # float64[n]: R ~ U(0,1)
     jail: np.ndarray  # int64[n]: steps of jail left
+    role: np.ndarray  # int8[n]: SUPPORTER or PROVOCATEUR (civilians); POLICE, TNI or LINMAS (officers)
+    arousal: np.ndarray  # float64[n]: added to grievance, spread by contagion
+    fear: np.ndarray  # float64[n]: above fear_threshold the civilian flees
+    legitimacy_deficit: np.ndarray  # float64[n]: legitimacy withdrawn after seeing indiscriminate force
+    patience: np.ndarray  # int64[n]: steps left before going home
+    going_home: np.ndarray  # bool[n]
+    identified: np.ndarray  # bool[n]: a provocateur the officers know
+    post_x: np.ndarray  # int32[n]: an officer's cordon post
+    post_y: np.ndarray  # int32[n]
     next_in_cell: np.ndarray  # int32[n]: linked list of agents sharing a cell
     cell_head: np.ndarray  # int32[w, h]: first agent in the cell, -1 if none
     blockers: np.ndarray  # int32[w, h]: officers and free civilians in the cell
     officers_here: np.ndarray  # int32[w, h]
     actives_here: np.ndarray  # int32[w, h]
+    violent_here: np.ndarray  # int32[w, h]
+    provocateurs_here: np.ndarray  # int32[w, h]: free provocateurs
+    site: np.ndarray  # uint8[w, h]: site cell kind (crowd_model.site codes)
+    civilian_ok: np.ndarray  # bool[w, h]: civilians may stand here
+    officer_ok: np.ndarray  # bool[w, h]: officers may stand here
+    hit_points: np.ndarray  # int32[w, h]: fences, gate, facilities
+    gate_distance: np.ndarray  # float64[w, h]: walking distance to the gate
+    exit_distance: np.ndarray  # float64[w, h]: walking distance to an exit
+    spray: np.ndarray  # bool[w, h]: hit by a water cannon this step
+    spray_x: np.ndarray  # int32[w, h]: where the spray came from
+    spray_y: np.ndarray  # int32[w, h]
+    recent_arrests: np.ndarray  # float64[w, h]: arrests here, halving each step
+    indiscriminate: np.ndarray  # float64[w, h]: force used on non-violent civilians this step
     citizen_offsets: np.ndarray  # int32[m, 2]: cells within civilian vision
     officer_offsets: np.ndarray  # int32[m, 2]
+    near_offsets: np.ndarray  # int32[9, 2]: own cell and the 8 around it
+    backup_offsets: np.ndarray  # int32[m, 2]: radius 2
+    reach_offsets: np.ndarray  # int32[m, 2]: arrest reach
+    throw_offsets: np.ndarray  # int32[m, 2]: throwing range
     scratch: np.ndarray  # int64[k]: candidate buffer
     tally: np.ndarray  # int64[TALLY_SIZE]: running totals
 
@@ -59,6 +96,27 @@ class StepParameters(NamedTuple):
     ratio_rule: int
     movement: bool
     torus: bool
+    has_site: bool
+    violence_threshold: float
+    arousal_contagion: float
+    arousal_decay: float
+    provocateur_influence: float
+    fear_threshold: float
+    fear_decay: float
+    spray_fear: float
+    arrest_fear: float
+    line_fear: float
+    line_advancing: bool
+    throw_hit_probability: float
+    damage_probability: float
+    arrest_policy: int
+    arrest_backup: int
+    identify_probability: float
+    arrest_injury_probability: float
+    spray_injury_probability: float
+    legitimacy_feedback: bool
+    legitimacy_loss: float
+    calm_standoff: float
 
 
 def vision_offsets(radius: int, width: int, height: int, torus: bool) -> np.ndarray:
@@ -128,8 +186,12 @@ def _presence(world, i, sign):
         s = world.state[i]
         if s == ACTIVE:
             world.actives_here[cx, cy] += sign
+        elif s == VIOLENT:
+            world.violent_here[cx, cy] += sign
         if s != ARRESTED and s != LEFT:
             world.blockers[cx, cy] += sign
+            if world.role[i] == PROVOCATEUR:
+                world.provocateurs_here[cx, cy] += sign
 
 
 @njit(cache=True)
@@ -181,7 +243,7 @@ def move_to_random_empty_cell(world, p, rng, i, offsets):
 
 @njit(cache=True)
 def count_in_vision(world, p, i, offsets):
-    """Officers and active civilians within vision of agent ``i``."""
+    """Officers and engaged (active or violent) civilians within vision of agent ``i``."""
     w, h = world.blockers.shape
     x, y = world.x[i], world.y[i]
     officers = 0
@@ -190,13 +252,13 @@ def count_in_vision(world, p, i, offsets):
         cx, cy = _cell(x, y, offsets[k, 0], offsets[k, 1], w, h, p.torus)
         if cx >= 0:
             officers += world.officers_here[cx, cy]
-            actives += world.actives_here[cx, cy]
+            actives += world.actives_here[cx, cy] + world.violent_here[cx, cy]
     return officers, actives
 
 
 @njit(cache=True)
 def random_active_in_vision(world, p, rng, i, offsets):
-    """One active civilian chosen uniformly among those within vision, or -1."""
+    """One engaged civilian chosen uniformly among those within vision, or -1."""
     _, total = count_in_vision(world, p, i, offsets)
     if total == 0:
         return -1
@@ -207,11 +269,11 @@ def random_active_in_vision(world, p, rng, i, offsets):
         cx, cy = _cell(x, y, offsets[k, 0], offsets[k, 1], w, h, p.torus)
         if cx < 0:
             continue
-        here = world.actives_here[cx, cy]
+        here = world.actives_here[cx, cy] + world.violent_here[cx, cy]
         if pick < here:
             j = world.cell_head[cx, cy]
             while j >= 0:
-                if world.kind[j] == CIVILIAN and world.state[j] == ACTIVE:
+                if world.kind[j] == CIVILIAN and (world.state[j] == ACTIVE or world.state[j] == VIOLENT):
                     if pick == 0:
                         return j
                     pick -= 1
@@ -240,7 +302,7 @@ def civilian_step(world, p, rng, i):
     grievance = rules.grievance(world.hardship[i], p.legitimacy)
     p_arrest = rules.estimated_arrest_probability(officers, actives, p.arrest_constant, p.ratio_rule)
     risk = rules.net_risk(world.risk_aversion[i], p_arrest)
-    set_state(world, i, ACTIVE if rules.turns_active(grievance, risk, p.activation_threshold) else CALM)
+    set_state(world, i, (CALM, ACTIVE, VIOLENT)[rules.engagement(grievance - risk, p.activation_threshold, p.violence_threshold)])
 
 
 @njit(cache=True)
@@ -253,26 +315,389 @@ def officer_step(world, p, rng, i):
         _move_to(world, i, world.x[suspect], world.y[suspect])
         arrest(world, p, rng, suspect)
 
+# --- The riot at a site --------------------------------------------------------------
+
+
+@njit(cache=True)
+def _free_for_civilian(world, cx, cy):
+    return world.civilian_ok[cx, cy] and world.blockers[cx, cy] == 0
+
+
+@njit(cache=True)
+def _free_for_officer(world, cx, cy):
+    return world.officer_ok[cx, cy] and world.blockers[cx, cy] == 0
+
+
+@njit(cache=True)
+def step_down_field(world, p, rng, i, field):
+    """Move to the free neighbouring cell lowest on ``field`` if lower than here (ties at
+    random); else, now and then, sidestep to an equally low one so jams loosen
+    (Helbing & Molnar 1995, reduced to a grid)."""
+    w, h = world.blockers.shape
+    x, y = world.x[i], world.y[i]
+    here = field[x, y]
+    best = here
+    n = 0
+    start = rng.integers(0, 9)
+    for kk in range(9):
+        k = (start + kk) % 9
+        cx, cy = _cell(x, y, world.near_offsets[k, 0], world.near_offsets[k, 1], w, h, False)
+        if cx < 0 or (cx == x and cy == y) or not _free_for_civilian(world, cx, cy):
+            continue
+        f = field[cx, cy]
+        if f < best:
+            best = f
+            world.scratch[0] = cx * h + cy
+            n = 1
+        elif f == best and f < here:
+            world.scratch[n] = cx * h + cy
+            n += 1
+    if n == 0:
+        for kk in range(9):
+            k = (start + kk) % 9
+            cx, cy = _cell(x, y, world.near_offsets[k, 0], world.near_offsets[k, 1], w, h, False)
+            if cx >= 0 and not (cx == x and cy == y) and _free_for_civilian(world, cx, cy) and field[cx, cy] <= here + 0.5:
+                if rng.random() < 0.3:
+                    _move_to(world, i, cx, cy)
+                    return True
+                return False
+        return False
+    c = world.scratch[rng.integers(0, n)]
+    _move_to(world, i, c // h, c % h)
+    return True
+
+
+@njit(cache=True)
+def _free_civilian_in(world, cx, cy):
+    j = world.cell_head[cx, cy]
+    while j >= 0:
+        if world.kind[j] == CIVILIAN and world.state[j] != ARRESTED and world.state[j] != LEFT:
+            return j
+        j = world.next_in_cell[j]
+    return -1
+
+
+@njit(cache=True)
+def press_forward(world, p, rng, i):
+    """A violent civilian works its way to the front: it steps toward the gate, and where
+    the crowd blocks the way it trades places with a non-violent civilian ahead
+    (pushing, Helbing et al. 2000)."""
+    if step_down_field(world, p, rng, i, world.gate_distance):
+        return
+    w, h = world.blockers.shape
+    x, y = world.x[i], world.y[i]
+    here = world.gate_distance[x, y]
+    start = rng.integers(0, 9)
+    for kk in range(9):
+        k = (start + kk) % 9
+        cx, cy = _cell(x, y, world.near_offsets[k, 0], world.near_offsets[k, 1], w, h, False)
+        if cx < 0 or world.gate_distance[cx, cy] >= here or world.officers_here[cx, cy] > 0:
+            continue
+        j = _free_civilian_in(world, cx, cy)
+        if j >= 0 and world.state[j] != VIOLENT and world.role[j] != PROVOCATEUR:
+            _presence(world, j, -1)
+            _unlink(world, j)
+            _move_to(world, i, cx, cy)
+            _link(world, j, x, y)
+            _presence(world, j, 1)
+            return
+
+
+@njit(cache=True)
+def _wander(world, rng, i):
+    w, h = world.blockers.shape
+    k = rng.integers(0, 9)
+    cx, cy = _cell(world.x[i], world.y[i], world.near_offsets[k, 0], world.near_offsets[k, 1], w, h, False)
+    if cx >= 0 and _free_for_civilian(world, cx, cy):
+        _move_to(world, i, cx, cy)
+
+
+@njit(cache=True)
+def _pushed_by_spray(world, i):
+    """A water-cannon hit pushes the civilian one cell straight away from the truck."""
+    w, h = world.blockers.shape
+    x, y = world.x[i], world.y[i]
+    sx, sy = world.spray_x[x, y], world.spray_y[x, y]
+    best = (x - sx) ** 2 + (y - sy) ** 2
+    bx, by = -1, -1
+    for k in range(9):
+        cx, cy = _cell(x, y, world.near_offsets[k, 0], world.near_offsets[k, 1], w, h, False)
+        if cx >= 0 and _free_for_civilian(world, cx, cy):
+            d = (cx - sx) ** 2 + (cy - sy) ** 2
+            if d > best:
+                best, bx, by = d, cx, cy
+    if bx >= 0:
+        _move_to(world, i, bx, by)
+
+
+@njit(cache=True)
+def _blend_into_crowd(world, rng, i):
+    """Provocateurs keep away from officers by moving where the crowd is dense and officers
+    are few, drifting toward the gate (Jager et al. 2001: hardcore members in the crowd)."""
+    w, h = world.blockers.shape
+    x, y = world.x[i], world.y[i]
+    best = -1e9
+    bx, by = x, y
+    start = rng.integers(0, 9)
+    for kk in range(9):
+        k = (start + kk) % 9
+        cx, cy = _cell(x, y, world.near_offsets[k, 0], world.near_offsets[k, 1], w, h, False)
+        if cx < 0 or not ((cx == x and cy == y) or _free_for_civilian(world, cx, cy)):
+            continue
+        crowd = 0
+        officers = 0
+        for m in range(world.backup_offsets.shape[0]):
+            ax, ay = _cell(cx, cy, world.backup_offsets[m, 0], world.backup_offsets[m, 1], w, h, False)
+            if ax >= 0:
+                officers += world.officers_here[ax, ay]
+                crowd += world.blockers[ax, ay] - world.officers_here[ax, ay]
+        score = crowd - 4.0 * officers - 1.5 * world.gate_distance[cx, cy]
+        if score > best:
+            best, bx, by = score, cx, cy
+    if bx != x or by != y:
+        _move_to(world, i, bx, by)
+
+
+@njit(cache=True)
+def _damage_property(world, p, rng, i):
+    """A violent civilian next to a fence, gate or facility damages it (one hit point)."""
+    w, h = world.blockers.shape
+    x, y = world.x[i], world.y[i]
+    for k in range(9):
+        cx, cy = _cell(x, y, world.near_offsets[k, 0], world.near_offsets[k, 1], w, h, False)
+        if cx < 0 or world.hit_points[cx, cy] <= 0:
+            continue
+        if rng.random() < p.damage_probability:
+            world.hit_points[cx, cy] -= 1
+            world.tally[TALLY_DAMAGE] += 1
+            if world.hit_points[cx, cy] == 0:
+                world.civilian_ok[cx, cy] = True
+                world.officer_ok[cx, cy] = True
+                if world.site[cx, cy] == _GATE:
+                    world.tally[TALLY_BREACHED] = 1
+                    for ax in range(w):
+                        for ay in range(h):
+                            if world.site[ax, ay] == _YARD:
+                                world.civilian_ok[ax, ay] = True
+        return
+
+
+@njit(cache=True)
+def _officers_within(world, x, y, offsets):
+    w, h = world.blockers.shape
+    n = 0
+    for k in range(offsets.shape[0]):
+        cx, cy = _cell(x, y, offsets[k, 0], offsets[k, 1], w, h, False)
+        if cx >= 0:
+            n += world.officers_here[cx, cy]
+    return n
+
+
+@njit(cache=True)
+def riot_civilian_step(world, p, rng, i):
+    """A supporter or provocateur at the site: perceive, feel, decide, act, move."""
+    if world.jail[i] > 0 or world.state[i] == LEFT:
+        return
+    w, h = world.blockers.shape
+    x, y = world.x[i], world.y[i]
+    offsets = world.citizen_offsets
+    officers = 0
+    actives = 0
+    violent = 0
+    civilians = 0
+    arrests_seen = 0.0
+    force_seen = 0.0
+    for k in range(offsets.shape[0]):
+        cx, cy = _cell(x, y, offsets[k, 0], offsets[k, 1], w, h, False)
+        if cx >= 0:
+            officers += world.officers_here[cx, cy]
+            actives += world.actives_here[cx, cy]
+            violent += world.violent_here[cx, cy]
+            civilians += world.blockers[cx, cy] - world.officers_here[cx, cy]
+            arrests_seen += world.recent_arrests[cx, cy]
+            force_seen += world.indiscriminate[cx, cy]
+    provocateurs_near = 0
+    line_pressure = 0.0
+    for k in range(9):
+        cx, cy = _cell(x, y, world.near_offsets[k, 0], world.near_offsets[k, 1], w, h, False)
+        if cx >= 0:
+            provocateurs_near += world.provocateurs_here[cx, cy]
+            if p.line_advancing and world.officers_here[cx, cy] > 0:
+                line_pressure = 1.0
+    if world.role[i] == PROVOCATEUR:
+        provocateurs_near -= 1
+
+    exposure = rules.contagion_exposure(actives, violent, civilians, provocateurs_near, p.provocateur_influence)
+    world.arousal[i] = rules.updated_arousal(world.arousal[i], exposure, p.arousal_contagion, p.arousal_decay)
+    if p.legitimacy_feedback and force_seen > 0:
+        world.legitimacy_deficit[i] = min(1.0, world.legitimacy_deficit[i] + p.legitimacy_loss)
+    sprayed = world.spray[x, y]
+    if sprayed and rng.random() < p.spray_injury_probability:
+        world.tally[TALLY_INJURIES_CIVILIANS] += 1
+    world.fear[i] = rules.updated_fear(
+        world.fear[i], 1.0 if sprayed else 0.0, arrests_seen, line_pressure,
+        p.spray_fear, p.arrest_fear, p.line_fear, p.fear_decay,
+    )
+    world.patience[i] -= 1
+    if world.patience[i] <= 0:
+        world.going_home[i] = True
+
+    state = world.state[i]
+    if state != FLEEING:
+        if world.fear[i] > p.fear_threshold:
+            state = FLEEING
+        elif world.going_home[i]:
+            state = CALM
+        else:
+            legitimacy = max(0.0, p.legitimacy - world.legitimacy_deficit[i])
+            grievance = rules.grievance(world.hardship[i], legitimacy) + world.arousal[i]
+            p_arrest = rules.estimated_arrest_probability(officers, actives + violent, p.arrest_constant, p.ratio_rule)
+            net = grievance - rules.net_risk(world.risk_aversion[i], p_arrest)
+            state = (CALM, ACTIVE, VIOLENT)[rules.engagement(net, p.activation_threshold, p.violence_threshold)]
+    set_state(world, i, state)
+
+    if state == VIOLENT:
+        if world.role[i] == PROVOCATEUR and officers > 0 and rng.random() < p.identify_probability:
+            world.identified[i] = True
+        if _officers_within(world, x, y, world.throw_offsets) > 0 and rng.random() < p.throw_hit_probability:
+            world.tally[TALLY_INJURIES_SECURITY] += 1
+        _damage_property(world, p, rng, i)
+
+    if sprayed:
+        _pushed_by_spray(world, i)
+    elif state == FLEEING or world.going_home[i]:
+        step_down_field(world, p, rng, i, world.exit_distance)
+        if world.site[world.x[i], world.y[i]] == _EXIT:
+            set_state(world, i, LEFT)
+            _unlink(world, i)
+    elif world.role[i] == PROVOCATEUR:
+        _blend_into_crowd(world, rng, i)
+    elif state == CALM:
+        if world.gate_distance[world.x[i], world.y[i]] < p.calm_standoff:
+            step_down_field(world, p, rng, i, world.exit_distance)
+        elif rng.random() < 0.5:
+            _wander(world, rng, i)
+        else:
+            step_down_field(world, p, rng, i, world.gate_distance)
+    elif state == VIOLENT:
+        press_forward(world, p, rng, i)
+    else:
+        step_down_field(world, p, rng, i, world.gate_distance)
+
+
+@njit(cache=True)
+def _arrest_target(world, p, rng, i):
+    """Whom officer ``i`` may seize, by the arrest policy: violent civilians within reach;
+    identified provocateurs anywhere in vision (a snatch squad), else violent ones within
+    reach; or anyone engaged within reach (indiscriminate)."""
+    w, h = world.blockers.shape
+    x, y = world.x[i], world.y[i]
+    n_first = 0
+    n_other = 0
+    size = world.scratch.shape[0] // 2
+    if p.arrest_policy == 1:
+        for k in range(world.officer_offsets.shape[0]):
+            cx, cy = _cell(x, y, world.officer_offsets[k, 0], world.officer_offsets[k, 1], w, h, False)
+            if cx < 0 or world.provocateurs_here[cx, cy] == 0:
+                continue
+            j = world.cell_head[cx, cy]
+            while j >= 0:
+                if world.kind[j] == CIVILIAN and world.role[j] == PROVOCATEUR and world.identified[j] and n_first < size:
+                    world.scratch[n_first] = j
+                    n_first += 1
+                j = world.next_in_cell[j]
+    for k in range(world.reach_offsets.shape[0]):
+        cx, cy = _cell(x, y, world.reach_offsets[k, 0], world.reach_offsets[k, 1], w, h, False)
+        if cx < 0 or world.actives_here[cx, cy] + world.violent_here[cx, cy] == 0:
+            continue
+        j = world.cell_head[cx, cy]
+        while j >= 0:
+            s = world.state[j]
+            if world.kind[j] == CIVILIAN and (s == VIOLENT or (s == ACTIVE and p.arrest_policy == 2)):
+                if n_other < size:
+                    world.scratch[size + n_other] = j
+                    n_other += 1
+            j = world.next_in_cell[j]
+    if n_first > 0:
+        return world.scratch[rng.integers(0, n_first)]
+    if n_other > 0:
+        return world.scratch[size + rng.integers(0, n_other)]
+    return -1
+
+
+@njit(cache=True)
+def _seize(world, p, rng, suspect):
+    cx, cy = world.x[suspect], world.y[suspect]
+    if world.state[suspect] != VIOLENT:
+        world.indiscriminate[cx, cy] += 1.0
+    world.recent_arrests[cx, cy] += 1.0
+    if world.role[suspect] == PROVOCATEUR:
+        world.tally[TALLY_PROVOCATEURS_ARRESTED] += 1
+    if rng.random() < p.arrest_injury_probability:
+        world.tally[TALLY_INJURIES_CIVILIANS] += 1
+    arrest(world, p, rng, suspect)
+    if world.jail[suspect] > 0:
+        _unlink(world, suspect)
+
+
+@njit(cache=True)
+def _toward_post(world, i):
+    w, h = world.blockers.shape
+    x, y = world.x[i], world.y[i]
+    px, py = world.post_x[i], world.post_y[i]
+    best = (x - px) ** 2 + (y - py) ** 2
+    if best == 0:
+        return
+    bx, by = -1, -1
+    for k in range(9):
+        cx, cy = _cell(x, y, world.near_offsets[k, 0], world.near_offsets[k, 1], w, h, False)
+        if cx >= 0 and _free_for_officer(world, cx, cy):
+            d = (cx - px) ** 2 + (cy - py) ** 2
+            if d < best:
+                best, bx, by = d, cx, cy
+    if bx >= 0:
+        _move_to(world, i, bx, by)
+
+
+@njit(cache=True)
+def riot_officer_step(world, p, rng, i):
+    """A police or TNI officer seizes a target within reach when backed up by enough
+    officers (Lemos et al. 2016); otherwise every officer, Linmas included, keeps its post."""
+    if world.role[i] != LINMAS:
+        if _officers_within(world, world.x[i], world.y[i], world.backup_offsets) >= p.arrest_backup:
+            suspect = _arrest_target(world, p, rng, i)
+            if suspect >= 0:
+                _seize(world, p, rng, suspect)
+                return
+    _toward_post(world, i)
+
+
 
 @njit(cache=True)
 def activate(world, p, rng, i):
     """Give agent ``i`` its turn."""
     if not world.alive[i]:
         return
-    if world.kind[i] == OFFICER:
+    if p.has_site:
+        if world.kind[i] == OFFICER:
+            riot_officer_step(world, p, rng, i)
+        else:
+            riot_civilian_step(world, p, rng, i)
+    elif world.kind[i] == OFFICER:
         officer_step(world, p, rng, i)
     else:
         civilian_step(world, p, rng, i)
 
 
 @njit(cache=True)
-def serve_jail_terms(world):
-    """End of step: jail terms count down; a civilian whose term ends is free and calm."""
+def serve_jail_terms(world, p):
+    """End of step: jail terms count down. A civilian whose term ends is free and calm where
+    it stood (Epstein); at a site, detainees were taken away and, released, go home."""
     for i in range(world.kind.shape[0]):
         if world.jail[i] > 0:
             world.jail[i] -= 1
             if world.jail[i] == 0:
-                set_state(world, i, CALM)
+                set_state(world, i, LEFT if p.has_site else CALM)
 
 
 @njit(cache=True)
@@ -281,7 +706,7 @@ def step(world, p, rng):
     order = rng.permutation(np.flatnonzero(world.alive))
     for i in order:
         activate(world, p, rng, i)
-    serve_jail_terms(world)
+    serve_jail_terms(world, p)
 
 
 @njit(cache=True)

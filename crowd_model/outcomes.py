@@ -50,4 +50,21 @@ def run_outcomes(timeseries: pd.DataFrame, crowd: int, outburst_threshold: float
         "mean_time_between_outbursts": float(np.diff(steps[starts]).mean()) if len(starts) > 1 else None,
         "time_to_dispersal": int(steps[dispersal]) if dispersal is not None else None,
         "arrests_total": int(timeseries["arrests_total"].iloc[-1]),
+        **{column: _final(timeseries, column) for column in FINAL_TALLIES},
     }
+
+
+FINAL_TALLIES = (
+    "provocateurs_arrested",
+    "injuries_civilians",
+    "injuries_security",
+    "property_damage",
+    "water_used",
+    "gate_breached",
+    "left",
+)
+
+
+def _final(timeseries: pd.DataFrame, column: str):
+    value = timeseries[column].iloc[-1]
+    return float(value) if column == "water_used" else int(value)

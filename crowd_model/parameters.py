@@ -175,6 +175,141 @@ class Parameters:
     movement: bool = parameter(
         True, group="behaviour",
         help="Agents move each step to a random empty cell within vision (Epstein rule M).")
+    site: str = parameter(
+        "none", group="site",
+        help="Site map: 'none' (Epstein's open grid), a preset (kpu) or a path to a map file.")
+    crowd_size: int = parameter(
+        2000, low=0, high=1_000_000, unit="civilians",
+        help="Civilians who gather at a site (site scenarios; without a site citizen_density sets it).")
+    provocateur_share: float = parameter(
+        0.0, low=0.0, high=1.0,
+        help="Share of civilians who are provocateurs: hardship 1, low risk aversion, agitators.")
+    provocateur_risk_aversion: float = parameter(
+        0.1, low=0.0, high=1.0,
+        help="Provocateurs' risk aversion is drawn from U(0, this).")
+    police_officers: int = parameter(
+        150, low=0, high=100_000, unit="officers", group="security",
+        help="Police officers at a site; they hold the cordon and arrest.")
+    tni_soldiers: int = parameter(
+        90, low=0, high=100_000, unit="officers", group="security",
+        help="Military (TNI) personnel at a site; they hold the cordon and arrest.")
+    linmas_guards: int = parameter(
+        60, low=0, high=100_000, unit="officers", group="security",
+        help="Civil-protection (Linmas) guards at a site; they shield in the rear rows and never arrest.")
+    cordon_depth: int = parameter(
+        3, low=1, high=20, unit="rows", group="security",
+        help="Rows of posts behind the cordon front line (C cells of the site map).")
+    arrest_policy: str = parameter(
+        "violent", choices=("violent", "provocateurs_first", "indiscriminate"), group="security",
+        help="Whom officers arrest: violent civilians, identified provocateurs first, or anyone engaged.")
+    arrest_backup: int = parameter(
+        3, low=1, high=50, unit="officers", group="security",
+        help="Officers within 2 cells (the arresting one included) needed before an arrest (Lemos et al.).")
+    arrest_reach: int = parameter(
+        2, low=1, high=20, unit="cells", group="security",
+        help="How far from an officer a civilian can be seized (site scenarios).")
+    identify_probability: float = parameter(
+        0.2, low=0.0, high=1.0, group="security",
+        help="Chance per step that a violent provocateur seen by officers is identified.")
+    pushback: bool = parameter(
+        True, group="security",
+        help="The cordon advances on the crowd once violence has been seen and the crowd weakens.")
+    pushback_threshold: float = parameter(
+        0.03, low=0.0, high=1.0, group="security",
+        help="The crowd counts as weakened when active + violent fall below this share of it.")
+    pushback_interval: int = parameter(
+        10, low=1, high=10_000, unit="steps", group="security",
+        help="Steps between one-cell advances of the cordon.")
+    pushback_max: int = parameter(
+        12, low=0, high=1000, unit="cells", group="security",
+        help="How far the cordon may advance from its line.")
+    water_cannons: int = parameter(
+        1, low=0, high=10, unit="trucks", group="water cannon",
+        help="Water-cannon trucks, placed on the W cells of the site map.")
+    water_cannon_range: int = parameter(
+        10, low=1, high=100, unit="cells", group="water cannon",
+        help="How far the spray reaches.")
+    water_cannon_cone: float = parameter(
+        30.0, low=1.0, high=180.0, unit="degrees", group="water cannon",
+        help="Half-angle of the spray cone around the aim (the centre of the violent civilians in range).")
+    water_cannon_trigger: int = parameter(
+        8, low=1, high=100_000, unit="civilians", group="water cannon",
+        help="The cannon fires when at least this many violent civilians are within range.")
+    water_cannon_cooldown: int = parameter(
+        4, low=1, high=10_000, unit="steps", group="water cannon",
+        help="Steps between two shots.")
+    water_cannon_start: int = parameter(
+        0, low=0, high=1_000_000, unit="step", group="water cannon",
+        help="First step at which the cannon may fire (its timing).")
+    water_capacity: float = parameter(
+        10000.0, low=0.0, high=1e7, unit="litres", group="water cannon",
+        help="Water in each truck's tank.")
+    water_per_shot: float = parameter(
+        400.0, low=1.0, high=1e6, unit="litres", group="water cannon",
+        help="Water one shot uses.")
+    violence_threshold: float = parameter(
+        1.0, low=-1.0, high=3.0, group="behaviour",
+        help="A civilian turns violent when G - R*P exceeds this (>= 1 with no arousal: never).")
+    arousal_contagion: float = parameter(
+        0.0, low=0.0, high=1.0, group="behaviour",
+        help="How strongly engaged and provocateur neighbours raise an agent's arousal (added to G).")
+    arousal_decay: float = parameter(
+        0.05, low=0.0, high=1.0, group="behaviour",
+        help="Share of arousal lost each step.")
+    provocateur_influence: float = parameter(
+        0.15, low=0.0, high=10.0, group="behaviour",
+        help="Arousal exposure per provocateur next to an agent.")
+    fear_threshold: float = parameter(
+        1.0, low=0.0, high=100.0, group="behaviour",
+        help="A civilian whose fear exceeds this flees to an exit.")
+    fear_decay: float = parameter(
+        0.1, low=0.0, high=1.0, group="behaviour",
+        help="Share of fear lost each step.")
+    spray_fear: float = parameter(
+        0.5, low=0.0, high=10.0, group="behaviour",
+        help="Fear added by a water-cannon hit.")
+    arrest_fear: float = parameter(
+        0.05, low=0.0, high=10.0, group="behaviour",
+        help="Fear added per recent arrest within vision.")
+    line_fear: float = parameter(
+        0.1, low=0.0, high=10.0, group="behaviour",
+        help="Fear added each step an advancing cordon stands next to the agent.")
+    calm_standoff: float = parameter(
+        10.0, low=0.0, high=1000.0, unit="cells", group="behaviour",
+        help="Calm supporters gather no closer to the gate than this, leaving the front to the engaged.")
+    patience: int = parameter(
+        400, low=1, high=1_000_000_000, unit="steps", group="behaviour",
+        help="Mean time a civilian stays at a site before going home (uniform 0.5x-1.5x).")
+    throw_range: int = parameter(
+        5, low=1, high=50, unit="cells", group="behaviour",
+        help="How far violent civilians throw stones at officers.")
+    throw_hit_probability: float = parameter(
+        0.02, low=0.0, high=1.0, group="behaviour",
+        help="Chance per step that a violent civilian with officers in range injures one.")
+    damage_probability: float = parameter(
+        0.3, low=0.0, high=1.0, group="behaviour",
+        help="Chance per step that a violent civilian next to a fence, gate or facility damages it.")
+    fence_hit_points: int = parameter(
+        30, low=1, high=1_000_000, unit="hits", group="site",
+        help="Damage a fence cell takes before it falls.")
+    gate_hit_points: int = parameter(
+        60, low=1, high=1_000_000, unit="hits", group="site",
+        help="Damage a gate cell takes before it gives way (a breach).")
+    facility_hit_points: int = parameter(
+        10, low=1, high=1_000_000, unit="hits", group="site",
+        help="Damage a lamp post, guard post or vehicle takes before it is wrecked.")
+    arrest_injury_probability: float = parameter(
+        0.1, low=0.0, high=1.0, group="security",
+        help="Chance that an arrest injures the arrested civilian.")
+    spray_injury_probability: float = parameter(
+        0.02, low=0.0, high=1.0, group="water cannon",
+        help="Chance that a water-cannon hit injures a civilian.")
+    legitimacy_feedback: bool = parameter(
+        False, group="behaviour",
+        help="ESIM hypothesis (Reicher, Stott, Drury): indiscriminate force seen lowers perceived legitimacy.")
+    legitimacy_loss: float = parameter(
+        0.02, low=0.0, high=1.0, group="behaviour",
+        help="Legitimacy an agent stops granting each step it sees indiscriminate force.")
     outburst_threshold: int = parameter(
         50, low=1, high=10_000_000, unit="civilians", group="outputs",
         help="An outburst is a spell of steps with more active civilians than this.")
@@ -200,6 +335,18 @@ class Parameters:
         self._check_cross_fields()
 
     def _check_cross_fields(self) -> None:
+        if self.site != "none":
+            from crowd_model.site import load_site
+
+            site = load_site(self.site)
+            if (self.width, self.height) != (site.width, site.height):
+                raise InputError(
+                    f"site {self.site} is {site.width}x{site.height} cells: width and height must be "
+                    f"{site.width} and {site.height}, got {self.width} and {self.height}"
+                )
+            if self.torus:
+                raise InputError(f"site {self.site}: a site needs torus = false")
+            return
         peak_officers = max(
             [self.officer_density, *self.schedules.get("officer_density", Schedule(((0, 0.0),))).values()]
         )

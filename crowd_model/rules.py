@@ -55,3 +55,40 @@ def net_risk(risk_aversion, arrest_probability):
 def turns_active(grievance_, net_risk_, threshold):
     """Rule A: active when G - N > T (Epstein 2002, Model I)."""
     return grievance_ - net_risk_ > threshold
+
+
+@njit(cache=True)
+def engagement(net, activation_threshold, violence_threshold):
+    """0 calm, 1 active, 2 violent: Epstein's rule A with a second, higher threshold for
+    violence, so the hardcore (high G, low R) cross it first (Jager et al. 2001)."""
+    return (net > activation_threshold) * 1 + (net > violence_threshold) * (violence_threshold >= activation_threshold)
+
+
+@njit(cache=True)
+def contagion_exposure(actives, violent, civilians, provocateurs_near, provocateur_influence):
+    """What arousal an agent is exposed to: the share of engaged agents among the civilians it
+    sees (violence counts double) plus the agitation of provocateurs next to it."""
+    return (actives + 2.0 * violent) / (1.0 + civilians) + provocateur_influence * provocateurs_near
+
+
+@njit(cache=True)
+def updated_arousal(arousal, exposure, contagion, decay):
+    """Arousal decays and is fed by contagion, kept in [0, 1] (Granovetter 1978 cascades)."""
+    return min(1.0, max(0.0, (1.0 - decay) * arousal + contagion * exposure))
+
+
+@njit(cache=True)
+def updated_fear(fear, sprayed, arrests_seen, line_pressure, spray_fear, arrest_fear, line_fear, decay):
+    """Fear decays and grows with water-cannon hits, arrests seen nearby and an advancing
+    line next to the agent (Helbing et al. 2000: panic from perceived threat)."""
+    return (1.0 - decay) * fear + spray_fear * sprayed + arrest_fear * arrests_seen + line_fear * line_pressure
+
+
+@njit(cache=True)
+def in_spray_cone(dx, dy, aim_angle, half_angle_degrees, reach):
+    """Cells at offset (dx, dy) from a water cannon that its spray hits: within ``reach``
+    and within ``half_angle_degrees`` of the aim (radians from the x axis)."""
+    distance2 = dx * dx + dy * dy
+    diff = np.abs(np.arctan2(dy, dx) - aim_angle)
+    diff = np.minimum(diff, 2.0 * np.pi - diff)
+    return (distance2 <= reach * reach) & (distance2 > 0) & (diff <= np.deg2rad(half_angle_degrees))

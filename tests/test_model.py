@@ -65,7 +65,7 @@ def test_mesa_agents_step_exactly_as_the_kernel(small_epstein):
         order = slow.rng.permutation(np.flatnonzero(slow.world.alive))
         for i in order:
             slow.agent(i).step()
-        kernel.serve_jail_terms(slow.world)
+        kernel.serve_jail_terms(slow.world, slow.step_parameters)
     for name in ("x", "y", "state", "jail"):
         np.testing.assert_array_equal(getattr(fast.world, name), getattr(slow.world, name))
 

@@ -1,0 +1,135 @@
+"""The site: a map file of the KPU office, its gate and fence, the street, facilities and exits.
+
+A site is a text file, one character per cell, top row first (y = 0 is the office side)::
+
+    .  street                 A  assembly area (where the crowd starts; street)
+    E  exit (street edge)     C  cordon front line (street; officers' first row of posts)
+    O  office building        S  office yard (behind the fence)
+    #  fence (damageable)     G  gate (damageable; the crowd breaches it at zero hit points)
+    F  facility: lamp post, guard post, parked vehicle (damageable)
+    W  water-cannon truck position
+
+Presets live in ``crowd_model/presets/sites``; the ``site`` parameter takes a preset name
+or a path. Distance fields to the gate and to the exits are geodesic (walking around
+obstacles, 8-neighbour moves of length 1 and √2), computed with scipy's Dijkstra.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import dijkstra
+
+from crowd_model.errors import InputError
+
+STREET, ASSEMBLY, EXIT, CORDON, OFFICE, YARD, FENCE, GATE, FACILITY, CANNON = range(10)
+SYMBOLS = {".": STREET, "A": ASSEMBLY, "E": EXIT, "C": CORDON, "O": OFFICE, "S": YARD,
+           "#": FENCE, "G": GATE, "F": FACILITY, "W": CANNON}
+DAMAGEABLE = (FENCE, GATE, FACILITY)
+CIVILIAN_WALKABLE = (STREET, ASSEMBLY, EXIT, CORDON)
+
+
+@dataclass(frozen=True)
+class Site:
+    """A parsed site: ``kind[x, y]`` codes and the fields derived from them."""
+
+    name: str
+    kind: np.ndarray  # uint8[w, h]
+
+    @property
+    def width(self) -> int:
+        return self.kind.shape[0]
+
+    @property
+    def height(self) -> int:
+        return self.kind.shape[1]
+
+    def cells(self, *kinds: int) -> np.ndarray:
+        """(n, 2) array of (x, y) of the cells of the given kinds, in row-major order."""
+        xs, ys = np.nonzero(np.isin(self.kind, kinds).T)
+        return np.stack([ys, xs], axis=1)
+
+    def walkable(self) -> np.ndarray:
+        return np.isin(self.kind, CIVILIAN_WALKABLE)
+
+    def distance_to(self, *targets: int) -> np.ndarray:
+        """Geodesic walking distance from every walkable cell to the nearest target cell.
+
+        Target cells count as reachable even when not walkable (the gate); cells that
+        cannot reach a target get ``inf``.
+        """
+        passable = self.walkable() | np.isin(self.kind, targets)
+        return _geodesic(passable, np.isin(self.kind, targets))
+
+
+def _geodesic(passable: np.ndarray, target: np.ndarray) -> np.ndarray:
+    w, h = passable.shape
+    index = np.arange(w * h).reshape(w, h)
+    rows, cols, weights = [], [], []
+    for dx, dy in ((1, 0), (0, 1), (1, 1), (1, -1)):
+        xs = slice(max(0, -dx), w - max(0, dx))
+        ys = slice(max(0, -dy), h - max(0, dy))
+        xt = slice(max(0, dx), w - max(0, -dx))
+        yt = slice(max(0, dy), h - max(0, -dy))
+        a, b = index[xs, ys], index[xt, yt]
+        ok = passable[xs, ys] & passable[xt, yt]
+        length = np.hypot(dx, dy)
+        rows += [a[ok], b[ok]]
+        cols += [b[ok], a[ok]]
+        weights += [np.full(ok.sum() * 2, length)]
+    graph = coo_matrix(
+        (np.concatenate(weights), (np.concatenate(rows), np.concatenate(cols))), shape=(w * h, w * h)
+    ).tocsr()
+    sources = np.flatnonzero(target.ravel())
+    if len(sources) == 0:
+        return np.full((w, h), np.inf)
+    dist = dijkstra(graph, directed=False, indices=sources, min_only=True)
+    return dist.reshape(w, h)
+
+
+def parse_site(text: str, name: str) -> Site:
+    lines = [line.rstrip("\n") for line in text.strip("\n").splitlines()]
+    if not lines:
+        raise InputError(f"site {name}: the map is empty")
+    width = len(lines[0])
+    for row, line in enumerate(lines):
+        if len(line) != width:
+            raise InputError(
+                f"site {name}: row {row} has {len(line)} cells, the first row has {width}; rows must be equal"
+            )
+        bad = set(line) - set(SYMBOLS)
+        if bad:
+            raise InputError(
+                f"site {name}: unknown symbol(s) {''.join(sorted(bad))!r} in row {row}; "
+                f"allowed: {''.join(SYMBOLS)}"
+            )
+    kind = np.array([[SYMBOLS[c] for c in line] for line in lines], dtype=np.uint8).T.copy()
+    site = Site(name, kind)
+    for needed, label in ((GATE, "a gate (G)"), (EXIT, "an exit (E)"), (ASSEMBLY, "an assembly area (A)")):
+        if not np.any(kind == needed):
+            raise InputError(f"site {name}: the map needs {label}")
+    return site
+
+
+def site_names() -> list[str]:
+    folder = resources.files("crowd_model") / "presets" / "sites"
+    return sorted(p.name.removesuffix(".txt") for p in folder.iterdir() if p.name.endswith(".txt"))
+
+
+@lru_cache(maxsize=16)
+def load_site(name_or_path: str) -> Site:
+    """A site preset by name (``kpu``) or a map file by path."""
+    if name_or_path in site_names():
+        text = (resources.files("crowd_model") / "presets" / "sites" / f"{name_or_path}.txt").read_text()
+        return parse_site(text, name_or_path)
+    path = Path(name_or_path)
+    if not path.is_file():
+        raise InputError(
+            f"unknown site {name_or_path!r}; presets: {', '.join(site_names())}, 'none', or a path to a map file"
+        )
+    return parse_site(path.read_text(), path.stem)
