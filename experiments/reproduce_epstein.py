@@ -11,7 +11,7 @@ Runs 3-5 build schedules on the same preset: Runs 3/4 (cop density 0.074, jail t
 beyond the run, L from 0.9) lower legitimacy gradually or at once; Run 5 (L 0.8) withdraws
 the cops gradually.
 
-    .venv/bin/python experiments/reproduce_epstein.py                 # 10 seeds, about a minute
+    .venv/bin/python experiments/reproduce_epstein.py                 # 10 seeds, ~3 min on 2 busy cores
     .venv/bin/python experiments/reproduce_epstein.py --seeds 3 --steps 1000 --out results/epstein
 """
 
