@@ -148,7 +148,7 @@ def run_all(jobs: list[Job], workers: int) -> list[tuple[Job, pd.DataFrame]]:
 
 
 def mean_sd(values) -> str:
-    """``mean +- sd`` over seeds, ignoring seeds without a value (n shown when some lack one)."""
+    """``mean +- sd`` over seeds, ignoring seeds without a value (e.g. no waiting time)."""
     values = [v for v in values if not (isinstance(v, float) and math.isnan(v))]
     if not values:
         return "-"
