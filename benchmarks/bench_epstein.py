@@ -1,0 +1,209 @@
+"""Speed of our ``epstein`` preset against Mesa 3.5.1's own Epstein civil-violence example.
+
+Both models run side by side in this one process, on the same grid sizes with the same
+Run 2 parameters (taken from our preset, so nothing is restated here). Measurements are
+interleaved in rounds, alternating which side goes first, so machine noise hits both
+alike; each side's rate is the median over rounds of
+``agents on the grid x steps / seconds``.
+
+Targets (issue 2): at least 10x Mesa at 40x40, at least 30x at 200x200, and our cost per
+agent-step at 200x200 no more than 1.5x our cost at 40x40.
+
+    .venv/bin/python benchmarks/bench_epstein.py            # full run, under a minute
+    .venv/bin/python benchmarks/bench_epstein.py --quick    # smoke run, targets not judged
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from dataclasses import dataclass
+
+from mesa.examples.advanced.epstein_civil_violence.model import (
+    EpsteinCivilViolence,
+    EpsteinScenario,
+)
+
+from crowd_model.model import CrowdModel
+from crowd_model.parameters import Parameters
+from crowd_model.scenario import load_scenario
+
+TARGET_SMALL = 10.0
+TARGET_LARGE = 30.0
+TARGET_SCALING = 1.5
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How one grid size is measured: ``rounds`` interleaved blocks of steps per side."""
+
+    size: int
+    rounds: int
+    mesa_steps: int
+    our_steps: int
+
+
+FULL = (
+    Plan(40, rounds=9, mesa_steps=5, our_steps=50),
+    Plan(100, rounds=7, mesa_steps=1, our_steps=10),
+    Plan(200, rounds=5, mesa_steps=1, our_steps=5),
+)
+QUICK = (
+    Plan(20, rounds=1, mesa_steps=1, our_steps=3),
+    Plan(40, rounds=1, mesa_steps=1, our_steps=3),
+)
+
+
+@dataclass
+class Row:
+    size: int
+    mesa_agents: int
+    our_agents: int
+    mesa_rate: float
+    our_rate: float
+
+    @property
+    def ratio(self) -> float:
+        return self.our_rate / self.mesa_rate
+
+
+def epstein_parameters(size: int) -> Parameters:
+    return Parameters.from_mapping({"width": size, "height": size}, base=load_scenario("epstein").parameters)
+
+
+def ours(size: int, seed: int) -> CrowdModel:
+    return CrowdModel(epstein_parameters(size), rng=seed)
+
+
+def mesa_example(size: int, seed: int) -> EpsteinCivilViolence:
+    """Mesa's example with our preset's Run 2 values (its grid and neighbourhood as shipped)."""
+    p = epstein_parameters(size)
+    scenario = EpsteinScenario(
+        rng=seed,
+        citizen_density=p.citizen_density,
+        cop_density=p.officer_density,
+        citizen_vision=p.citizen_vision,
+        cop_vision=p.officer_vision,
+        legitimacy=p.legitimacy,
+        max_jail_term=p.max_jail_term,
+        active_threshold=p.activation_threshold,
+        arrest_prob_constant=p.arrest_constant,
+        movement=p.movement,
+    )
+    return EpsteinCivilViolence(width=size, height=size, scenario=scenario)
+
+
+def our_agents(model: CrowdModel) -> int:
+    return int(model.world.alive.sum())
+
+
+def mesa_agents(model: EpsteinCivilViolence) -> int:
+    return len(model.agents)
+
+
+def timed_rate(model, steps: int, agents) -> float:
+    """Agent-steps per second over ``steps`` steps of ``model``."""
+    n = agents(model)
+    start = time.perf_counter()
+    for _ in range(steps):
+        model.step()
+    return n * steps / (time.perf_counter() - start)
+
+
+def measure(plan: Plan, seed: int) -> Row:
+    mesa_model = mesa_example(plan.size, seed)
+    our_model = ours(plan.size, seed)
+    mesa_model.step()
+    our_model.step()
+    mesa_rates, our_rates = [], []
+    for r in range(plan.rounds):
+        blocks = [
+            (mesa_rates, mesa_model, plan.mesa_steps, mesa_agents),
+            (our_rates, our_model, plan.our_steps, our_agents),
+        ]
+        if r % 2:
+            blocks.reverse()
+        for rates, model, steps, agents in blocks:
+            rates.append(timed_rate(model, steps, agents))
+    return Row(
+        plan.size,
+        mesa_agents(mesa_model),
+        our_agents(our_model),
+        statistics.median(mesa_rates),
+        statistics.median(our_rates),
+    )
+
+
+def warm_up(seed: int) -> None:
+    """Compile (or load from cache) the numba kernel before anything is timed."""
+    model = ours(10, seed)
+    for _ in range(3):
+        model.step()
+
+
+def print_table(rows: list[Row]) -> None:
+    print(
+        f"{'grid':>9} {'Mesa agents':>11} {'our agents':>10} "
+        f"{'Mesa agent-steps/s':>18} {'our agent-steps/s':>17} {'ratio':>7}"
+    )
+    for row in rows:
+        print(
+            f"{row.size:>4}x{row.size:<4} {row.mesa_agents:>11,} {row.our_agents:>10,} "
+            f"{row.mesa_rate:>18,.0f} {row.our_rate:>17,.0f} {row.ratio:>6.1f}x"
+        )
+
+
+def verdicts(rows: list[Row]) -> list[tuple[str, bool]]:
+    by_size = {row.size: row for row in rows}
+    small, large = by_size[40], by_size[200]
+    scaling = small.our_rate / large.our_rate
+    return [
+        (f"ratio at 40x40 {small.ratio:.1f}x >= {TARGET_SMALL:g}x", small.ratio >= TARGET_SMALL),
+        (f"ratio at 200x200 {large.ratio:.1f}x >= {TARGET_LARGE:g}x", large.ratio >= TARGET_LARGE),
+        (
+            f"our cost per agent-step 200x200 / 40x40 = {scaling:.2f} <= {TARGET_SCALING:g}",
+            scaling <= TARGET_SCALING,
+        ),
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="tiny smoke run; targets not judged")
+    parser.add_argument("--seed", type=int, default=1, help="seed for both models (default 1)")
+    args = parser.parse_args(argv)
+
+    plans = QUICK if args.quick else FULL
+    started = time.perf_counter()
+    warm_up(args.seed)
+    rows = []
+    for plan in plans:
+        rows.append(measure(plan, args.seed))
+        print(f"measured {plan.size}x{plan.size}", file=sys.stderr, flush=True)
+    p = epstein_parameters(plans[0].size)
+    print(
+        f"Epstein Run 2 (citizen density {p.citizen_density:g}, cop density {p.officer_density:g}, "
+        f"vision {p.citizen_vision}, seed {args.seed}): agent-steps per second, "
+        f"median of interleaved rounds"
+    )
+    print_table(rows)
+    small, large = rows[0], rows[-1]
+    print(
+        f"our cost per agent-step {large.size}x{large.size} / {small.size}x{small.size}: "
+        f"{small.our_rate / large.our_rate:.2f}   "
+        f"(Mesa: {small.mesa_rate / large.mesa_rate:.2f})"
+    )
+    print(f"wall time {time.perf_counter() - started:.0f} s")
+    if args.quick:
+        print("targets not judged in --quick mode")
+        return 0
+    results = verdicts(rows)
+    for text, ok in results:
+        print(f"{'PASS' if ok else 'FAIL'}  {text}")
+    return 0 if all(ok for _, ok in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
