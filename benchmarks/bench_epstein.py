@@ -169,6 +169,22 @@ def verdicts(rows: list[Row]) -> list[tuple[str, bool]]:
     ]
 
 
+TARGET_RIOT = 150_000
+
+
+def riot_rate(seed: int, steps: int) -> tuple[int, float]:
+    """kpu-riot with 2,000 supporters, 60 provocateurs and 300 officers: agents and agent-steps/s
+    over a whole run of ``steps`` steps (gathering, riot, dispersal)."""
+    from crowd_model.scenario import load_scenario
+
+    params = load_scenario("kpu-riot").parameters.with_overrides(
+        ["crowd_size=2060", f"provocateur_share={60 / 2060}"]
+    )
+    model = CrowdModel(params, rng=seed)
+    agents = len(model.agents)
+    return agents, timed_rate(model, steps, lambda m: agents)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny smoke run; targets not judged")
@@ -195,11 +211,18 @@ def main(argv: list[str] | None = None) -> int:
         f"{small.our_rate / large.our_rate:.2f}   "
         f"(Mesa: {small.mesa_rate / large.mesa_rate:.2f})"
     )
+    riot_agents, riot = riot_rate(args.seed, 50 if args.quick else 500)
+    print(
+        f"kpu-riot (2,000 supporters, 60 provocateurs, 300 officers; {riot_agents:,} agents, "
+        f"whole {50 if args.quick else 500}-step run): {riot:,.0f} agent-steps/s"
+    )
     print(f"wall time {time.perf_counter() - started:.0f} s")
     if args.quick:
         print("targets not judged in --quick mode")
         return 0
-    results = verdicts(rows)
+    results = verdicts(rows) + [
+        (f"kpu-riot {riot:,.0f} agent-steps/s >= {TARGET_RIOT:,}", riot >= TARGET_RIOT)
+    ]
     for text, ok in results:
         print(f"{'PASS' if ok else 'FAIL'}  {text}")
     return 0 if all(ok for _, ok in results) else 1

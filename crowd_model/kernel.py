@@ -154,7 +154,7 @@ def _cell(x, y, dx, dy, w, h, torus):
     return nx, ny
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _link(world, i, cx, cy):
     world.next_in_cell[i] = world.cell_head[cx, cy]
     world.cell_head[cx, cy] = i
@@ -162,7 +162,7 @@ def _link(world, i, cx, cy):
     world.y[i] = cy
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _unlink(world, i):
     cx, cy = world.x[i], world.y[i]
     j = world.cell_head[cx, cy]
@@ -175,7 +175,7 @@ def _unlink(world, i):
     world.next_in_cell[i] = -1
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _presence(world, i, sign):
     """Add (sign=+1) or remove (-1) agent ``i``'s contribution to the per-cell counts."""
     cx, cy = world.x[i], world.y[i]
@@ -208,7 +208,7 @@ def withdraw(world, i):
     world.alive[i] = False
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def set_state(world, i, new_state):
     if world.state[i] == new_state:
         return
@@ -217,7 +217,7 @@ def set_state(world, i, new_state):
     _presence(world, i, 1)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _move_to(world, i, cx, cy):
     _presence(world, i, -1)
     _unlink(world, i)
@@ -241,7 +241,7 @@ def move_to_random_empty_cell(world, p, rng, i, offsets):
         _move_to(world, i, c // h, c % h)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def count_in_vision(world, p, i, offsets):
     """Officers and engaged (active or violent) civilians within vision of agent ``i``."""
     w, h = world.blockers.shape
@@ -318,12 +318,12 @@ def officer_step(world, p, rng, i):
 # --- The riot at a site --------------------------------------------------------------
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _free_for_civilian(world, cx, cy):
     return world.civilian_ok[cx, cy] and world.blockers[cx, cy] == 0
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _free_for_officer(world, cx, cy):
     return world.officer_ok[cx, cy] and world.blockers[cx, cy] == 0
 
@@ -367,7 +367,7 @@ def step_down_field(world, p, rng, i, field):
     return True
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _free_civilian_in(world, cx, cy):
     j = world.cell_head[cx, cy]
     while j >= 0:
@@ -432,8 +432,9 @@ def _pushed_by_spray(world, i):
 
 @njit(cache=True)
 def _blend_into_crowd(world, rng, i):
-    """Provocateurs keep away from officers by moving where the crowd is dense and officers
-    are few, drifting toward the gate (Jager et al. 2001: hardcore members in the crowd)."""
+    """Provocateurs near officers keep away from them by moving where the crowd is dense
+    and officers are few, drifting toward the gate (Jager et al. 2001: hardcore members in
+    the crowd); out of throwing range of any officer they push forward like the violent."""
     w, h = world.blockers.shape
     x, y = world.x[i], world.y[i]
     best = -1e9
@@ -482,7 +483,7 @@ def _damage_property(world, p, rng, i):
         return
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _officers_within(world, x, y, offsets):
     w, h = world.blockers.shape
     n = 0
@@ -557,7 +558,8 @@ def riot_civilian_step(world, p, rng, i):
     set_state(world, i, state)
 
     if state == VIOLENT:
-        if world.role[i] == PROVOCATEUR and officers > 0 and rng.random() < p.identify_probability:
+        if (world.role[i] == PROVOCATEUR and rng.random() < p.identify_probability
+                and _officers_within(world, x, y, world.officer_offsets) > 0):
             world.identified[i] = True
         if _officers_within(world, x, y, world.throw_offsets) > 0 and rng.random() < p.throw_hit_probability:
             world.tally[TALLY_INJURIES_SECURITY] += 1
@@ -571,7 +573,10 @@ def riot_civilian_step(world, p, rng, i):
             set_state(world, i, LEFT)
             _unlink(world, i)
     elif world.role[i] == PROVOCATEUR:
-        _blend_into_crowd(world, rng, i)
+        if state == VIOLENT and _officers_within(world, x, y, world.throw_offsets) == 0:
+            press_forward(world, p, rng, i)
+        else:
+            _blend_into_crowd(world, rng, i)
     elif state == CALM:
         if world.gate_distance[world.x[i], world.y[i]] < p.calm_standoff:
             step_down_field(world, p, rng, i, world.exit_distance)

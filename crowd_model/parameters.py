@@ -210,7 +210,7 @@ class Parameters:
         help="How far from an officer a civilian can be seized (site scenarios).")
     identify_probability: float = parameter(
         0.2, low=0.0, high=1.0, group="security",
-        help="Chance per step that a violent provocateur seen by officers is identified.")
+        help="Chance per step that a violent provocateur within officer_vision of an officer is identified.")
     pushback: bool = parameter(
         True, group="security",
         help="The cordon advances on the crowd once violence has been seen and the crowd weakens.")

@@ -1,0 +1,157 @@
+"""The KPU riot at a site: invariants, reductions and reproducibility."""
+
+import numpy as np
+import pytest
+
+from crowd_model import kernel
+from crowd_model.errors import InputError
+from crowd_model.model import CrowdModel
+from crowd_model.parameters import Parameters
+from crowd_model.runner import simulate
+from crowd_model.scenario import load_scenario
+from crowd_model.site import GATE, load_site, parse_site
+
+STATES = ["calm", "active", "violent", "fleeing", "arrested", "left"]
+
+
+@pytest.fixture(scope="module")
+def riot():
+    """A smaller kpu-riot crowd, run 150 steps, checking invariants after every step."""
+    params = load_scenario("kpu-riot").parameters.with_overrides(
+        ["crowd_size=800", "police_officers=60", "tni_soldiers=30", "linmas_guards=20"]
+    )
+    model = CrowdModel(params, rng=5)
+    jailed_positions = {}
+    for _ in range(150):
+        w = model.world
+        before = {i: (w.x[i], w.y[i], w.state[i]) for i in np.flatnonzero(w.jail > 1)}
+        model.step()
+        for i, snapshot in before.items():
+            assert (w.x[i], w.y[i], w.state[i]) == snapshot, "an arrested agent acted"
+        jailed_positions.update(before)
+        assert w.hit_points.min() >= 0
+        check_counts(model)
+    return model
+
+
+def check_counts(model):
+    w = model.world
+    linked = np.zeros(len(w.kind), bool)
+    for x, y in zip(*np.nonzero(w.cell_head >= 0)):
+        j = w.cell_head[x, y]
+        while j >= 0:
+            assert (w.x[j], w.y[j]) == (x, y)
+            linked[j] = True
+            j = w.next_in_cell[j]
+    civ = w.kind == kernel.CIVILIAN
+    gone = civ & ((w.state == kernel.LEFT) | (w.state == kernel.ARRESTED))
+    assert not linked[gone].any(), "detained or departed civilians still on the grid"
+    assert linked[~gone].all()
+    for name, state in (("actives_here", kernel.ACTIVE), ("violent_here", kernel.VIOLENT)):
+        grid = np.zeros_like(getattr(w, name))
+        np.add.at(grid, (w.x[civ & (w.state == state)], w.y[civ & (w.state == state)]), 1)
+        np.testing.assert_array_equal(grid, getattr(w, name))
+    assert w.blockers.max() <= 1, "two agents standing on one cell"
+    assert not (w.blockers.astype(bool) & ~w.civilian_ok & ~w.officer_ok).any()
+
+
+def test_states_add_up_every_step(riot):
+    ts = riot.datacollector.get_model_vars_dataframe()
+    assert (ts[STATES].sum(axis=1) == riot.n_civilians).all()
+
+
+def test_riot_produces_violence_arrests_and_damage(riot):
+    ts = riot.datacollector.get_model_vars_dataframe()
+    assert ts["violent"].max() > 0
+    assert ts["arrests_total"].iloc[-1] > 0
+    assert ts["property_damage"].iloc[-1] > 0
+    assert ts["injuries_security"].iloc[-1] >= 0
+    assert (np.diff(ts["arrests_total"]) >= 0).all()
+
+
+def test_civilians_never_walk_into_walls(riot):
+    w = riot.world
+    on_grid = (w.kind == kernel.CIVILIAN) & (w.state != kernel.LEFT) & (w.state != kernel.ARRESTED)
+    assert w.civilian_ok[w.x[on_grid], w.y[on_grid]].all()
+
+
+def test_linmas_never_arrest():
+    params = load_scenario("kpu-riot").parameters.with_overrides(
+        ["crowd_size=600", "police_officers=0", "tni_soldiers=0", "linmas_guards=98", "water_cannons=0"]
+    )
+    result = simulate(params, steps=120, seed=2)
+    assert result.timeseries["violent"].max() > 0
+    assert result.outcomes["arrests_total"] == 0
+
+
+def test_reproducible_by_seed():
+    params = load_scenario("kpu-riot").parameters.with_overrides(["crowd_size=500"])
+    a = simulate(params, steps=60, seed=9)
+    b = simulate(params, steps=60, seed=9)
+    c = simulate(params, steps=60, seed=10)
+    assert a.timeseries.equals(b.timeseries) and a.outcomes == b.outcomes
+    assert not a.timeseries.equals(c.timeseries)
+
+
+def test_epstein_preset_untouched_by_riot_machinery():
+    """No site, no provocateurs, violence unreachable: every riot setting is inert."""
+    base = load_scenario("epstein").parameters.with_overrides(["width=20", "height=20"])
+    tweaked = base.with_overrides(
+        ["arousal_contagion=0.0", "water_cannons=3", "fear_threshold=0.01", "arrest_policy=indiscriminate",
+         "pushback=false", "patience=5", "legitimacy_feedback=true"]
+    )
+    a = simulate(base, steps=100, seed=3).timeseries
+    b = simulate(tweaked, steps=100, seed=3).timeseries
+    assert a.equals(b)
+    assert a["violent"].max() == 0 and a["fleeing"].max() == 0 and a["left"].max() == 0
+
+
+def test_site_map_validation(tmp_path):
+    with pytest.raises(InputError, match="rows must be equal"):
+        parse_site("EAG\nEA\n", "x")
+    with pytest.raises(InputError, match="unknown symbol"):
+        parse_site("EAGZ\n", "x")
+    with pytest.raises(InputError, match="needs a gate"):
+        parse_site("EAA.\n", "x")
+    with pytest.raises(InputError, match="width and height must be 100 and 60"):
+        Parameters(site="kpu", torus=False)
+    with pytest.raises(InputError, match="torus = false"):
+        Parameters(site="kpu", width=100, height=60)
+
+
+def test_custom_site_from_a_map_file(tmp_path):
+    path = tmp_path / "square.txt"
+    path.write_text(
+        "SSSSSSSSSS\n####GG####\n..........\nCCCCCCCCCC\n..........\nEAAAAAAAAE\nEAAAAAAAAE\nEEEEEEEEEE\n"
+    )
+    params = Parameters(site=str(path), width=10, height=8, torus=False, crowd_size=12, police_officers=6,
+                        tni_soldiers=0, linmas_guards=0, water_cannons=0)
+    result = simulate(params, steps=30, seed=1)
+    assert len(result.timeseries) == 31
+    d = load_site(str(path)).distance_to(GATE)
+    assert d[4, 1] == 0 and d[4, 2] == 1
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("preset", ["kpu-riot", "peaceful-rally", "breach"])
+def test_presets_behave_as_named_over_ten_seeds(preset):
+    import importlib.util
+    import pathlib
+
+    spec = importlib.util.spec_from_file_location(
+        "check_presets", pathlib.Path(__file__).parents[1] / "experiments" / "check_presets.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    table = module.pd.DataFrame([module.run_preset((preset, seed)) for seed in range(10)])
+    if preset == "kpu-riot":
+        assert (table.peak_violent > 50).all()
+        assert (table.water_used > 0).all()
+        assert (table.provocateurs_arrested > 0).all()
+        assert table.time_to_dispersal.notna().all() and (table.time_to_dispersal < table.steps).all()
+        assert (table.gate_breached == 0).all()
+    elif preset == "peaceful-rally":
+        assert (table.peak_violent == 0).all() and (table.arrests_total == 0).all()
+        assert (table.peak_active > 0).all()
+    else:
+        assert (table.gate_breached == 1).all()
