@@ -378,23 +378,23 @@ def _free_civilian_in(world, cx, cy):
 
 
 @njit(cache=True)
-def press_forward(world, p, rng, i):
-    """A violent civilian works its way to the front: it steps toward the gate, and where
-    the crowd blocks the way it trades places with a non-violent civilian ahead
-    (pushing, Helbing et al. 2000)."""
-    if step_down_field(world, p, rng, i, world.gate_distance):
+def push_through(world, p, rng, i, field):
+    """Steps down ``field``, and where the crowd blocks the way trades places with a
+    non-violent supporter further down it: the violent working their way to the front,
+    the fleeing forcing their way out (pushing, Helbing et al. 2000, reduced to a swap)."""
+    if step_down_field(world, p, rng, i, field):
         return
     w, h = world.blockers.shape
     x, y = world.x[i], world.y[i]
-    here = world.gate_distance[x, y]
+    here = field[x, y]
     start = rng.integers(0, 9)
     for kk in range(9):
         k = (start + kk) % 9
         cx, cy = _cell(x, y, world.near_offsets[k, 0], world.near_offsets[k, 1], w, h, False)
-        if cx < 0 or world.gate_distance[cx, cy] >= here or world.officers_here[cx, cy] > 0:
+        if cx < 0 or field[cx, cy] >= here or world.officers_here[cx, cy] > 0:
             continue
         j = _free_civilian_in(world, cx, cy)
-        if j >= 0 and world.state[j] != VIOLENT and world.role[j] != PROVOCATEUR:
+        if j >= 0 and world.state[j] != VIOLENT and world.state[j] != FLEEING and world.role[j] != PROVOCATEUR:
             _presence(world, j, -1)
             _unlink(world, j)
             _move_to(world, i, cx, cy)
@@ -568,13 +568,16 @@ def riot_civilian_step(world, p, rng, i):
     if sprayed:
         _pushed_by_spray(world, i)
     elif state == FLEEING or world.going_home[i]:
-        step_down_field(world, p, rng, i, world.exit_distance)
+        if state == FLEEING:
+            push_through(world, p, rng, i, world.exit_distance)
+        else:
+            step_down_field(world, p, rng, i, world.exit_distance)
         if world.site[world.x[i], world.y[i]] == _EXIT:
             set_state(world, i, LEFT)
             _unlink(world, i)
     elif world.role[i] == PROVOCATEUR:
         if state == VIOLENT and _officers_within(world, x, y, world.throw_offsets) == 0:
-            press_forward(world, p, rng, i)
+            push_through(world, p, rng, i, world.gate_distance)
         else:
             _blend_into_crowd(world, rng, i)
     elif state == CALM:
@@ -585,7 +588,7 @@ def riot_civilian_step(world, p, rng, i):
         else:
             step_down_field(world, p, rng, i, world.gate_distance)
     elif state == VIOLENT:
-        press_forward(world, p, rng, i)
+        push_through(world, p, rng, i, world.gate_distance)
     else:
         step_down_field(world, p, rng, i, world.gate_distance)
 
@@ -646,22 +649,51 @@ def _seize(world, p, rng, suspect):
 
 
 @njit(cache=True)
-def _toward_post(world, i):
+def _shove(world, j):
+    """Push civilian ``j`` one cell away from the gate, if there is room; True if it moved."""
     w, h = world.blockers.shape
-    x, y = world.x[i], world.y[i]
-    px, py = world.post_x[i], world.post_y[i]
-    best = (x - px) ** 2 + (y - py) ** 2
-    if best == 0:
-        return
+    x, y = world.x[j], world.y[j]
+    best = world.gate_distance[x, y]
     bx, by = -1, -1
     for k in range(9):
         cx, cy = _cell(x, y, world.near_offsets[k, 0], world.near_offsets[k, 1], w, h, False)
-        if cx >= 0 and _free_for_officer(world, cx, cy):
-            d = (cx - px) ** 2 + (cy - py) ** 2
-            if d < best:
-                best, bx, by = d, cx, cy
+        if cx >= 0 and _free_for_civilian(world, cx, cy) and world.gate_distance[cx, cy] > best:
+            best, bx, by = world.gate_distance[cx, cy], cx, cy
+    if bx < 0:
+        return False
+    _move_to(world, j, bx, by)
+    return True
+
+
+@njit(cache=True)
+def _toward_post(world, p, i):
+    """An officer steps toward its post; while the line advances it shoves a civilian in its
+    way one cell back (the push-back)."""
+    w, h = world.blockers.shape
+    x, y = world.x[i], world.y[i]
+    px, py = world.post_x[i], world.post_y[i]
+    here = (x - px) ** 2 + (y - py) ** 2
+    if here == 0:
+        return
+    best = here
+    bx, by = -1, -1
+    shove_best = here
+    sx, sy = -1, -1
+    for k in range(9):
+        cx, cy = _cell(x, y, world.near_offsets[k, 0], world.near_offsets[k, 1], w, h, False)
+        if cx < 0 or not world.officer_ok[cx, cy]:
+            continue
+        d = (cx - px) ** 2 + (cy - py) ** 2
+        if world.blockers[cx, cy] == 0 and d < best:
+            best, bx, by = d, cx, cy
+        elif world.officers_here[cx, cy] == 0 and world.blockers[cx, cy] > 0 and d < shove_best:
+            shove_best, sx, sy = d, cx, cy
     if bx >= 0:
         _move_to(world, i, bx, by)
+    elif p.line_advancing and sx >= 0:
+        j = _free_civilian_in(world, sx, sy)
+        if j >= 0 and _shove(world, j):
+            _move_to(world, i, sx, sy)
 
 
 @njit(cache=True)
@@ -674,7 +706,7 @@ def riot_officer_step(world, p, rng, i):
             if suspect >= 0:
                 _seize(world, p, rng, suspect)
                 return
-    _toward_post(world, i)
+    _toward_post(world, p, i)
 
 
 
@@ -748,21 +780,27 @@ _CATEGORY = {name: code for code, name in enumerate(CELL_CATEGORIES)}
 _CIVILIAN_CATEGORY = np.array(
     [_CATEGORY[s] if s != "left" else 0 for s in STATE_NAMES], dtype=np.uint8
 )
-_OFFICER_CATEGORY = _CATEGORY["police"]
+_UNIT_CATEGORY = np.array([_CATEGORY[u] for u in UNIT_NAMES], dtype=np.uint8)
+_PROVOCATEUR_CATEGORY = _CATEGORY["provocateur"]
 
 
 @njit(cache=True)
-def paint_agents(world, out):
-    """Write each agent's category into ``out[x, y]``: arrested under free civilians under officers."""
+def paint_agents(world, out, detainees_on_grid):
+    """Write each agent's category into ``out[x, y]``: arrested under free civilians under
+    officers (by unit); provocateurs at large are marked as such. Detainees taken off the
+    grid (at a site) and civilians who left are not drawn."""
     for rank in range(3):
         for i in range(world.kind.shape[0]):
             if not world.alive[i]:
                 continue
             if world.kind[i] == OFFICER:
                 if rank == 2:
-                    out[world.x[i], world.y[i]] = _OFFICER_CATEGORY
+                    out[world.x[i], world.y[i]] = _UNIT_CATEGORY[world.role[i]]
             elif world.state[i] == ARRESTED:
-                if rank == 0:
+                if rank == 0 and detainees_on_grid:
                     out[world.x[i], world.y[i]] = _CIVILIAN_CATEGORY[ARRESTED]
             elif world.state[i] != LEFT and rank == 1:
-                out[world.x[i], world.y[i]] = _CIVILIAN_CATEGORY[world.state[i]]
+                if world.role[i] == PROVOCATEUR:
+                    out[world.x[i], world.y[i]] = _PROVOCATEUR_CATEGORY
+                else:
+                    out[world.x[i], world.y[i]] = _CIVILIAN_CATEGORY[world.state[i]]

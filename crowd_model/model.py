@@ -236,7 +236,7 @@ class CrowdModel(mesa.Model):
             damaged = np.isin(kind, site_codes.DAMAGEABLE) & (w.hit_points < self._full_hit_points)
             out[damaged] = c("facility_damaged")
             out[np.isin(kind, site_codes.DAMAGEABLE) & (w.hit_points == 0)] = c("facility_damaged")
-        kernel.paint_agents(w, out)
+        kernel.paint_agents(w, out, self.site is None)
         if self.site is not None:
             c = kernel.CELL_CATEGORIES.index
             out[w.spray & (w.officers_here == 0)] = c("spray")
@@ -268,9 +268,10 @@ class CrowdModel(mesa.Model):
     def _advance_cordon(self, t: int) -> None:
         """Push-back: once violence has been seen and the crowd has weakened (engaged below
         ``pushback_threshold`` of it), the line steps one cell toward the crowd every
-        ``pushback_interval`` steps, up to ``pushback_max`` cells."""
+        ``pushback_interval`` steps, up to ``pushback_max`` cells; officers then shove
+        civilians in their way back until the next advance is due."""
         p = self.current
-        self._line_advancing = False
+        self._line_advancing = self.cordon_advance > 0 and t - self._last_advance < p.pushback_interval
         self._violence_seen |= self.violent > 0
         if not (p.pushback and self._violence_seen and self.cordon_advance < p.pushback_max):
             return

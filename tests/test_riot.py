@@ -155,3 +155,22 @@ def test_presets_behave_as_named_over_ten_seeds(preset):
         assert (table.peak_active > 0).all()
     else:
         assert (table.gate_breached == 1).all()
+
+
+def test_legitimacy_feedback_turns_indiscriminate_force_against_the_police():
+    """ESIM switch: with indiscriminate arrests, feedback on lowers legitimacy and raises
+    violence; with it off, the same run sees no change in legitimacy."""
+    base = load_scenario("kpu-riot").parameters.with_overrides(
+        ["crowd_size=800", "police_officers=60", "tni_soldiers=30", "linmas_guards=20",
+         "arrest_policy=indiscriminate", "legitimacy_loss=0.05"]
+    )
+    off = CrowdModel(base, rng=4)
+    on = CrowdModel(base.with_overrides(["legitimacy_feedback=true"]), rng=4)
+    for _ in range(120):
+        off.step()
+        on.step()
+    assert off.world.legitimacy_deficit.max() == 0
+    assert on.world.legitimacy_deficit.max() > 0.1
+    violent_on = on.datacollector.get_model_vars_dataframe()["violent"].sum()
+    violent_off = off.datacollector.get_model_vars_dataframe()["violent"].sum()
+    assert violent_on > violent_off
