@@ -225,7 +225,7 @@ def _move_to(world, i, cx, cy):
     _presence(world, i, 1)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def move_to_random_empty_cell(world, p, rng, i, offsets):
     """Rule M: move to a random cell in vision with no officer and no free civilian."""
     w, h = world.blockers.shape
@@ -256,7 +256,7 @@ def count_in_vision(world, p, i, offsets):
     return officers, actives
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def random_active_in_vision(world, p, rng, i, offsets):
     """One engaged civilian chosen uniformly among those within vision, or -1."""
     _, total = count_in_vision(world, p, i, offsets)
@@ -282,7 +282,7 @@ def random_active_in_vision(world, p, rng, i, offsets):
     return -1
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def arrest(world, p, rng, suspect):
     """Jail a suspect for a uniform 0..J_max-1 steps (NetLogo: ``random max-jailterm``)."""
     term = rng.integers(0, p.max_jail_term)
@@ -291,7 +291,7 @@ def arrest(world, p, rng, suspect):
     world.tally[TALLY_ARRESTS] += 1
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def civilian_step(world, p, rng, i):
     """Epstein's agent: rule M, then rule A. Jailed civilians do nothing."""
     if world.jail[i] > 0 or world.state[i] == LEFT:
@@ -305,7 +305,7 @@ def civilian_step(world, p, rng, i):
     set_state(world, i, (CALM, ACTIVE, VIOLENT)[rules.engagement(grievance - risk, p.activation_threshold, p.violence_threshold)])
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def officer_step(world, p, rng, i):
     """Epstein's cop: rule M, then rule C (arrest a random active civilian in vision)."""
     if p.movement:
@@ -710,7 +710,7 @@ def riot_officer_step(world, p, rng, i):
 
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def activate(world, p, rng, i):
     """Give agent ``i`` its turn."""
     if not world.alive[i]:
