@@ -17,12 +17,15 @@ import numpy as np
 from numba import njit
 
 from crowd_model import rules
+from crowd_model.parameters import ARREST_POLICIES
 
 CIVILIAN, OFFICER = 0, 1
 CALM, ACTIVE, VIOLENT, FLEEING, ARRESTED, LEFT = range(6)
 STATE_NAMES = ("calm", "active", "violent", "fleeing", "arrested", "left")
 
 SUPPORTER, PROVOCATEUR = 0, 1
+PROVOCATEURS_FIRST = ARREST_POLICIES.index("provocateurs_first")
+INDISCRIMINATE = ARREST_POLICIES.index("indiscriminate")
 POLICE, TNI, LINMAS = 0, 1, 2
 UNIT_NAMES = ("police", "tni", "linmas")
 
@@ -603,7 +606,7 @@ def _arrest_target(world, p, rng, i):
     n_first = 0
     n_other = 0
     size = world.scratch.shape[0] // 2
-    if p.arrest_policy == 1:
+    if p.arrest_policy == PROVOCATEURS_FIRST:
         for k in range(world.officer_offsets.shape[0]):
             cx, cy = _cell(x, y, world.officer_offsets[k, 0], world.officer_offsets[k, 1], w, h, False)
             if cx < 0 or world.provocateurs_here[cx, cy] == 0:
@@ -621,7 +624,7 @@ def _arrest_target(world, p, rng, i):
         j = world.cell_head[cx, cy]
         while j >= 0:
             s = world.state[j]
-            if world.kind[j] == CIVILIAN and (s == VIOLENT or (s == ACTIVE and p.arrest_policy == 2)):
+            if world.kind[j] == CIVILIAN and (s == VIOLENT or (s == ACTIVE and p.arrest_policy == INDISCRIMINATE)):
                 if n_other < size:
                     world.scratch[size + n_other] = j
                     n_other += 1
