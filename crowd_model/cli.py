@@ -47,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="override a parameter (repeatable); see 'crowd-model scenarios --parameters'")
     run.add_argument("--steps", type=_non_negative_int, help="number of steps (default: the scenario's)")
     run.add_argument("--seed", type=_non_negative_int, help="random seed (default: the scenario's)")
-    run.add_argument("--out", help="write timeseries.csv, outcomes.csv and metadata.json into this folder")
+    run.add_argument("--out", help="also write timeseries.csv, outcomes.csv and metadata.json into this folder")
     run.set_defaults(func=cmd_run)
     return parser
 
@@ -78,11 +78,10 @@ def cmd_run(args) -> int:
     started = time.perf_counter()
     result = simulate(parameters, steps=steps, seed=seed, scenario=scenario.name)
     elapsed = time.perf_counter() - started
+    print(summary(result, elapsed))
     if args.out:
         out = write_run(result, args.out)
-        print(f"wrote {out / 'timeseries.csv'}, {out / 'outcomes.csv'}, {out / 'metadata.json'}")
-    else:
-        print(summary(result, elapsed))
+        print(f"\nwrote {out / 'timeseries.csv'}, {out / 'outcomes.csv'}, {out / 'metadata.json'}")
     return 0
 
 
@@ -107,8 +106,10 @@ def summary(result, elapsed: float) -> str:
         f"({elapsed:.2f} s)",
         f"active civilians over time (peak {result.outcomes['peak_active']}):",
         "  " + sparkline(ts["active"]),
-        "",
     ]
+    if result.outcomes["peak_violent"] > 0:
+        lines += [f"violent civilians over time (peak {result.outcomes['peak_violent']}):", "  " + sparkline(ts["violent"])]
+    lines.append("")
     width = max(len(k) for k in result.outcomes)
     for key, value in result.outcomes.items():
         shown = "" if value is None else (f"{value:.4g}" if isinstance(value, float) else str(value))
