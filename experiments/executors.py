@@ -1,0 +1,61 @@
+"""Where runs happen: any ``concurrent.futures.Executor``.
+
+One process (``--workers 1``), a local process pool (``--workers N``), or a dask cluster
+(``--scheduler ADDRESS``; ``Client.get_executor(pure=False)``, since with dask's default
+``pure=True`` runs with identical arguments would be merged into one).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from contextlib import contextmanager
+
+from crowd_model.errors import InputError
+
+
+class SerialExecutor(Executor):
+    """Runs each submitted call at once, in this process."""
+
+    def submit(self, fn, /, *args, **kwargs) -> Future:
+        future: Future = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except Exception as exc:
+            future.set_exception(exc)
+        return future
+
+
+def default_workers() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+@contextmanager
+def make_executor(workers: int | None = None, scheduler: str | None = None) -> Iterator[tuple[Executor, str, int]]:
+    """The executor for ``--workers``/``--scheduler``, a label for the metadata, and how
+    many runs to keep in flight (enough to keep every worker busy, few enough that a
+    finished run is written at once)."""
+    if scheduler:
+        try:
+            from dask.distributed import Client
+        except ImportError:
+            raise InputError(
+                "--scheduler needs dask's distributed package: pip install 'crowd-model[distributed]'"
+            ) from None
+        try:
+            client = Client(scheduler, timeout="20s")
+        except (OSError, TimeoutError, ValueError) as exc:
+            raise InputError(f"cannot reach the dask scheduler at {scheduler}: {exc}") from None
+        try:
+            threads = sum(client.nthreads().values()) or 1
+            yield client.get_executor(pure=False), f"dask {scheduler}", 4 * threads
+        finally:
+            client.close()
+        return
+    workers = workers or default_workers()
+    if workers == 1:
+        yield SerialExecutor(), "serial", 1
+        return
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        yield pool, f"process pool of {workers}", 4 * workers
