@@ -3,7 +3,8 @@
 ``grid`` is the full factorial of the listed values; ``lhs`` a Latin hypercube of n points
 (McKay, Beckman & Conover 1979); ``sobol`` Saltelli's (2010) A, B, AB layout over a
 scrambled Sobol' sequence, exactly as ``scipy.stats.sobol_indices`` builds it, so that the
-model outputs can be handed back to it as ``f_A``, ``f_B`` and ``f_AB``.
+model outputs can be handed back to it as ``f_A``, ``f_B`` and ``f_AB``
+(``analysis.sensitivity`` does that from ``design.csv``).
 """
 
 from __future__ import annotations
@@ -47,19 +48,6 @@ def sobol_design(bounds: dict[str, tuple[float, float]], n: int, rng: np.random.
     table = pd.concat(blocks, ignore_index=True)
     table["point"] = np.arange(len(table))
     return table
-
-
-def sobol_matrices(design: pd.DataFrame, values: pd.Series) -> dict[str, np.ndarray]:
-    """``f_A`` (1, n), ``f_B`` (1, n), ``f_AB`` (d, 1, n) for ``scipy.stats.sobol_indices``,
-    from a sobol design table and one value per design point (indexed by ``point``)."""
-    y = values.reindex(design["point"]).to_numpy(dtype=float)
-    block, column = design["block"].to_numpy(), design["column"].to_numpy()
-    order = np.argsort(design["sample"].to_numpy(), kind="stable")
-    f_a = y[order][block[order] == "A"]
-    f_b = y[order][block[order] == "B"]
-    d = int(column.max()) + 1
-    f_ab = np.stack([y[order][(block[order] == "AB") & (column[order] == i)] for i in range(d)])
-    return {"f_A": f_a[None, :], "f_B": f_b[None, :], "f_AB": f_ab[:, None, :]}
 
 
 def _scaled(unit: np.ndarray, bounds: dict[str, tuple[float, float]], integer: frozenset[str]) -> pd.DataFrame:
