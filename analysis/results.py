@@ -67,7 +67,7 @@ def _read_table(directory: Path, name: str) -> pd.DataFrame:
     if parquet.is_file():
         return pd.read_parquet(parquet)
     path = directory / f"{name}.csv"
-    table = pd.read_csv(path, float_precision="round_trip", keep_default_na=False, na_values=[""])
+    table = pd.read_csv(path, keep_default_na=False, na_values=[""])
     if path.stat().st_size and _last_byte(path) != b"\n" and len(table):
         table = table.iloc[:-1]
     return table

@@ -7,6 +7,7 @@ One process (``--workers 1``), a local process pool (``--workers N``), or a dask
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 from collections.abc import Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
@@ -57,5 +58,13 @@ def make_executor(workers: int | None = None, scheduler: str | None = None) -> I
     if workers == 1:
         yield SerialExecutor(), "serial", 1
         return
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    with ProcessPoolExecutor(max_workers=workers, mp_context=_forkserver()) as pool:
         yield pool, f"process pool of {workers}", 4 * workers
+
+
+def _forkserver():
+    """Workers forked from a clean single-threaded server that has imported the model
+    already (forking this process, which runs a progress-bar thread, is unsafe)."""
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["experiments.execute"])
+    return context

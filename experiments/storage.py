@@ -96,7 +96,7 @@ class ResultStore:
             import pandas as pd
 
             for path in (self.outcomes_path, self.timeseries_path):
-                table = pd.read_csv(path, float_precision="round_trip")
+                table = pd.read_csv(path)
                 tmp = path.with_suffix(".parquet.tmp")
                 table.to_parquet(tmp, index=False)
                 os.replace(tmp, path.with_suffix(".parquet"))
