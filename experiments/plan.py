@@ -71,7 +71,7 @@ def make_plan(experiment: Experiment) -> Plan:
             parameters = Parameters.from_mapping(values, base=experiment.base)
         except InputError as exc:
             shown = ", ".join(f"{k}={v}" for k, v in values.items())
-            raise InputError(f"design point {row.point} ({shown}): {exc}") from None
+            raise InputError(f"{experiment.origin}: design point {row.point} ({shown}): {exc}") from None
         tasks_by_point.append([
             RunTask(
                 run_id=run_id(experiment.scenario, parameters, int(seeds[row.point, r]), experiment.steps),

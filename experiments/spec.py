@@ -60,6 +60,7 @@ class Varied:
 @dataclass(frozen=True)
 class Experiment:
     name: str
+    origin: str
     description: str
     scenario: str
     base: Parameters
@@ -93,12 +94,12 @@ def load_experiment(path: str | Path) -> Experiment:
     except UnicodeDecodeError:
         raise InputError(f"{path}: not a text file") from None
     try:
-        return parse_experiment(data, name=path.stem, base_dir=path.parent)
+        return parse_experiment(data, name=path.stem, base_dir=path.parent, origin=str(path))
     except InputError as exc:
         raise InputError(f"{path}: {exc}") from None
 
 
-def parse_experiment(data: dict, name: str, base_dir: Path = Path(".")) -> Experiment:
+def parse_experiment(data: dict, name: str, base_dir: Path = Path("."), origin: str = "experiment") -> Experiment:
     unknown = [k for k in data if k not in _TOP_KEYS]
     if unknown:
         raise InputError(f"unknown key(s) {unknown}; allowed: {', '.join(_TOP_KEYS)}")
@@ -144,6 +145,7 @@ def parse_experiment(data: dict, name: str, base_dir: Path = Path(".")) -> Exper
 
     return Experiment(
         name=name,
+        origin=origin,
         description=str(data.get("description", "")),
         scenario=scenario.name,
         base=base,
