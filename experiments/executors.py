@@ -58,13 +58,13 @@ def make_executor(workers: int | None = None, scheduler: str | None = None) -> I
     if workers == 1:
         yield SerialExecutor(), "serial", 1
         return
-    with ProcessPoolExecutor(max_workers=workers, mp_context=_forkserver()) as pool:
+    with ProcessPoolExecutor(max_workers=workers, mp_context=_context()) as pool:
         yield pool, f"process pool of {workers}", 4 * workers
 
 
-def _forkserver():
-    """Workers forked from a clean single-threaded server that has imported the model
-    already (forking this process, which runs a progress-bar thread, is unsafe)."""
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["experiments.execute"])
-    return context
+def _context():
+    """Fork where the system has it: workers start at once with the model already
+    imported and compiled. The sweep keeps this process single-threaded until the pool
+    has forked (its progress bar runs no monitor thread)."""
+    methods = multiprocessing.get_all_start_methods()
+    return multiprocessing.get_context("fork" if "fork" in methods else methods[0])

@@ -89,6 +89,7 @@ def run_sweep(
 def _execute(todo, executor, store, in_flight, total, done_before, name, progress, meta, meta_path):
     from tqdm import tqdm
 
+    tqdm.monitor_interval = 0
     ok = failed = 0
     queue = iter(todo)
     pending = {}
