@@ -124,7 +124,7 @@ def cmd_sweep(args) -> int:
         done = run_sweep(experiment, out, executor, in_flight=in_flight, resume=args.resume,
                          fmt=args.format, progress=not args.no_progress, executor_label=label)
     print(f"{done.ok} of {done.runs} runs ok ({done.resumed} already done, {done.failed} failed) "
-          f"in {done.seconds:.1f} s on {label}; results in {out}")
+          f"in {done.seconds:.1f} s on {label} ({done.compute_seconds:.1f} s of run time); results in {out}")
     if done.failed:
         print(f"crowd-model: {done.failed} run(s) failed; see the status and error columns of "
               f"{out / 'outcomes.csv'}; --resume runs them again", file=sys.stderr)

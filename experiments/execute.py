@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import time
 from dataclasses import dataclass
 
 from crowd_model.runner import simulate
@@ -27,6 +28,7 @@ class RunRecord:
     error: str
     outcome_line: str
     timeseries_lines: str
+    seconds: float = 0.0
 
 
 def outcome_header(experiment: Experiment) -> list[str]:
@@ -48,6 +50,7 @@ def csv_lines(rows) -> str:
 
 def execute(task: RunTask) -> RunRecord:
     """Run ``task``; an exception becomes a failed record carrying its message."""
+    started = time.perf_counter()
     try:
         result = simulate(task.parameters, task.steps, task.seed, task.scenario, stop=_stop(task))
         unexpected = sorted(set(result.outcomes) - set(task.outcome_columns))
@@ -60,7 +63,7 @@ def execute(task: RunTask) -> RunRecord:
         ts_lines = csv_lines([task.run_id, *values] for values in zip(*columns))
     except Exception as exc:  # a failed run is recorded, and the sweep goes on
         return failure(task, exc)
-    return _record(task, outcomes, ts_lines, OK, "")
+    return _record(task, outcomes, ts_lines, OK, "", time.perf_counter() - started)
 
 
 def failure(task: RunTask, exc: BaseException) -> RunRecord:
@@ -69,9 +72,9 @@ def failure(task: RunTask, exc: BaseException) -> RunRecord:
     return _record(task, [None] * len(task.outcome_columns), "", FAILED, message)
 
 
-def _record(task: RunTask, outcomes: list, ts_lines: str, status: str, error: str) -> RunRecord:
+def _record(task: RunTask, outcomes: list, ts_lines: str, status: str, error: str, seconds: float = 0.0) -> RunRecord:
     line = csv_lines([[task.run_id, task.point, task.replicate, task.seed, *task.varied, *outcomes, status, error]])
-    return RunRecord(task.run_id, status, error, line, ts_lines)
+    return RunRecord(task.run_id, status, error, line, ts_lines, seconds)
 
 
 def _stop(task: RunTask):

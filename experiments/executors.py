@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import threading
 from collections.abc import Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from contextlib import contextmanager
@@ -63,8 +64,22 @@ def make_executor(workers: int | None = None, scheduler: str | None = None) -> I
 
 
 def _context():
-    """Fork where the system has it: workers start at once with the model already
-    imported and compiled. The sweep keeps this process single-threaded until the pool
-    has forked (its progress bar runs no monitor thread)."""
+    """Fork when this process runs a single thread: workers then start at once with the
+    model already imported and compiled. Otherwise (forking a threaded process can
+    deadlock the child) workers come from a fork server that has imported the model."""
     methods = multiprocessing.get_all_start_methods()
-    return multiprocessing.get_context("fork" if "fork" in methods else methods[0])
+    if "fork" in methods and _threads() == 1:
+        return multiprocessing.get_context("fork")
+    if "forkserver" in methods:
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["experiments.execute"])
+        return context
+    return multiprocessing.get_context(methods[0])
+
+
+def _threads() -> int:
+    """Threads of this process as the system counts them (native ones included)."""
+    try:
+        return len(os.listdir("/proc/self/task"))
+    except OSError:
+        return threading.active_count()

@@ -30,6 +30,7 @@ class SweepSummary:
     ok: int
     failed: int
     seconds: float
+    compute_seconds: float
 
 
 def run_sweep(
@@ -76,14 +77,15 @@ def run_sweep(
 
     todo = [t for t in plan.tasks if t.run_id not in finished]
     clock = time.perf_counter()
-    ok, failed = _execute(todo, executor, store, in_flight, len(plan.tasks), len(finished), experiment.name, progress, meta, meta_path)
+    ok, failed, compute = _execute(todo, executor, store, in_flight, len(plan.tasks), len(finished), experiment.name, progress, meta, meta_path)
     store.finalize(plan.canonical_ids, parquet=fmt == "parquet")
 
     sessions[-1]["finished"] = _now()
     meta.update(finished=sessions[-1]["finished"], status="complete",
                 runs_ok=len(finished) + ok, runs_failed=failed)
     write_json_atomic(meta_path, meta)
-    return SweepSummary(out, len(plan.tasks), len(finished), len(finished) + ok, failed, time.perf_counter() - clock)
+    return SweepSummary(out, len(plan.tasks), len(finished), len(finished) + ok, failed,
+                        time.perf_counter() - clock, compute)
 
 
 def _execute(todo, executor, store, in_flight, total, done_before, name, progress, meta, meta_path):
@@ -91,6 +93,7 @@ def _execute(todo, executor, store, in_flight, total, done_before, name, progres
 
     tqdm.monitor_interval = 0
     ok = failed = 0
+    compute = 0.0
     queue = iter(todo)
     pending = {}
     bar = tqdm(total=total, initial=done_before, unit="run", desc=name, file=sys.stderr,
@@ -108,8 +111,9 @@ def _execute(todo, executor, store, in_flight, total, done_before, name, progres
                 record(failure(task, exc))
 
     def record(rec):
-        nonlocal ok, failed
+        nonlocal ok, failed, compute
         store.append(rec)
+        compute += rec.seconds
         if rec.status == OK:
             ok += 1
         else:
@@ -138,7 +142,7 @@ def _execute(todo, executor, store, in_flight, total, done_before, name, progres
         raise
     finally:
         bar.close()
-    return ok, failed
+    return ok, failed, compute
 
 
 def _metadata(plan: Plan, fmt: str) -> dict:
