@@ -51,8 +51,13 @@ def response_curve(summary: pd.DataFrame, x: str, metric: str, stem: Path, forma
     table = summary[summary["metric"] == metric].groupby(x)[["mean", "ci_low", "ci_high"]].mean().reset_index()
     fig, ax = plt.subplots(figsize=(6, 4))
     xs = table[x].to_numpy()
-    ax.plot(xs, table["mean"], marker="o", color="C0", label="mean")
-    ax.fill_between(xs, table["ci_low"], table["ci_high"], color="C0", alpha=0.25, label="95% CI of the mean")
+    if pd.api.types.is_numeric_dtype(table[x]):
+        ax.plot(xs, table["mean"], marker="o", color="C0", label="mean")
+        ax.fill_between(xs, table["ci_low"], table["ci_high"], color="C0", alpha=0.25, label="95% CI of the mean")
+    else:
+        errors = np.vstack([table["mean"] - table["ci_low"], table["ci_high"] - table["mean"]])
+        ax.errorbar(xs, table["mean"], yerr=np.nan_to_num(errors), fmt="o", capsize=4, color="C0",
+                    label="mean, 95% CI of the mean")
     ax.set_xlabel(x)
     ax.set_ylabel(metric)
     ax.legend()
