@@ -10,6 +10,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from contextlib import contextmanager
@@ -59,7 +60,8 @@ def make_executor(workers: int | None = None, scheduler: str | None = None) -> I
     if workers == 1:
         yield SerialExecutor(), "serial", 1
         return
-    with ProcessPoolExecutor(max_workers=workers, mp_context=_context()) as pool:
+    with ProcessPoolExecutor(max_workers=workers, mp_context=_context(),
+                             initializer=_exit_with, initargs=(os.getpid(),)) as pool:
         yield pool, f"process pool of {workers}", 4 * workers
 
 
@@ -83,3 +85,20 @@ def _threads() -> int:
         return len(os.listdir("/proc/self/task"))
     except OSError:
         return threading.active_count()
+
+
+def _exit_with(sweep_pid: int, every: float = 1.0) -> None:
+    """In a pool worker: end this process once the sweep's process is gone (a killed
+    sweep would otherwise leave its workers waiting for work forever)."""
+
+    def watch():
+        while True:
+            time.sleep(every)
+            try:
+                os.kill(sweep_pid, 0)
+            except ProcessLookupError:
+                os._exit(1)
+            except PermissionError:
+                pass
+
+    threading.Thread(target=watch, daemon=True, name="exit-with-sweep").start()

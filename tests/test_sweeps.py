@@ -129,9 +129,11 @@ def test_sigkill_then_resume_equals_an_uninterrupted_sweep(tmp_path, workers):
         if outcomes.exists() and len(_rows(outcomes)) > 6:
             break
         time.sleep(0.02)
-    os.killpg(proc.pid, signal.SIGKILL)
+    workers_of = _children(proc.pid)
+    os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     assert proc.returncode == -signal.SIGKILL, "the sweep finished before it could be killed"
+    _assert_gone(workers_of, within=15)
 
     # Every finished run (a complete outcome row) has its whole time series in the files.
     header, *rows = _rows(outcomes)
@@ -146,6 +148,42 @@ def test_sigkill_then_resume_equals_an_uninterrupted_sweep(tmp_path, workers):
     same_files(out, tmp_path / "straight")
     meta = pd.read_json(out / "metadata.json", typ="series")
     assert len(meta["sessions"]) == 2 and meta["sessions"][1]["resumed_runs"] == len(finished)
+
+
+def _children(pid: int) -> list[int]:
+    """Processes below ``pid`` (pool workers, and a fork server's children)."""
+    found, frontier = [], [pid]
+    while frontier:
+        parent = frontier.pop()
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    stat = Path(f"/proc/{entry}/stat").read_text()
+                except OSError:
+                    continue
+                if int(stat.rsplit(")", 1)[1].split()[1]) == parent:
+                    found.append(int(entry))
+                    frontier.append(int(entry))
+    return found
+
+
+def _assert_gone(pids: list[int], within: float) -> None:
+    deadline = time.monotonic() + within
+    alive = pids
+    while alive and time.monotonic() < deadline:
+        time.sleep(0.2)
+        alive = [p for p in alive if _running(p)]
+    for pid in alive:
+        os.kill(pid, signal.SIGKILL)
+    assert not alive, f"pool processes {alive} outlived the killed sweep"
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
 
 
 def test_resume_of_a_finished_sweep_changes_nothing(reference, tmp_path):
