@@ -116,7 +116,7 @@ def _rows(path: Path) -> list[list[str]]:
         return list(csv.reader(fh))
 
 
-@pytest.mark.parametrize("workers", [1, 2])
+@pytest.mark.parametrize("workers", [pytest.param(1, marks=pytest.mark.slow), 2])
 def test_sigkill_then_resume_equals_an_uninterrupted_sweep(tmp_path, workers):
     spec = experiment_file(tmp_path, steps=60, replications=4, size=20)
     out = tmp_path / "killed"
