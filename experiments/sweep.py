@@ -69,7 +69,10 @@ def run_sweep(
     meta = _metadata(plan, fmt)
     sessions.append({"started": _now(), "executor": executor_label, "resumed_runs": len(finished)})
     meta.update(sessions=sessions, started=sessions[0]["started"], finished=None, status="running")
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"cannot write results to {out}: {exc.strerror}") from None
     write_atomic(out / DESIGN, plan.design.to_csv(index=False))
     write_json_atomic(meta_path, meta)
     if fresh:
