@@ -49,7 +49,30 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=_non_negative_int, help="random seed (default: the scenario's)")
     run.add_argument("--out", help="also write timeseries.csv, outcomes.csv and metadata.json into this folder")
     run.set_defaults(func=cmd_run)
+
+    sweep = sub.add_parser("sweep", help="run an experiment file: many runs, crash-safe results")
+    sweep.add_argument("spec", metavar="SPEC.toml", help="experiment file (see experiments/*.toml)")
+    sweep.add_argument("--out", help="result folder (default: results/<experiment name>)")
+    sweep.add_argument("--workers", type=_positive_int, help="local worker processes (default: the number of cores; 1 runs in this process)")
+    sweep.add_argument("--scheduler", metavar="ADDRESS", help="run on a dask cluster at this scheduler address (needs the distributed extra)")
+    sweep.add_argument("--resume", action="store_true", help="finish a killed or failed sweep in --out, skipping finished runs")
+    sweep.add_argument("--format", choices=("csv", "parquet"), default="csv", help="also write Parquet files at the end (default: csv only)")
+    sweep.add_argument("--no-progress", action="store_true", help="do not show the progress bar")
+    sweep.set_defaults(func=cmd_sweep)
+
+    analyse = sub.add_parser("analyse", help="summaries, sensitivity indices and figures from a sweep's result folder")
+    analyse.add_argument("dir", metavar="DIR", help="a folder written by 'crowd-model sweep'")
+    analyse.add_argument("--metric", action="append", default=None, help="outcome to analyse (repeatable; default: the main outcomes present)")
+    analyse.add_argument("--figure-format", action="append", choices=("png", "svg"), default=None, help="figure file type (repeatable; default: png)")
+    analyse.set_defaults(func=cmd_analyse)
     return parser
+
+
+def _positive_int(text: str) -> int:
+    value = _non_negative_int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
 
 
 def cmd_scenarios(args) -> int:
@@ -82,6 +105,36 @@ def cmd_run(args) -> int:
     if args.out:
         out = write_run(result, args.out)
         print(f"\nwrote {out / 'timeseries.csv'}, {out / 'outcomes.csv'}, {out / 'metadata.json'}")
+    return 0
+
+
+def cmd_sweep(args) -> int:
+    from pathlib import Path
+
+    from experiments.executors import make_executor
+    from experiments.spec import load_experiment
+    from experiments.sweep import run_sweep
+
+    if args.scheduler and args.workers:
+        raise InputError("use --workers or --scheduler, not both")
+    experiment = load_experiment(args.spec)
+    out = Path(args.out) if args.out else Path("results") / experiment.name
+    with make_executor(args.workers, args.scheduler) as (executor, label, in_flight):
+        done = run_sweep(experiment, out, executor, in_flight=in_flight, resume=args.resume,
+                         fmt=args.format, progress=not args.no_progress, executor_label=label)
+    print(f"{done.ok} of {done.runs} runs ok ({done.resumed} already done, {done.failed} failed) "
+          f"in {done.seconds:.1f} s on {label} ({done.compute_seconds:.1f} s of run time); results in {out}")
+    if done.failed:
+        print(f"crowd-model: {done.failed} run(s) failed; see the status and error columns of "
+              f"{out / 'outcomes.csv'}; --resume runs them again", file=sys.stderr)
+    return 0
+
+
+def cmd_analyse(args) -> int:
+    from analysis.report import analyse
+
+    for path in analyse(args.dir, metrics=args.metric, figure_formats=args.figure_format or ["png"]):
+        print(f"wrote {path}")
     return 0
 
 

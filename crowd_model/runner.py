@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import platform
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -28,11 +29,23 @@ class RunResult:
     outcomes: dict
 
 
-def simulate(parameters: Parameters, steps: int, seed: int, scenario: str = "custom") -> RunResult:
-    """Run ``steps`` steps from ``seed``; same arguments, same result."""
+def simulate(
+    parameters: Parameters,
+    steps: int,
+    seed: int,
+    scenario: str = "custom",
+    stop: Callable[[CrowdModel], bool] | None = None,
+) -> RunResult:
+    """Run ``steps`` steps from ``seed``; same arguments, same result.
+
+    ``stop(model)``, asked after each step, ends the run early when it returns true
+    (a sweep's stop condition, as in BehaviorSpace).
+    """
     model = CrowdModel(parameters, rng=seed)
     for _ in range(steps):
         model.step()
+        if stop is not None and stop(model):
+            break
     timeseries = model.datacollector.get_model_vars_dataframe().reset_index(drop=True)
     timeseries.insert(0, "step", range(len(timeseries)))
     outcomes = run_outcomes(timeseries, model.n_civilians, parameters.outburst_threshold)

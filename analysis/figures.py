@@ -1,0 +1,107 @@
+"""Figures with matplotlib (Agg backend: files only, no screen)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+
+def save(fig, stem: Path, formats) -> list[Path]:
+    paths = []
+    for fmt in formats:
+        path = stem.with_suffix(f".{fmt}")
+        fig.savefig(path, dpi=120, bbox_inches="tight", metadata={"Date": None} if fmt == "svg" else None)
+        paths.append(path)
+    plt.close(fig)
+    return paths
+
+
+def phase_diagram(summary: pd.DataFrame, x: str, y: str, metric: str, stem: Path, formats) -> list[Path]:
+    """Heatmap of the mean of ``metric`` over two varied parameters (other varied
+    parameters averaged over)."""
+    table = summary[summary["metric"] == metric].pivot_table(index=y, columns=x, values="mean", aggfunc="mean")
+    fig, ax = plt.subplots(figsize=(1.2 + 0.7 * max(4, table.shape[1]), 1.0 + 0.55 * max(4, table.shape[0])))
+    image = ax.imshow(table.to_numpy(dtype=float), origin="lower", aspect="auto", cmap="viridis")
+    ax.set_xticks(range(table.shape[1]), [f"{v:g}" if isinstance(v, float) else str(v) for v in table.columns])
+    ax.set_yticks(range(table.shape[0]), [f"{v:g}" if isinstance(v, float) else str(v) for v in table.index])
+    ax.set_xlabel(x)
+    ax.set_ylabel(y)
+    values = table.to_numpy(dtype=float)
+    if values.size <= 150:
+        finite = values[np.isfinite(values)]
+        middle = (finite.min() + finite.max()) / 2 if finite.size else 0
+        for (i, j), v in np.ndenumerate(values):
+            if np.isfinite(v):
+                ax.text(j, i, f"{v:.3g}", ha="center", va="center", fontsize=8,
+                        color="white" if v < middle else "black")
+    fig.colorbar(image, ax=ax, label=f"mean {metric}")
+    ax.set_title(f"{metric}: mean over replications")
+    return save(fig, stem, formats)
+
+
+def response_curve(summary: pd.DataFrame, x: str, metric: str, stem: Path, formats) -> list[Path]:
+    """Mean of ``metric`` against one varied parameter, with its 95% interval."""
+    table = summary[summary["metric"] == metric].groupby(x)[["mean", "ci_low", "ci_high"]].mean().reset_index()
+    fig, ax = plt.subplots(figsize=(6, 4))
+    xs = table[x].to_numpy()
+    if pd.api.types.is_numeric_dtype(table[x]):
+        ax.plot(xs, table["mean"], marker="o", color="C0", label="mean")
+        ax.fill_between(xs, table["ci_low"], table["ci_high"], color="C0", alpha=0.25, label="95% CI of the mean")
+    else:
+        errors = np.vstack([table["mean"] - table["ci_low"], table["ci_high"] - table["mean"]])
+        ax.errorbar(xs, table["mean"], yerr=np.nan_to_num(errors), fmt="o", capsize=4, color="C0",
+                    label="mean, 95% CI of the mean")
+    ax.set_xlabel(x)
+    ax.set_ylabel(metric)
+    ax.legend()
+    return save(fig, stem, formats)
+
+
+def scatter(outcomes: pd.DataFrame, parameters: list[str], metric: str, stem: Path, formats) -> list[Path]:
+    """``metric`` of every run against each sampled parameter (lhs designs)."""
+    fig, axes = plt.subplots(1, len(parameters), figsize=(3.2 * len(parameters), 3.2), sharey=True, squeeze=False)
+    for ax, name in zip(axes[0], parameters):
+        ax.scatter(outcomes[name], outcomes[metric], s=8, alpha=0.6)
+        ax.set_xlabel(name)
+    axes[0][0].set_ylabel(metric)
+    return save(fig, stem, formats)
+
+
+def timeseries_panels(bands: dict[str, pd.DataFrame], stem: Path, formats, legend_title: str) -> list[Path]:
+    """One panel per metric: mean per step with its 95% interval, one line per group."""
+    fig, axes = plt.subplots(len(bands), 1, figsize=(8, 2.6 * len(bands)), sharex=True, squeeze=False)
+    for ax, (metric, table) in zip(axes[:, 0], bands.items()):
+        for k, (group, g) in enumerate(table.groupby("group", sort=True)):
+            color = f"C{k % 10}"
+            label = f"{group:g}" if isinstance(group, float) else str(group)
+            ax.plot(g["step"], g["mean"], color=color, lw=1.2, label=label)
+            ax.fill_between(g["step"], g["ci_low"], g["ci_high"], color=color, alpha=0.2, lw=0)
+        ax.set_ylabel(metric)
+    axes[-1, 0].set_xlabel("step")
+    axes[0, 0].legend(title=legend_title, fontsize=8, ncols=min(4, max(1, len(axes[0, 0].lines))))
+    axes[0, 0].set_title("mean per step with 95% CI of the mean over runs")
+    return save(fig, stem, formats)
+
+
+def sobol_bars(table: pd.DataFrame, metric: str, stem: Path, formats) -> list[Path]:
+    """First- and total-order indices of ``metric`` with their bootstrap intervals."""
+    rows = table[table["metric"] == metric]
+    xs = np.arange(len(rows))
+    fig, ax = plt.subplots(figsize=(1.5 + 1.1 * len(rows), 4))
+    for offset, key, label in ((-0.18, "S1", "first order S1"), (0.18, "ST", "total order ST")):
+        values = rows[key].to_numpy()
+        errors = np.abs(np.vstack([values - rows[f"{key}_low"], rows[f"{key}_high"] - values]))
+        ax.bar(xs + offset, values, width=0.36, yerr=errors, capsize=3, label=label)
+    ax.set_xticks(xs, rows["parameter"], rotation=30, ha="right")
+    ax.axhline(0, color="black", lw=0.6)
+    ax.set_ylabel("Sobol' index")
+    ax.set_title(f"sensitivity of {metric} (95% bootstrap intervals)")
+    ax.legend()
+    return save(fig, stem, formats)

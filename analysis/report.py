@@ -1,0 +1,80 @@
+"""``crowd-model analyse DIR``: summary.csv, sensitivity.csv (sobol designs) and figures."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from crowd_model.errors import InputError
+
+from analysis import figures
+from analysis.results import load_results
+from analysis.sensitivity import sobol_table
+from analysis.stats import numeric_metrics, summarise, timeseries_bands
+
+MAX_BAND_GROUPS = 8
+
+
+def analyse(directory: str | Path, metrics: list[str] | None = None,
+            figure_formats=("png",)) -> list[Path]:
+    """Write the analysis files into ``directory`` and return their paths.
+
+    ``metrics`` picks the outcomes for figures and sensitivity (default: every numeric
+    outcome that varies between runs); ``summary.csv`` always covers every numeric one.
+    """
+    res = load_results(directory)
+    out = res.dir
+    ok = res.ok
+    if ok.empty:
+        raise InputError(f"{out}: no finished runs to analyse")
+    numeric = numeric_metrics(ok, res.outcome_columns)
+    if metrics:
+        unknown = [m for m in metrics if m not in numeric]
+        if unknown:
+            raise InputError(f"--metric {unknown} not among the numeric outcomes: {', '.join(numeric)}")
+        chosen = list(metrics)
+    else:
+        chosen = [m for m in numeric if ok[m].nunique(dropna=True) > 1]
+    varied = res.varied
+    written = []
+
+    summary = summarise(ok, varied, numeric)
+    summary.to_csv(out / "summary.csv", index=False)
+    written.append(out / "summary.csv")
+
+    fig_dir = out / "figures"
+    fig_dir.mkdir(exist_ok=True)
+    if res.design_type == "sobol":
+        table, notes = sobol_table(res.design, ok, varied, chosen, seed=int(res.metadata.get("root_seed", 0)))
+        for note in notes:
+            print(f"analyse: {note}", file=sys.stderr)
+        table.to_csv(out / "sensitivity.csv", index=False)
+        written.append(out / "sensitivity.csv")
+        for metric in table["metric"].unique():
+            written += figures.sobol_bars(table, metric, fig_dir / f"sobol_{metric}", figure_formats)
+    elif res.design_type == "lhs":
+        for metric in chosen:
+            written += figures.scatter(ok, varied, metric, fig_dir / f"scatter_{metric}", figure_formats)
+    elif len(varied) >= 2:
+        for metric in chosen:
+            written += figures.phase_diagram(summary, varied[0], varied[1], metric,
+                                             fig_dir / f"phase_{metric}", figure_formats)
+    elif len(varied) == 1:
+        for metric in chosen:
+            written += figures.response_curve(summary, varied[0], metric, fig_dir / f"response_{metric}", figure_formats)
+
+    written += _timeseries_figure(res, fig_dir, figure_formats)
+    return written
+
+
+def _timeseries_figure(res, fig_dir: Path, formats) -> list[Path]:
+    ts = res.timeseries
+    if ts.empty:
+        return []
+    ok = res.ok
+    groups, title = None, "runs"
+    if res.design_type == "grid" and res.varied and 1 < ok[res.varied[0]].nunique() <= MAX_BAND_GROUPS:
+        groups, title = ok.set_index("run_id")[res.varied[0]], res.varied[0]
+    metrics = [c for c in ts.columns if c not in ("run_id", "step")][:6]
+    bands = {m: timeseries_bands(ts, groups, m) for m in metrics}
+    return figures.timeseries_panels(bands, fig_dir / "timeseries", formats, legend_title=title)

@@ -1,0 +1,62 @@
+"""First- and total-order Sobol' indices of a ``sobol`` sweep, with bootstrap intervals.
+
+The design table (``design.csv``) labels each point A, B or AB_i as
+``experiments.design.sobol_design`` laid them out; the outcome per point (the mean over
+replications) is handed to ``scipy.stats.sobol_indices`` as ``f_A``, ``f_B``, ``f_AB``
+(Saltelli et al. 2010 estimators). Intervals: percentile bootstrap over the n base
+samples with a seeded generator, so the same files give the same intervals.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy.stats import bootstrap, sobol_indices
+
+from analysis.stats import CONFIDENCE
+
+N_RESAMPLES = 999
+
+
+def sobol_matrices(design: pd.DataFrame, values: pd.Series) -> dict[str, np.ndarray]:
+    """``f_A`` (1, n), ``f_B`` (1, n), ``f_AB`` (d, 1, n) from the design table and one
+    value per design point (a Series indexed by ``point``)."""
+    table = design.assign(y=values.reindex(design["point"]).to_numpy(dtype=float)).sort_values(
+        ["block", "column", "sample"], kind="stable"
+    )
+    f_a = table.loc[table["block"] == "A", "y"].to_numpy()
+    f_b = table.loc[table["block"] == "B", "y"].to_numpy()
+    ab = table[table["block"] == "AB"]
+    f_ab = np.stack([g["y"].to_numpy() for _, g in ab.groupby("column", sort=True)])
+    return {"f_A": f_a[None, :], "f_B": f_b[None, :], "f_AB": f_ab[:, None, :]}
+
+
+def sobol_table(design: pd.DataFrame, outcomes: pd.DataFrame, parameters: list[str], metrics: list[str],
+                seed: int = 0) -> tuple[pd.DataFrame, list[str]]:
+    """Rows (metric, parameter, S1, S1_low, S1_high, ST, ST_low, ST_high), and a note for
+    each metric that cannot be analysed (a design point without a value)."""
+    rows, notes = [], []
+    for metric in metrics:
+        per_point = outcomes.groupby("point")[metric].mean()
+        missing = np.setdiff1d(design["point"], per_point.dropna().index)
+        if len(missing):
+            notes.append(f"{metric}: no Sobol' indices, {len(missing)} design point(s) have no value")
+            continue
+        f = sobol_matrices(design, per_point)
+        n = f["f_A"].shape[1]
+        first, total = _indices(f, np.arange(n))
+        ci = bootstrap((np.arange(n),), lambda idx: np.concatenate(_indices(f, idx)), vectorized=False,
+                       method="percentile", n_resamples=N_RESAMPLES, confidence_level=CONFIDENCE,
+                       rng=np.random.default_rng(seed)).confidence_interval
+        d = len(parameters)
+        for i, name in enumerate(parameters):
+            rows.append({"metric": metric, "parameter": name,
+                         "S1": first[i], "S1_low": ci.low[i], "S1_high": ci.high[i],
+                         "ST": total[i], "ST_low": ci.low[d + i], "ST_high": ci.high[d + i]})
+    return pd.DataFrame(rows, columns=["metric", "parameter", "S1", "S1_low", "S1_high", "ST", "ST_low", "ST_high"]), notes
+
+
+def _indices(f: dict[str, np.ndarray], idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    result = sobol_indices(func={"f_A": f["f_A"][:, idx], "f_B": f["f_B"][:, idx], "f_AB": f["f_AB"][..., idx]},
+                           n=len(idx))
+    return np.atleast_1d(result.first_order), np.atleast_1d(result.total_order)

@@ -1,0 +1,4 @@
+"""Sweeps: experiment files, designs, seeding, executors, crash-safe result storage, progress.
+
+``crowd-model sweep SPEC.toml`` is the face; :func:`experiments.sweep.run_sweep` the engine.
+"""

@@ -1,0 +1,260 @@
+"""Experiment files (TOML): what a sweep runs, validated with one clear message per fault.
+
+The form (DESIGN.md's contract, plus ``[record]`` and ``[stop]``)::
+
+    description = "..."
+    scenario = "epstein"        # preset name, or a scenario file (relative to this file)
+    steps = 100                 # default: the scenario's
+    replications = 4            # default 1
+    seed = 1                    # root seed; default: the scenario's
+    design = "grid"             # grid | lhs | sobol
+    n = 64                      # lhs: points; sobol: base samples, a power of two
+    [set]                       # fixed overrides (values or schedule tables)
+    width = 20
+    [vary]                      # grid: a list, or a stepped range {start, stop, step}
+    legitimacy = [0.7, 0.8]
+    officer_density = { start = 0.02, stop = 0.08, step = 0.02 }
+    # lhs / sobol: legitimacy = { low = 0.6, high = 0.9 }
+    [record]                    # per-step metrics to keep, and every how many steps
+    metrics = ["active", "arrested"]
+    every = 1
+    [stop]                      # end a run early once this holds (not before step `after`)
+    when = "active == 0"
+    after = 50
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from crowd_model.errors import InputError
+from crowd_model.parameters import Parameters, ParameterSpec, parameter_specs
+from crowd_model.scenario import Scenario, load_scenario, preset_names
+
+from experiments.condition import Condition
+
+DESIGNS = ("grid", "lhs", "sobol")
+_TOP_KEYS = ("description", "scenario", "steps", "replications", "seed", "design", "n",
+             "set", "vary", "record", "stop")
+_RANGE_KEYS = {"start", "stop", "step"}
+_BOUND_KEYS = {"low", "high"}
+
+
+@dataclass(frozen=True)
+class Varied:
+    """One varied parameter: a list of values (grid) or sampling bounds (lhs, sobol)."""
+
+    name: str
+    values: tuple | None = None
+    low: float | None = None
+    high: float | None = None
+
+    def describe(self) -> Any:
+        return list(self.values) if self.values is not None else {"low": self.low, "high": self.high}
+
+
+@dataclass(frozen=True)
+class Experiment:
+    name: str
+    origin: str
+    description: str
+    scenario: str
+    base: Parameters
+    steps: int
+    replications: int
+    seed: int
+    design: str
+    n: int | None
+    vary: tuple[Varied, ...]
+    metrics: tuple[str, ...]
+    every: int
+    stop_when: str | None
+    stop_after: int
+    outcome_columns: tuple[str, ...]
+    source: dict
+
+    @property
+    def varied_names(self) -> list[str]:
+        return [v.name for v in self.vary]
+
+
+def load_experiment(path: str | Path) -> Experiment:
+    """Read and validate an experiment file; bad input raises :class:`InputError`."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"experiment file {path} does not exist")
+    try:
+        data = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"{path}: malformed TOML: {exc}") from None
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: not a text file") from None
+    try:
+        return parse_experiment(data, name=path.stem, base_dir=path.parent, origin=str(path))
+    except InputError as exc:
+        raise InputError(f"{path}: {exc}") from None
+
+
+def parse_experiment(data: dict, name: str, base_dir: Path = Path("."), origin: str = "experiment") -> Experiment:
+    unknown = [k for k in data if k not in _TOP_KEYS]
+    if unknown:
+        raise InputError(f"unknown key(s) {unknown}; allowed: {', '.join(_TOP_KEYS)}")
+    scenario = _scenario(data.get("scenario", "epstein"), base_dir)
+    design = data.get("design", "grid")
+    if design not in DESIGNS:
+        raise InputError(f"design {design!r} is not known; use one of {', '.join(DESIGNS)}")
+    steps = _count("steps", data.get("steps", scenario.steps), minimum=1)
+    replications = _count("replications", data.get("replications", 1), minimum=1)
+    seed = _count("seed", data.get("seed", scenario.seed), minimum=0)
+    n = _design_size(design, data.get("n"))
+
+    fixed = _table(data, "set")
+    varied_raw = _table(data, "vary")
+    both = sorted(set(fixed) & set(varied_raw))
+    if both:
+        raise InputError(f"parameter(s) {both} are both in [set] and in [vary]; keep one")
+    base = Parameters.from_mapping(fixed, base=scenario.parameters)
+    specs = {s.name: s for s in parameter_specs()}
+    vary = tuple(_varied(name, raw, design, specs) for name, raw in varied_raw.items())
+    if design != "grid" and not vary:
+        raise InputError(f"a {design} design needs at least one parameter in [vary]")
+
+    columns, outcome_columns = _probe(base, scenario.name)
+    record = _table(data, "record")
+    _only_keys("[record]", record, {"metrics", "every"})
+    metrics = record.get("metrics", columns)
+    if not isinstance(metrics, list) or not metrics or not all(isinstance(m, str) for m in metrics):
+        raise InputError("[record] metrics must be a non-empty list of metric names")
+    bad = [m for m in metrics if m not in columns]
+    if bad:
+        raise InputError(f"[record] metrics {bad} are not recorded by the model; metrics: {', '.join(columns)}")
+    every = _count("[record] every", record.get("every", 1), minimum=1)
+
+    stop = _table(data, "stop")
+    _only_keys("[stop]", stop, {"when", "after"})
+    when = stop.get("when")
+    if stop and not isinstance(when, str):
+        raise InputError("[stop] needs when = \"<condition over metrics>\", e.g. when = \"active == 0\"")
+    if when is not None:
+        Condition(when, columns)
+    after = _count("[stop] after", stop.get("after", 0), minimum=0)
+
+    return Experiment(
+        name=name,
+        origin=origin,
+        description=str(data.get("description", "")),
+        scenario=scenario.name,
+        base=base,
+        steps=steps,
+        replications=replications,
+        seed=seed,
+        design=design,
+        n=n,
+        vary=vary,
+        metrics=tuple(metrics),
+        every=every,
+        stop_when=when,
+        stop_after=after,
+        outcome_columns=tuple(outcome_columns),
+        source=data,
+    )
+
+
+def _scenario(value, base_dir: Path) -> Scenario:
+    if not isinstance(value, str):
+        raise InputError(f"scenario must be a preset name or a file path, got {value!r}")
+    if value in preset_names():
+        return load_scenario(value)
+    candidate = Path(value)
+    if not candidate.is_absolute() and (base_dir / candidate).exists():
+        candidate = base_dir / candidate
+    return load_scenario(candidate)
+
+
+def _count(key: str, value, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise InputError(f"{key} must be an integer >= {minimum}, got {value!r}")
+    return value
+
+
+def _design_size(design: str, n) -> int | None:
+    if design == "grid":
+        if n is not None:
+            raise InputError("n is only for lhs and sobol designs; a grid runs every combination")
+        return None
+    if n is None:
+        raise InputError(f"a {design} design needs n (number of {'base samples' if design == 'sobol' else 'points'})")
+    n = _count("n", n, minimum=2 if design == "sobol" else 1)
+    if design == "sobol" and n & (n - 1):
+        lower = 1 << (n.bit_length() - 1)
+        raise InputError(f"n = {n} is not a power of two, as a sobol design needs; try {lower} or {lower * 2}")
+    return n
+
+
+def _table(data: dict, key: str) -> dict:
+    value = data.get(key, {})
+    if not isinstance(value, dict):
+        raise InputError(f"[{key}] must be a table")
+    return value
+
+
+def _only_keys(where: str, table: dict, allowed: set[str]) -> None:
+    unknown = sorted(set(table) - allowed)
+    if unknown:
+        raise InputError(f"{where}: unknown key(s) {unknown}; allowed: {sorted(allowed)}")
+
+
+def _varied(name: str, raw, design: str, specs: dict[str, ParameterSpec]) -> Varied:
+    spec = specs.get(name)
+    if spec is None:
+        Parameters.from_mapping({name: None})  # raises the standard "unknown parameter" message
+    where = f"[vary] {name}"
+    if design == "grid":
+        if isinstance(raw, dict) and set(raw) == _RANGE_KEYS:
+            values = _stepped_range(where, spec, raw)
+        elif isinstance(raw, list) and raw:
+            if any(isinstance(v, dict) for v in raw):
+                raise InputError(f"{where}: list values must be plain values, not tables")
+            values = [spec.coerce(v) for v in raw]
+        else:
+            raise InputError(
+                f"{where}: a grid needs a non-empty list of values or {{ start, stop, step }}, got {raw!r}"
+            )
+        if len(set(values)) != len(values):
+            raise InputError(f"{where}: values repeat ({values}); each design point must differ")
+        return Varied(name, values=tuple(values))
+    if not (isinstance(raw, dict) and set(raw) == _BOUND_KEYS):
+        raise InputError(f"{where}: a {design} design needs {{ low = ..., high = ... }}, got {raw!r}")
+    if spec.type not in (int, float):
+        raise InputError(f"{where}: only numeric parameters can be sampled; {name} is {spec.describe_allowed()}")
+    low, high = (spec.coerce(raw[k]) for k in ("low", "high"))
+    if not low < high:
+        raise InputError(f"{where}: low ({low:g}) must be below high ({high:g})")
+    return Varied(name, low=float(low), high=float(high))
+
+
+def _stepped_range(where: str, spec: ParameterSpec, raw: dict) -> list:
+    if spec.type not in (int, float):
+        raise InputError(f"{where}: a stepped range needs a numeric parameter; {spec.name} is {spec.describe_allowed()}")
+    start, stop, step = (raw[k] for k in ("start", "stop", "step"))
+    for key, value in (("start", start), ("stop", stop), ("step", step)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise InputError(f"{where}: {key} must be a number, got {value!r}")
+    if step <= 0 or stop < start:
+        raise InputError(f"{where}: need step > 0 and stop >= start, got start={start}, stop={stop}, step={step}")
+    count = math.floor((stop - start) / step + 1e-9) + 1
+    if count > 100_000:
+        raise InputError(f"{where}: the range has {count} values; at most 100000")
+    return [spec.coerce(round(start + i * step, 12)) for i in range(count)]
+
+
+def _probe(base: Parameters, scenario: str) -> tuple[list[str], list[str]]:
+    """The per-step metric and outcome names this scenario produces (a zero-step run)."""
+    from crowd_model.runner import simulate
+
+    result = simulate(base, steps=0, seed=0, scenario=scenario)
+    return [c for c in result.timeseries.columns if c != "step"], list(result.outcomes)

@@ -1,0 +1,197 @@
+"""The sweep engine: plan the runs, hand them to an executor, store each as it finishes."""
+
+from __future__ import annotations
+
+import sys
+import time
+from concurrent.futures import FIRST_COMPLETED, Executor, wait
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from importlib import metadata as importlib_metadata
+from pathlib import Path
+
+from crowd_model.errors import InputError
+from crowd_model.runner import git_commit, versions
+
+from experiments.execute import OK, execute, failure, outcome_header, timeseries_header
+from experiments.plan import Plan, make_plan
+from experiments.spec import Experiment
+from experiments.storage import ResultStore, write_atomic, write_json_atomic
+
+METADATA, DESIGN = "metadata.json", "design.csv"
+FORMATS = ("csv", "parquet")
+
+
+@dataclass(frozen=True)
+class SweepSummary:
+    out_dir: Path
+    runs: int
+    resumed: int
+    ok: int
+    failed: int
+    seconds: float
+    compute_seconds: float
+
+
+def run_sweep(
+    experiment: Experiment,
+    out_dir: str | Path,
+    executor: Executor,
+    *,
+    in_flight: int = 1,
+    resume: bool = False,
+    fmt: str = "csv",
+    progress: bool = True,
+    executor_label: str = "",
+) -> SweepSummary:
+    """Run every planned run not yet finished in ``out_dir``; write results as they come."""
+    if fmt not in FORMATS:
+        raise InputError(f"format {fmt!r} is not known; use one of {', '.join(FORMATS)}")
+    out = Path(out_dir)
+    plan = make_plan(experiment)
+    store = ResultStore(out, outcome_header(experiment), timeseries_header(experiment))
+    meta_path = out / METADATA
+    sessions = []
+    if store.holds_results() and not resume:
+        raise InputError(f"{out} already holds sweep results; add --resume to finish them, or choose another --out")
+    fresh = not (resume and store.holds_results())
+    finished: set[str] = set()
+    if not fresh:
+        previous = _read_metadata(meta_path)
+        if previous.get("plan_fingerprint") != plan.fingerprint():
+            raise InputError(f"{out} holds results of a different sweep (the experiment changed); use another --out")
+        sessions = previous.get("sessions", [])
+        try:
+            finished = store.recover(plan.canonical_ids)
+        except ValueError as exc:
+            raise InputError(str(exc)) from None
+
+    meta = _metadata(plan, fmt)
+    sessions.append({"started": _now(), "executor": executor_label, "resumed_runs": len(finished)})
+    meta.update(sessions=sessions, started=sessions[0]["started"], finished=None, status="running")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"cannot write results to {out}: {exc.strerror}") from None
+    write_atomic(out / DESIGN, plan.design.to_csv(index=False))
+    write_json_atomic(meta_path, meta)
+    if fresh:
+        store.create()
+
+    todo = [t for t in plan.tasks if t.run_id not in finished]
+    clock = time.perf_counter()
+    ok, failed, compute = _execute(todo, executor, store, in_flight, len(plan.tasks), len(finished), experiment.name, progress, meta, meta_path)
+    store.finalize(plan.canonical_ids, parquet=fmt == "parquet")
+
+    sessions[-1]["finished"] = _now()
+    meta.update(finished=sessions[-1]["finished"], status="complete",
+                runs_ok=len(finished) + ok, runs_failed=failed)
+    write_json_atomic(meta_path, meta)
+    return SweepSummary(out, len(plan.tasks), len(finished), len(finished) + ok, failed,
+                        time.perf_counter() - clock, compute)
+
+
+def _execute(todo, executor, store, in_flight, total, done_before, name, progress, meta, meta_path):
+    from tqdm import tqdm
+
+    tqdm.monitor_interval = 0
+    ok = failed = 0
+    compute = 0.0
+    queue = iter(todo)
+    pending = {}
+    bar = tqdm(total=total, initial=done_before, unit="run", desc=name, file=sys.stderr,
+               disable=not progress, dynamic_ncols=True, mininterval=0.5)
+    bar.set_postfix(failed=0)
+
+    def fill():
+        while len(pending) < max(1, in_flight):
+            task = next(queue, None)
+            if task is None:
+                return
+            try:
+                pending[executor.submit(execute, task)] = task
+            except Exception as exc:  # e.g. a broken pool: the run is recorded as failed
+                record(failure(task, exc))
+
+    def record(rec):
+        nonlocal ok, failed, compute
+        store.append(rec)
+        compute += rec.seconds
+        if rec.status == OK:
+            ok += 1
+        else:
+            failed += 1
+            bar.set_postfix(failed=failed)
+        bar.update()
+
+    try:
+        fill()
+        while pending:
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                task = pending.pop(future)
+                try:
+                    rec = future.result()
+                except Exception as exc:  # the executor lost the run (a worker died, ...)
+                    rec = failure(task, exc)
+                record(rec)
+            fill()
+    except BaseException:
+        for future in pending:
+            future.cancel()
+        store.close()
+        meta.update(status="interrupted")
+        write_json_atomic(meta_path, meta)
+        raise
+    finally:
+        bar.close()
+    return ok, failed, compute
+
+
+def _metadata(plan: Plan, fmt: str) -> dict:
+    e = plan.experiment
+    return {
+        "experiment": {"name": e.name, "description": e.description, "file": e.source},
+        "scenario": e.scenario,
+        "design": {
+            "type": e.design,
+            "n": e.n,
+            "points": len(plan.design),
+            "varied": {v.name: v.describe() for v in e.vary},
+        },
+        "replications": e.replications,
+        "runs": len(plan.tasks),
+        "root_seed": e.seed,
+        "steps": e.steps,
+        "base_parameters": e.base.to_dict(),
+        "record": {"metrics": list(e.metrics), "every": e.every},
+        "stop": {"when": e.stop_when, "after": e.stop_after},
+        "outcome_columns": list(e.outcome_columns),
+        "format": fmt,
+        "plan_fingerprint": plan.fingerprint(),
+        "versions": {**versions(), **_more_versions()},
+        "git_commit": git_commit(),
+    }
+
+
+def _more_versions() -> dict:
+    found = {}
+    for dist in ("scipy", "pandas", "dask", "distributed", "pyarrow", "tqdm"):
+        try:
+            found[dist] = importlib_metadata.version(dist)
+        except importlib_metadata.PackageNotFoundError:
+            found[dist] = None
+    return found
+
+
+def _read_metadata(path: Path) -> dict:
+    import json
+
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
