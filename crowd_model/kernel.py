@@ -17,12 +17,15 @@ import numpy as np
 from numba import njit
 
 from crowd_model import rules
+from crowd_model.parameters import ARREST_POLICIES
 
 CIVILIAN, OFFICER = 0, 1
 CALM, ACTIVE, VIOLENT, FLEEING, ARRESTED, LEFT = range(6)
 STATE_NAMES = ("calm", "active", "violent", "fleeing", "arrested", "left")
 
 SUPPORTER, PROVOCATEUR = 0, 1
+PROVOCATEURS_FIRST = ARREST_POLICIES.index("provocateurs_first")
+INDISCRIMINATE = ARREST_POLICIES.index("indiscriminate")
 POLICE, TNI, LINMAS = 0, 1, 2
 UNIT_NAMES = ("police", "tni", "linmas")
 
@@ -225,7 +228,7 @@ def _move_to(world, i, cx, cy):
     _presence(world, i, 1)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def move_to_random_empty_cell(world, p, rng, i, offsets):
     """Rule M: move to a random cell in vision with no officer and no free civilian."""
     w, h = world.blockers.shape
@@ -256,7 +259,7 @@ def count_in_vision(world, p, i, offsets):
     return officers, actives
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def random_active_in_vision(world, p, rng, i, offsets):
     """One engaged civilian chosen uniformly among those within vision, or -1."""
     _, total = count_in_vision(world, p, i, offsets)
@@ -282,7 +285,7 @@ def random_active_in_vision(world, p, rng, i, offsets):
     return -1
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def arrest(world, p, rng, suspect):
     """Jail a suspect for a uniform 0..J_max-1 steps (NetLogo: ``random max-jailterm``)."""
     term = rng.integers(0, p.max_jail_term)
@@ -291,7 +294,7 @@ def arrest(world, p, rng, suspect):
     world.tally[TALLY_ARRESTS] += 1
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def civilian_step(world, p, rng, i):
     """Epstein's agent: rule M, then rule A. Jailed civilians do nothing."""
     if world.jail[i] > 0 or world.state[i] == LEFT:
@@ -305,7 +308,7 @@ def civilian_step(world, p, rng, i):
     set_state(world, i, (CALM, ACTIVE, VIOLENT)[rules.engagement(grievance - risk, p.activation_threshold, p.violence_threshold)])
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def officer_step(world, p, rng, i):
     """Epstein's cop: rule M, then rule C (arrest a random active civilian in vision)."""
     if p.movement:
@@ -603,7 +606,7 @@ def _arrest_target(world, p, rng, i):
     n_first = 0
     n_other = 0
     size = world.scratch.shape[0] // 2
-    if p.arrest_policy == 1:
+    if p.arrest_policy == PROVOCATEURS_FIRST:
         for k in range(world.officer_offsets.shape[0]):
             cx, cy = _cell(x, y, world.officer_offsets[k, 0], world.officer_offsets[k, 1], w, h, False)
             if cx < 0 or world.provocateurs_here[cx, cy] == 0:
@@ -621,7 +624,7 @@ def _arrest_target(world, p, rng, i):
         j = world.cell_head[cx, cy]
         while j >= 0:
             s = world.state[j]
-            if world.kind[j] == CIVILIAN and (s == VIOLENT or (s == ACTIVE and p.arrest_policy == 2)):
+            if world.kind[j] == CIVILIAN and (s == VIOLENT or (s == ACTIVE and p.arrest_policy == INDISCRIMINATE)):
                 if n_other < size:
                     world.scratch[size + n_other] = j
                     n_other += 1
@@ -710,7 +713,7 @@ def riot_officer_step(world, p, rng, i):
 
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def activate(world, p, rng, i):
     """Give agent ``i`` its turn."""
     if not world.alive[i]:

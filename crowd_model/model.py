@@ -14,7 +14,7 @@ from crowd_model import kernel
 from crowd_model import site as site_codes
 from crowd_model.agents import GridAgent, SecurityOfficer, Supporter, WaterCannon
 from crowd_model.errors import InputError
-from crowd_model.parameters import RATIO_RULES, Parameters
+from crowd_model.parameters import ARREST_POLICIES, RATIO_RULES, Parameters
 from crowd_model.site import Site, load_site
 
 TIMESERIES_COLUMNS = (
@@ -37,7 +37,7 @@ TIMESERIES_COLUMNS = (
     "officers",
     "legitimacy",
 )
-ARREST_POLICIES = ("violent", "provocateurs_first", "indiscriminate")
+UNLIMITED_PATIENCE = np.iinfo(np.int64).max // 2
 
 
 class Provocateur(Supporter):
@@ -359,7 +359,7 @@ def _empty_world(n: int, p: Parameters) -> kernel.World:
         arousal=np.zeros(n),
         fear=np.zeros(n),
         legitimacy_deficit=np.zeros(n),
-        patience=np.full(n, np.iinfo(np.int64).max // 2, np.int64),
+        patience=np.full(n, UNLIMITED_PATIENCE, np.int64),
         going_home=np.zeros(n, np.bool_),
         identified=np.zeros(n, np.bool_),
         post_x=np.zeros(n, np.int32),
@@ -399,7 +399,7 @@ def _moore() -> np.ndarray:
 
 def _grown(world: kernel.World, extra: int) -> kernel.World:
     """A copy of ``world`` with ``extra`` unused agent rows appended."""
-    fill = {"alive": True, "next_in_cell": -1, "patience": np.iinfo(np.int64).max // 2}
+    fill = {"alive": True, "next_in_cell": -1, "patience": UNLIMITED_PATIENCE}
     n = world.kind.shape[0]
     grown = {}
     for name, arr in world._asdict().items():

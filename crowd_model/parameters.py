@@ -18,6 +18,7 @@ from crowd_model.errors import InputError
 from crowd_model.schedules import Schedule, parse_schedule
 
 RATIO_RULES = ("literal", "floor", "round")
+ARREST_POLICIES = ("violent", "provocateurs_first", "indiscriminate")
 
 
 def parameter(
@@ -200,7 +201,7 @@ class Parameters:
         3, low=1, high=20, unit="rows", group="security",
         help="Rows of posts behind the cordon front line (C cells of the site map).")
     arrest_policy: str = parameter(
-        "violent", choices=("violent", "provocateurs_first", "indiscriminate"), group="security",
+        "violent", choices=ARREST_POLICIES, group="security",
         help="Whom officers arrest: violent civilians, identified provocateurs first, or anyone engaged.")
     arrest_backup: int = parameter(
         3, low=1, high=50, unit="officers", group="security",
