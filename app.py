@@ -438,8 +438,9 @@ def Controls(session: LiveSession):
 
 
 @solara.component
-def LiveView():
-    session = solara.use_memo(LiveSession, [])
+def LiveView(session: LiveSession | None = None):
+    """The live view; it makes its own session unless it is given one."""
+    session = solara.use_memo(lambda: session or LiveSession(), [])
     solara.use_effect(lambda: session.pause, [])
     with solara.Columns([1, 3]):
         Controls(session)

@@ -154,7 +154,8 @@ def cmd_app(args) -> int:
         raise InputError(f"{app} not found: the app runs from a source checkout of crowd-model")
     if importlib.util.find_spec("solara") is None:
         raise InputError("the app needs Solara: install the 'app' extra (scripts/bootstrap.sh app)")
-    command = [sys.executable, "-m", "solara", "run", str(app), "--host", args.host, "--no-open", "--production"]
+    command = [sys.executable, "-m", "solara", "run", str(app), "--host", args.host,
+               "--no-open", "--production", "--no-check-version"]
     if args.port is not None:
         command += ["--port", str(args.port)]
     return subprocess.call(command)

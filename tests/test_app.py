@@ -1,0 +1,166 @@
+"""The Solara app's components, rendered without a browser (solara.render)."""
+
+from __future__ import annotations
+
+import io
+import time
+
+import ipyvuetify as v
+import numpy as np
+import pytest
+from PIL import Image
+
+solara = pytest.importorskip("solara")
+
+import app  # noqa: E402
+from crowd_model.kernel import CELL_CATEGORIES, STATE_NAMES  # noqa: E402
+from crowd_model.parameters import parameter_specs  # noqa: E402
+
+
+def test_every_category_has_its_own_colour_and_legend_text():
+    assert set(app.CATEGORY_STYLE) == set(CELL_CATEGORIES)
+    colours = [app.CATEGORY_STYLE[c][0].lower() for c in CELL_CATEGORIES]
+    assert len(set(colours)) == len(colours)
+    assert app.PALETTE.shape == (len(CELL_CATEGORIES), 3)
+
+
+def test_grid_png_puts_x_right_and_y_up():
+    codes = np.zeros((4, 3), np.uint8)
+    codes[0, 0] = CELL_CATEGORIES.index("police")
+    codes[3, 2] = CELL_CATEGORIES.index("violent")
+    img = np.asarray(Image.open(io.BytesIO(app.grid_png(codes, pixels=40))).convert("RGB"))
+    assert img.shape == (30, 40, 3)
+    assert tuple(img[-1, 0]) == tuple(app.PALETTE[CELL_CATEGORIES.index("police")])
+    assert tuple(img[0, -1]) == tuple(app.PALETTE[CELL_CATEGORIES.index("violent")])
+    assert tuple(img[0, 0]) == tuple(app.PALETTE[0])
+
+
+def test_every_parameter_gets_a_control_and_bounded_numbers_a_slider():
+    for spec in parameter_specs():
+        kind = app.control_kind(spec)
+        if spec.choices:
+            assert kind == "select"
+        elif spec.type is bool:
+            assert kind == "checkbox"
+        elif spec.type is float and spec.low is not None and spec.high is not None:
+            assert kind == "slider"
+            assert (spec.high - spec.low) / app.slider_step(spec) >= 100
+
+
+def test_extra_chart_columns_take_arrests_injuries_and_damage():
+    columns = ["calm", "arrests_total", "officers", "injuries_civilians", "property_damage", "legitimacy"]
+    assert app.extra_chart_columns(columns) == ["arrests_total", "injuries_civilians", "property_damage"]
+
+
+def _click(rc, label):
+    button = rc.find(v.Btn, children=[label])
+    button.assert_single()
+    button.widget.click()
+
+
+def _slider(rc, name):
+    (slider,) = [w for w in rc.find(v.Slider).widgets if w.label.split(" ")[0] == name]
+    return slider
+
+
+def _alerts(rc) -> list[str]:
+    return [" ".join(map(str, w.children)) for w in rc.find(v.Alert).widgets]
+
+
+def _step_shown(rc) -> int:
+    counts = rc.find(attributes={"class": "crowd-counts"})
+    counts.assert_single()
+    html = counts.widget.unsafe_innerHTML
+    value = html.split('data-name="step"', 1)[1].split('crowd-number-value">', 1)[1].split("<", 1)[0]
+    return int(value)
+
+
+@pytest.fixture
+def live():
+    """A rendered live view and its session."""
+    session = app.LiveSession("epstein")
+    box, rc = solara.render(app.LiveView(session), handle_error=False)
+    yield rc, session
+    session.pause()
+    rc.close()
+
+
+def test_step_advances_the_model_and_the_shown_counts(live):
+    rc, session = live
+    assert _step_shown(rc) == 0
+    _click(rc, "Step")
+    _click(rc, "Step")
+    assert _step_shown(rc) == 2
+    assert int(session.model.time) == 2
+    counts = session.frame.value.counts
+    assert sum(counts[s] for s in STATE_NAMES) == session.model.n_civilians
+
+
+def test_play_runs_in_the_background_and_pause_stops_it(live):
+    rc, session = live
+    session.speed.value = app.MAX_SPEED
+    _click(rc, "Play")
+    deadline = time.time() + 20
+    while _step_shown(rc) < 5 and time.time() < deadline:
+        time.sleep(0.05)
+    _click(rc, "Pause")
+    stopped_at = int(session.model.time)
+    assert stopped_at >= 5
+    assert not session.playing.value
+    time.sleep(0.3)
+    assert int(session.model.time) == stopped_at
+    assert _step_shown(rc) == stopped_at
+
+
+def test_a_slider_changes_the_model_on_reset(live):
+    rc, session = live
+    _slider(rc, "legitimacy").v_model = 0.5
+    assert session.model.parameters.legitimacy != 0.5
+    assert "Changed parameters apply on Reset." in _alerts(rc)
+    _click(rc, "Reset")
+    assert session.model.parameters.legitimacy == 0.5
+    assert _step_shown(rc) == 0
+
+
+def test_a_bad_value_shows_a_message_and_keeps_the_model(live):
+    rc, session = live
+    before = session.model
+    _slider(rc, "citizen_density").v_model = 0.99
+    assert any("exceed 1" in text for text in _alerts(rc))
+    _click(rc, "Reset")
+    assert session.model is before
+    assert any(text.startswith("Not reset:") and "exceed 1" in text for text in _alerts(rc))
+
+
+def test_a_negative_seed_is_refused_with_a_message(live):
+    rc, session = live
+    before = session.model
+    session.seed.value = -3
+    _click(rc, "Reset")
+    assert session.model is before
+    assert "seed" in session.message.value and "non-negative" in session.message.value
+
+
+def test_the_seed_fixes_the_run(live):
+    rc, session = live
+    session.seed.value = 7
+    _click(rc, "Reset")
+    for _ in range(3):
+        _click(rc, "Step")
+    first = session.frame.value.png
+    _click(rc, "Reset")
+    for _ in range(3):
+        _click(rc, "Step")
+    assert session.frame.value.png == first
+
+
+def test_charts_and_outcomes_follow_the_model(live):
+    rc, session = live
+    for _ in range(3):
+        _click(rc, "Step")
+    charts = session.charts.value
+    states = charts.options[0]["series"]
+    assert [s["name"] for s in states] == list(STATE_NAMES)
+    assert all(len(s["data"]) == 4 for s in states)
+    assert charts.outcomes["arrests_total"] == session.model.arrests_total
+    assert {"calm", "police"} <= charts.present

@@ -1,0 +1,203 @@
+"""End-to-end: the Solara app served by ``solara run`` and driven in headless Chromium.
+
+Chromium is Debian's (/usr/bin/chromium; ``scripts/test`` installs it); Playwright only
+drives it, with the flags of DESIGN.md (never ``playwright install``).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+LOAD_TIMEOUT_MS = 180_000  # the first session in a fresh checkout compiles the numba kernel
+MIN_FPS = 5
+SCREENSHOTS = os.environ.get("CROWD_MODEL_APP_SCREENSHOTS")  # a folder: keep screenshots there
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server():
+    """``crowd-model app`` on a free port; yields its address."""
+    port = _free_port()
+    log = open(ROOT / ".pytest_cache" / "app-server.log", "w") if (ROOT / ".pytest_cache").is_dir() else subprocess.DEVNULL
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "crowd_model", "app", "--port", str(port)],
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.time() + 60
+    while True:
+        try:
+            urllib.request.urlopen(url, timeout=2).read()
+            break
+        except OSError:
+            if proc.poll() is not None or time.time() > deadline:
+                proc.kill()
+                pytest.fail(f"the app did not start on {url} (exit code {proc.poll()})")
+            time.sleep(0.3)
+    yield url
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium (scripts/test installs it)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        yield b
+        b.close()
+
+
+def _open(browser, server):
+    page = browser.new_page(viewport={"width": 1600, "height": 1100})
+    page.goto(server)
+    page.wait_for_selector("img.crowd-grid", timeout=LOAD_TIMEOUT_MS)
+    return page
+
+
+@pytest.fixture
+def page(browser, server):
+    page = _open(browser, server)
+    yield page
+    page.close()
+
+
+def _numbers(page, css=".crowd-counts") -> dict[str, str]:
+    return page.eval_on_selector_all(
+        f"{css} .crowd-number",
+        "els => Object.fromEntries(els.map(e => [e.dataset.name, e.querySelector('.crowd-number-value').textContent]))",
+    )
+
+
+def _wait_numbers(page, predicate, timeout=20.0) -> dict[str, str]:
+    deadline = time.time() + timeout
+    while True:
+        numbers = _numbers(page)
+        if predicate(numbers):
+            return numbers
+        if time.time() > deadline:
+            raise AssertionError(f"numbers never matched: {numbers}")
+        page.wait_for_timeout(100)
+
+
+def _count_frames(page, seconds: float) -> int:
+    page.evaluate(
+        """() => { window.__frames = 0;
+        const img = document.querySelector('img.crowd-grid');
+        window.__observer = new MutationObserver(() => window.__frames++);
+        window.__observer.observe(img, {attributes: true, attributeFilter: ['src']}); }"""
+    )
+    page.wait_for_timeout(seconds * 1000)
+    return page.evaluate("() => { window.__observer.disconnect(); return window.__frames; }")
+
+
+def test_page_shows_the_grid_the_legend_and_the_charts(page):
+    size = page.eval_on_selector("img.crowd-grid", "img => [img.naturalWidth, img.naturalHeight]")
+    assert size[0] > 100 and size[1] > 100
+    assert page.locator(".crowd-legend-item").count() > 10
+    assert page.locator(".crowd-legend-item[data-present='1']").count() >= 3
+    page.wait_for_selector(".solara-echarts canvas", timeout=30_000)
+    assert page.locator(".solara-echarts canvas").count() >= 1
+    assert _numbers(page)["step"] == "0"
+    assert int(_numbers(page, ".crowd-outcomes")["civilians"]) > 0
+
+
+def test_step_changes_the_counts(page):
+    before = _numbers(page)
+    for _ in range(3):
+        page.click("button.crowd-step")
+    after = _wait_numbers(page, lambda n: n["step"] == "3")
+    assert {k: v for k, v in after.items() if k != "step"} != {k: v for k, v in before.items() if k != "step"}
+
+
+def test_play_animates_at_five_frames_per_second_and_pause_stops(page):
+    page.click("button.crowd-play")
+    _wait_numbers(page, lambda n: int(n["step"]) >= 1)
+    seconds = 4
+    frames = _count_frames(page, seconds)
+    fps = frames / seconds
+    print(f"browser frames per second at the default speed: {fps:.1f}")
+    page.click("button.crowd-pause")
+    if SCREENSHOTS:
+        _screenshot_an_outburst(page, Path(SCREENSHOTS) / "app-live-view.png")
+    assert fps >= MIN_FPS
+    stopped = _numbers(page)["step"]
+    page.wait_for_timeout(600)
+    assert _numbers(page)["step"] == stopped
+
+
+def _screenshot_an_outburst(page, path: Path, active=100, max_steps=300) -> None:
+    """Step on until more than ``active`` civilians protest, then keep a picture."""
+    for _ in range(max_steps):
+        numbers = _numbers(page)
+        if int(numbers.get("active", 0)) + int(numbers.get("violent", 0)) > active:
+            break
+        page.click("button.crowd-step")
+        _wait_numbers(page, lambda n, step=numbers["step"]: n["step"] != step)
+    page.set_viewport_size({"width": 1600, "height": 1500})
+    page.wait_for_timeout(1500)
+    page.screenshot(path=str(path), full_page=True)
+
+
+def test_a_slider_changes_the_model_on_reset(page):
+    civilians = int(_numbers(page, ".crowd-outcomes")["civilians"])
+    assert civilians > 0
+    page.get_by_text("Parameters: population").click()
+    slider = page.locator(".v-input", has_text="citizen_density").locator("[role=slider]")
+    slider.focus()
+    slider.press("Home")
+    page.wait_for_selector("text=citizen_density = 0", timeout=10_000)
+    page.click("button.crowd-reset")
+    page.wait_for_function(
+        """() => { const el = document.querySelector('.crowd-outcomes .crowd-number[data-name="civilians"] .crowd-number-value');
+        return el && el.textContent === '0'; }""",
+        timeout=20_000,
+    )
+    assert all(_numbers(page)[s] == "0" for s in ("calm", "active", "arrested"))
+
+
+def test_two_tabs_are_independent_sessions(browser, server):
+    first, second = _open(browser, server), _open(browser, server)
+    try:
+        for _ in range(2):
+            first.click("button.crowd-step")
+        _wait_numbers(first, lambda n: n["step"] == "2")
+        second.wait_for_timeout(500)
+        assert _numbers(second)["step"] == "0"
+    finally:
+        first.close()
+        second.close()
