@@ -1,7 +1,7 @@
-"""The Solara face of crowd_model: a live view of the riot for the classroom.
+"""The Solara face of crowd_model: a live view of the riot for the classroom and a sweep page.
 
 Start it with ``crowd-model app`` or ``solara run app.py``. Every browser tab is its own
-session with its own model. The grid is drawn as a PNG from ``model.cell_categories()``
+session with its own model and its own sweep (run by :mod:`experiments` in the background). The grid is drawn as a PNG from ``model.cell_categories()``
 (one colour per code of :data:`crowd_model.kernel.CELL_CATEGORIES`); the sliders are
 generated from :func:`crowd_model.parameters.parameter_specs`; parameters apply on Reset.
 """
@@ -11,14 +11,19 @@ from __future__ import annotations
 import html
 import io
 import math
+import tempfile
 import threading
 import time
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import solara
 from PIL import Image
+from scipy import stats
 
 from crowd_model.errors import InputError
 from crowd_model.kernel import CELL_CATEGORIES, STATE_NAMES
@@ -26,6 +31,9 @@ from crowd_model.model import CrowdModel
 from crowd_model.outcomes import run_outcomes
 from crowd_model.parameters import Parameters, ParameterSpec, parameter_specs
 from crowd_model.scenario import Scenario, load_scenario, preset_names
+from experiments.executors import default_workers, make_executor
+from experiments.spec import parse_experiment
+from experiments.sweep import run_sweep
 
 # Colour and legend text of each cell category: dark, saturated security units and site
 # features on a near-white ground, warm colours for an aroused crowd, so that the picture
@@ -458,3 +466,329 @@ def Page():
     with solara.lab.Tabs():
         with solara.lab.Tab("Live view"):
             LiveView()
+        with solara.lab.Tab("Sweep"):
+            SweepView()
+
+
+# ---------------------------------------------------------------- sweep page
+
+SWEEP_MAX_POINTS = 50
+CONFIDENCE = 0.95
+NO_SECOND = "(none)"
+TIMESERIES_ROWS_PER_RUN = 100
+
+
+class SweepCancelled(BaseException):
+    """Stops the sweep engine from the page. Like KeyboardInterrupt it is no ``Exception``,
+    so the engine does not record it as a failed run but stops and marks the sweep interrupted."""
+
+
+class WatchedExecutor(Executor):
+    """An executor that counts finished runs and refuses new ones once cancelled."""
+
+    def __init__(self, inner: Executor, cancel: threading.Event, on_done):
+        self.inner, self.cancel, self.on_done = inner, cancel, on_done
+
+    def submit(self, fn, /, *args, **kwargs):
+        if self.cancel.is_set():
+            raise SweepCancelled()
+        future = self.inner.submit(fn, *args, **kwargs)
+        future.add_done_callback(lambda f: f.cancelled() or self.on_done())
+        return future
+
+
+def sweepable_specs() -> list[ParameterSpec]:
+    return [s for s in parameter_specs() if s.type in (int, float) and not s.choices]
+
+
+def default_range(spec: ParameterSpec, value: float) -> tuple[float, float]:
+    """The bounds of a bounded float; otherwise half to twice the scenario's value, within bounds."""
+    if spec.type is float and spec.low is not None and spec.high is not None:
+        return spec.low, spec.high
+    low, high = value / 2, value * 2 if value else 1
+    if spec.low is not None:
+        low = max(low, spec.low)
+    if spec.high is not None:
+        high = min(high, spec.high)
+    return (round(low), round(high)) if spec.type is int else (low, high)
+
+
+def range_values(spec: ParameterSpec, low: float, high: float, points: int) -> list:
+    """``points`` evenly spaced values from ``low`` to ``high`` (whole numbers for integers)."""
+    if not 1 <= points <= SWEEP_MAX_POINTS:
+        raise InputError(f"{spec.name}: points must be 1..{SWEEP_MAX_POINTS}, got {points}")
+    if high < low:
+        raise InputError(f"{spec.name}: low ({low:g}) must not exceed high ({high:g})")
+    values = np.linspace(low, high, points)
+    if spec.type is int:
+        return sorted({int(round(v)) for v in values})
+    return [float(np.round(v, 10)) for v in values]
+
+
+def sweep_experiment(scenario: str, steps: int, replications: int, seed: int, ranges: list[tuple]) -> dict:
+    """An experiment (the TOML form of :mod:`experiments.spec`) for a grid over ``ranges``,
+    each ``(name, low, high, points)``."""
+    specs = {s.name: s for s in parameter_specs()}
+    vary = {name: range_values(specs[name], low, high, points) for name, low, high, points in ranges}
+    return {
+        "scenario": scenario,
+        "steps": steps,
+        "replications": replications,
+        "seed": seed,
+        "design": "grid",
+        "vary": vary,
+        "record": {"every": max(1, steps // TIMESERIES_ROWS_PER_RUN)},
+    }
+
+
+def mean_with_ci(outcomes: pd.DataFrame, by: list[str], metric: str) -> pd.DataFrame:
+    """Mean of ``metric`` per design point with a Student-t confidence interval over replicates."""
+    ok = outcomes[outcomes["status"] == "ok"] if "status" in outcomes else outcomes
+    groups = ok.groupby(by)[metric]
+    table = groups.agg(["mean", "std", "count"]).reset_index()
+    sem = table["std"].fillna(0) / np.sqrt(table["count"])
+    t = stats.t.ppf(0.5 + CONFIDENCE / 2, np.maximum(table["count"] - 1, 1))
+    half = np.where(table["count"] > 1, t * sem, 0.0)
+    table["low"], table["high"] = table["mean"] - half, table["mean"] + half
+    return table
+
+
+def sweep_chart(outcomes: pd.DataFrame, varied: list[str], metric: str) -> dict:
+    """A line with its confidence band for one varied parameter; a heatmap of means for two."""
+    table = mean_with_ci(outcomes, varied, metric)
+    title = {"text": f"{metric}: mean over replicates", "textStyle": {"fontSize": 14}}
+    if len(varied) == 1:
+        x = varied[0]
+        band = f"{CONFIDENCE:.0%} CI"
+        return {
+            "animation": False,
+            "title": title,
+            "tooltip": {"trigger": "axis"},
+            "legend": {"top": 22, "data": ["mean", band]},
+            "grid": {"left": 60, "right": 20, "top": 60, "bottom": 40},
+            "xAxis": {"type": "category", "boundaryGap": False, "data": [f"{v:g}" for v in table[x]],
+                      "name": x, "nameLocation": "middle", "nameGap": 26},
+            "yAxis": {"type": "value", "name": metric},
+            "series": [
+                {"name": "ci-low", "type": "line", "stack": "ci", "symbol": "none", "lineStyle": {"opacity": 0},
+                 "data": table["low"].tolist(), "tooltip": {"show": False}},
+                {"name": band, "type": "line", "stack": "ci", "symbol": "none", "lineStyle": {"opacity": 0},
+                 "areaStyle": {"color": "rgba(213, 0, 0, 0.18)"}, "itemStyle": {"color": "rgba(213, 0, 0, 0.18)"},
+                 "data": (table["high"] - table["low"]).tolist()},
+                {"name": "mean", "type": "line", "symbolSize": 7, "itemStyle": {"color": "#d50000"},
+                 "data": table["mean"].tolist()},
+            ],
+        }
+    x, y = varied[:2]
+    xs, ys = sorted(table[x].unique()), sorted(table[y].unique())
+    data = [[xs.index(a), ys.index(b), round(float(m), 4)] for a, b, m in zip(table[x], table[y], table["mean"])]
+    means = [d[2] for d in data] or [0]
+    return {
+        "animation": False,
+        "title": title,
+        "tooltip": {"position": "top"},
+        "grid": {"left": 70, "right": 20, "top": 40, "bottom": 90},
+        "xAxis": {"type": "category", "data": [f"{v:g}" for v in xs], "name": x, "nameLocation": "middle", "nameGap": 26},
+        "yAxis": {"type": "category", "data": [f"{v:g}" for v in ys], "name": y},
+        "visualMap": {"min": min(means), "max": max(means), "calculable": True, "orient": "horizontal",
+                      "left": "center", "bottom": 0, "inRange": {"color": ["#fff5eb", "#fd8d3c", "#7f2704"]}},
+        "series": [{"name": metric, "type": "heatmap", "data": data, "label": {"show": len(data) <= 60}}],
+    }
+
+
+@dataclass
+class SweepStatus:
+    state: str = "idle"  # idle | running | done | cancelled | failed
+    done: int = 0
+    total: int = 0
+    message: str = ""
+    outcomes: pd.DataFrame | None = None
+    varied: tuple[str, ...] = ()
+    metrics: tuple[str, ...] = ()
+
+
+class SweepSession:
+    """One tab's sweep: its form, and the run in a background thread through :mod:`experiments`."""
+
+    def __init__(self):
+        self.status = solara.reactive(SweepStatus())
+        self.metric = solara.reactive("")
+        self._cancel = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._dir: tempfile.TemporaryDirectory | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def start(self, experiment: dict, workers: int) -> None:
+        """Validate ``experiment`` and run it in the background; a bad value shows a message."""
+        if self.running:
+            return
+        try:
+            parsed = parse_experiment(experiment, name="app-sweep")
+        except InputError as exc:
+            self.status.value = SweepStatus("failed", message=str(exc))
+            return
+        runs = parsed.replications * int(np.prod([len(v.values) for v in parsed.vary]))
+        if self._dir is not None:
+            self._dir.cleanup()
+        self._dir = tempfile.TemporaryDirectory(prefix="crowd-model-sweep-")
+        self._cancel.clear()
+        self.status.value = SweepStatus("running", 0, runs, varied=tuple(parsed.varied_names),
+                                        metrics=tuple(parsed.outcome_columns))
+        self._thread = threading.Thread(target=self._run, args=(parsed, workers), name="crowd-model-sweep",
+                                        daemon=True)
+        self._thread.start()
+
+    def cancel(self) -> None:
+        self._cancel.set()
+
+    def wait(self, timeout: float | None = None) -> None:
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    @property
+    def outcomes_path(self) -> Path | None:
+        return Path(self._dir.name) / "outcomes.csv" if self._dir is not None else None
+
+    def _run(self, experiment, workers: int) -> None:
+        lock = threading.Lock()
+        finished = 0
+
+        def on_done():
+            nonlocal finished
+            with lock:
+                finished += 1
+                self.status.value = _replace(self.status.value, done=finished)
+
+        state, message = "done", ""
+        try:
+            with make_executor(workers) as (executor, label, in_flight):
+                summary = run_sweep(experiment, self._dir.name, WatchedExecutor(executor, self._cancel, on_done),
+                                    in_flight=in_flight, progress=False, executor_label=f"app, {label}")
+            message = f"{summary.ok} of {summary.runs} runs ok in {summary.seconds:.1f} s on {label}"
+            if summary.failed:
+                message += f"; {summary.failed} failed (see the status and error columns)"
+        except SweepCancelled:
+            state = "cancelled"
+        except InputError as exc:
+            state, message = "failed", str(exc)
+        except Exception as exc:  # the page shows one line, never a traceback
+            state, message = "failed", f"{type(exc).__name__}: {exc}"
+        outcomes = None
+        if self.outcomes_path is not None and self.outcomes_path.exists():
+            try:
+                outcomes = pd.read_csv(self.outcomes_path)
+            except (OSError, ValueError, pd.errors.ParserError):
+                outcomes = None
+        if outcomes is not None and outcomes.empty:
+            outcomes = None
+        if state == "cancelled":
+            kept = 0 if outcomes is None else len(outcomes)
+            message = f"Cancelled; the {kept} runs finished before are kept and shown."
+        metric = self.metric.value
+        metrics = self.status.value.metrics
+        if metric not in metrics:
+            self.metric.value = "peak_active" if "peak_active" in metrics else (metrics[0] if metrics else "")
+        self.status.value = _replace(self.status.value, state=state, message=message, outcomes=outcomes,
+                                     done=0 if outcomes is None else len(outcomes))
+
+
+def _replace(status: SweepStatus, **changes) -> SweepStatus:
+    return SweepStatus(**{**status.__dict__, **changes})
+
+
+@solara.component
+def SweepResults(session: SweepSession):
+    status = session.status.value
+    if status.outcomes is None:
+        return
+    numeric = [m for m in status.metrics if m in status.outcomes and pd.api.types.is_numeric_dtype(status.outcomes[m])]
+    if not numeric:
+        solara.Warning("No numeric outcome to show.")
+        return
+    metric = session.metric.value if session.metric.value in numeric else numeric[0]
+    solara.Select(label="outcome", values=numeric, value=metric, on_value=session.metric.set)
+    solara.FigureEcharts(option=sweep_chart(status.outcomes, list(status.varied), metric),
+                         attributes={"style": "height: 420px; width: 100%", "class": "crowd-sweep-chart"})
+    path = session.outcomes_path
+    solara.FileDownload(lambda: path.read_bytes(), filename="outcomes.csv",
+                        label=f"Download outcomes.csv ({len(status.outcomes)} runs)")
+
+
+@solara.component
+def SweepView(session: SweepSession | None = None):
+    """Pick one or two parameters with ranges, replications and steps; run; plot; download."""
+    session = solara.use_memo(lambda: session or SweepSession(), [])
+    solara.use_effect(lambda: session.cancel, [])
+    specs = {s.name: s for s in sweepable_specs()}
+    scenario_name, set_scenario_name = solara.use_state(default_scenario())
+    scenario = solara.use_memo(lambda: load_scenario(scenario_name), [scenario_name])
+    first, set_first = solara.use_state("legitimacy" if "legitimacy" in specs else next(iter(specs)))
+    second, set_second = solara.use_state(NO_SECOND)
+    ranges, set_ranges = solara.use_state({})
+    steps, set_steps = solara.use_state(scenario.steps)
+    replications, set_replications = solara.use_state(4)
+    seed, set_seed = solara.use_state(scenario.seed)
+    workers, set_workers = solara.use_state(default_workers())
+    status = session.status.value
+    running = status.state == "running"
+
+    def range_of(name):
+        value = getattr(scenario.parameters, name)
+        low, high = default_range(specs[name], value)
+        return ranges.get(name, (low, high, 5))
+
+    def set_range(name, index, value):
+        current = list(range_of(name))
+        current[index] = value
+        set_ranges({**ranges, name: tuple(current)})
+
+    def run():
+        chosen = [first] + ([second] if second not in (NO_SECOND, first) else [])
+        try:
+            experiment = sweep_experiment(scenario_name, steps, replications, seed,
+                                          [(name, *range_of(name)) for name in chosen])
+        except InputError as exc:
+            session.status.value = SweepStatus("failed", message=str(exc))
+            return
+        session.start(experiment, workers)
+
+    with solara.Columns([1, 3]):
+        with solara.Column(style={"min-width": "300px"}):
+            solara.Select(label="scenario", values=preset_names(), value=scenario_name, on_value=set_scenario_name)
+            for label, name, on_name, options in (
+                ("parameter", first, set_first, list(specs)),
+                ("second parameter (heatmap)", second, set_second, [NO_SECOND, *specs]),
+            ):
+                solara.Select(label=label, values=options, value=name, on_value=on_name)
+                if name in specs:
+                    low, high, points = range_of(name)
+                    spec = specs[name]
+                    number = solara.InputInt if spec.type is int else solara.InputFloat
+                    with solara.Row():
+                        number(label=f"{name} from", value=low, on_value=lambda v, n=name: set_range(n, 0, v))
+                        number(label="to", value=high, on_value=lambda v, n=name: set_range(n, 1, v))
+                        solara.InputInt(label="points", value=points, on_value=lambda v, n=name: set_range(n, 2, v))
+                    solara.Text(f"allowed: {spec.describe_allowed()}", style={"font-size": "12px", "color": "#555"})
+            solara.InputInt(label="steps per run", value=steps, on_value=set_steps)
+            solara.InputInt(label="replications", value=replications, on_value=set_replications)
+            solara.InputInt(label="root seed", value=seed, on_value=set_seed)
+            solara.SliderInt(label=f"worker processes: {workers}", value=workers, min=1,
+                             max=max(1, default_workers()), on_value=set_workers)
+            with solara.Row():
+                solara.Button("Run sweep", on_click=run, disabled=running, color="primary", classes=["crowd-sweep-run"])
+                solara.Button("Cancel", on_click=session.cancel, disabled=not running, classes=["crowd-sweep-cancel"])
+        with solara.Column():
+            if running or status.total:
+                share = 100 * status.done / status.total if status.total else 0
+                solara.ProgressLinear(value=share, color="primary")
+                solara.Text(f"{status.done} of {status.total} runs" + (" (running)" if running else ""),
+                            classes=["crowd-sweep-progress"])
+            if status.message:
+                if status.state == "failed":
+                    solara.Error(status.message, classes=["crowd-sweep-message"])
+                else:
+                    solara.Info(status.message, classes=["crowd-sweep-message"])
+            SweepResults(session)

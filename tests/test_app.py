@@ -7,6 +7,7 @@ import time
 
 import ipyvuetify as v
 import numpy as np
+import pandas as pd
 import pytest
 from PIL import Image
 
@@ -164,3 +165,83 @@ def test_charts_and_outcomes_follow_the_model(live):
     assert all(len(s["data"]) == 4 for s in states)
     assert charts.outcomes["arrests_total"] == session.model.arrests_total
     assert {"calm", "police"} <= charts.present
+
+
+def test_range_values_spread_evenly_and_whole_numbers_for_integers():
+    specs = {s.name: s for s in parameter_specs()}
+    assert app.range_values(specs["legitimacy"], 0.6, 0.9, 4) == pytest.approx([0.6, 0.7, 0.8, 0.9])
+    assert app.range_values(specs["width"], 10, 20, 4) == [10, 13, 17, 20]
+    with pytest.raises(app.InputError, match="must not exceed"):
+        app.range_values(specs["legitimacy"], 0.9, 0.6, 3)
+
+
+def test_mean_with_ci_gives_a_student_t_interval_over_replicates():
+    table = pd.DataFrame({"x": [1, 1, 1, 2, 2], "y": [1.0, 2.0, 3.0, 5.0, 5.0], "status": ["ok"] * 5})
+    out = app.mean_with_ci(table, ["x"], "y").set_index("x")
+    half = 4.302652729911275 * 1.0 / np.sqrt(3)  # t(0.975, 2) * sd / sqrt(n)
+    assert out.loc[1, "mean"] == 2.0
+    assert out.loc[1, "high"] - out.loc[1, "mean"] == pytest.approx(half)
+    assert out.loc[2, "low"] == out.loc[2, "high"] == 5.0
+
+
+@pytest.fixture
+def sweep():
+    session = app.SweepSession()
+    box, rc = solara.render(app.SweepView(session), handle_error=False)
+    yield rc, session
+    session.cancel()
+    session.wait()
+    rc.close()
+
+
+def test_a_sweep_runs_in_the_background_and_shows_its_result(sweep):
+    rc, session = sweep
+    experiment = app.sweep_experiment("epstein", 20, 2, 1, [("legitimacy", 0.6, 0.9, 3)])
+    session.start(experiment, workers=1)
+    session.wait(120)
+    status = session.status.value
+    assert status.state == "done", status.message
+    assert status.done == status.total == 6
+    assert list(status.outcomes["legitimacy"].unique()) == pytest.approx([0.6, 0.75, 0.9])
+    assert session.metric.value == "peak_active"
+    chart = rc.find(attributes={"style": "height: 420px; width: 100%", "class": "crowd-sweep-chart"})
+    chart.assert_single()
+    series = {s["name"]: s["data"] for s in chart.widget.option["series"]}
+    means = app.mean_with_ci(status.outcomes, ["legitimacy"], "peak_active")["mean"].tolist()
+    assert series["mean"] == means
+    assert session.outcomes_path.read_text().splitlines()[0].startswith("run_id,point,replicate,seed,legitimacy")
+
+
+def test_two_parameters_give_a_heatmap(sweep):
+    rc, session = sweep
+    experiment = app.sweep_experiment("epstein", 10, 1, 1, [("legitimacy", 0.6, 0.9, 2), ("citizen_vision", 2, 6, 3)])
+    session.start(experiment, workers=1)
+    session.wait(120)
+    option = app.sweep_chart(session.status.value.outcomes, ["legitimacy", "citizen_vision"], "peak_active")
+    assert option["series"][0]["type"] == "heatmap"
+    assert len(option["series"][0]["data"]) == 6
+
+
+def test_cancel_stops_a_sweep_and_keeps_finished_runs(sweep):
+    rc, session = sweep
+    experiment = app.sweep_experiment("epstein", 200, 20, 1, [("legitimacy", 0.6, 0.9, 10)])
+    session.start(experiment, workers=1)
+    deadline = time.time() + 60
+    while session.status.value.done < 2 and time.time() < deadline:
+        time.sleep(0.05)
+    session.cancel()
+    session.wait(60)
+    status = session.status.value
+    assert status.state == "cancelled"
+    assert 2 <= len(status.outcomes) < 200
+    assert (status.outcomes["status"] == "ok").all()
+
+
+def test_a_design_that_does_not_fit_shows_one_line(sweep):
+    rc, session = sweep
+    experiment = app.sweep_experiment("epstein", 10, 1, 1, [("citizen_density", 0.5, 1.0, 3)])
+    session.start(experiment, workers=1)
+    session.wait(60)
+    status = session.status.value
+    assert status.state == "failed"
+    assert "citizen_density" in status.message and "\n" not in status.message

@@ -201,3 +201,69 @@ def test_two_tabs_are_independent_sessions(browser, server):
     finally:
         first.close()
         second.close()
+
+
+def _open_sweep_tab(page):
+    page.get_by_role("tab", name="Sweep").click()
+    page.wait_for_selector("button.crowd-sweep-run", timeout=30_000)
+
+
+def _fill(page, label: str, value) -> None:
+    field = page.get_by_label(label, exact=True)
+    field.fill(str(value))
+    field.press("Enter")
+
+
+def test_a_small_sweep_completes_and_its_csv_downloads(page, tmp_path):
+    _open_sweep_tab(page)
+    _fill(page, "steps per run", 20)
+    _fill(page, "replications", 2)
+    _fill(page, "points", 3)
+    page.click("button.crowd-sweep-run")
+    page.wait_for_selector("text=6 of 6 runs", timeout=120_000)
+    page.wait_for_selector(".crowd-sweep-chart canvas", timeout=30_000)
+    with page.expect_download() as download:
+        page.get_by_text("Download outcomes.csv").click()
+    path = tmp_path / "outcomes.csv"
+    download.value.save_as(path)
+    lines = path.read_text().splitlines()
+    assert lines[0].startswith("run_id,point,replicate,seed,legitimacy,")
+    assert len(lines) == 1 + 6
+    if SCREENSHOTS:
+        page.wait_for_timeout(1000)
+        page.screenshot(path=str(Path(SCREENSHOTS) / "app-sweep.png"), full_page=True)
+
+
+def test_a_sweep_in_one_tab_leaves_the_other_alone(browser, server):
+    first, second = _open(browser, server), _open(browser, server)
+    try:
+        for page in (first, second):
+            _open_sweep_tab(page)
+        _fill(first, "steps per run", 10)
+        _fill(first, "replications", 1)
+        first.click("button.crowd-sweep-run")
+        first.wait_for_selector("text=5 of 5 runs", timeout=120_000)
+        assert second.locator(".crowd-sweep-progress").count() == 0
+        assert second.locator("button.crowd-sweep-run").is_enabled()
+    finally:
+        first.close()
+        second.close()
+
+
+def test_a_running_sweep_shows_progress_keeps_the_page_responsive_and_cancels(page):
+    _open_sweep_tab(page)
+    _fill(page, "steps per run", 300)
+    _fill(page, "replications", 20)
+    page.click("button.crowd-sweep-run")
+    page.wait_for_function(
+        """() => { const el = document.querySelector('.crowd-sweep-progress');
+        return el && /^[1-9][0-9]* of 100 runs \\(running\\)/.test(el.textContent); }""",
+        timeout=60_000,
+    )
+    page.get_by_role("tab", name="Live view").click()
+    page.click("button.crowd-step")
+    _wait_numbers(page, lambda n: n["step"] == "1", timeout=10)
+    page.get_by_role("tab", name="Sweep").click()
+    page.click("button.crowd-sweep-cancel")
+    page.wait_for_selector("text=Cancelled", timeout=60_000)
+    assert page.locator(".crowd-sweep-chart canvas").count() == 1
