@@ -141,7 +141,9 @@ def chart_options(model: CrowdModel) -> list[dict]:
     extra = {c: data[c] for c in extra_chart_columns(data)}
     options = [line_chart("Civilians by state", states, STATE_COLOURS)]
     if extra:
-        options.append(line_chart("Arrests, injuries, damage", extra))
+        shown = [w for w, marker in (("arrests", "arrest"), ("injuries", "injur"), ("damage", "damage"))
+                 if any(marker in c for c in extra)]
+        options.append(line_chart(", ".join(shown).capitalize(), extra))
     return options
 
 
