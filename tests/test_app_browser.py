@@ -152,12 +152,13 @@ def test_play_animates_at_five_frames_per_second_and_pause_stops(page):
     fps = frames / seconds
     print(f"browser frames per second at the default speed: {fps:.1f}")
     page.click("button.crowd-pause")
-    if SCREENSHOTS:
-        _screenshot_an_outburst(page, Path(SCREENSHOTS) / "app-live-view.png")
     assert fps >= MIN_FPS
+    page.wait_for_selector("button.crowd-play:not([disabled])", timeout=10_000)
     stopped = _numbers(page)["step"]
     page.wait_for_timeout(600)
     assert _numbers(page)["step"] == stopped
+    if SCREENSHOTS:
+        _screenshot_an_outburst(page, Path(SCREENSHOTS) / "app-live-view.png")
 
 
 def _screenshot_an_outburst(page, path: Path, active=100, max_steps=300) -> None:
