@@ -433,6 +433,9 @@ def Controls(session: LiveSession):
         solara.InputInt(label="seed", value=session.seed.value, on_value=session.seed.set)
         if session.message.value:
             solara.Error(session.message.value, classes=["crowd-message"])
+        if not playing and session.finished():
+            solara.Info(f"The run has reached the scenario's {session.scenario.steps} steps: "
+                        "Step goes on, Reset starts again.")
         pending = session.pending_error()
         if pending:
             solara.Warning(pending, classes=["crowd-pending"])
@@ -504,10 +507,8 @@ def sweepable_specs() -> list[ParameterSpec]:
 
 
 def default_range(spec: ParameterSpec, value: float) -> tuple[float, float]:
-    """The bounds of a bounded float; otherwise half to twice the scenario's value, within bounds."""
-    if spec.type is float and spec.low is not None and spec.high is not None:
-        return spec.low, spec.high
-    low, high = value / 2, value * 2 if value else 1
+    """Half to twice the scenario's value (0 to 1 around a zero), within the parameter's bounds."""
+    low, high = sorted((value / 2, value * 2)) if value else (0, 1)
     if spec.low is not None:
         low = max(low, spec.low)
     if spec.high is not None:

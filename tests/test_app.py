@@ -194,12 +194,16 @@ def sweep():
     rc.close()
 
 
+def _sweep(session, steps, replications, ranges) -> app.SweepStatus:
+    """Run a small grid sweep on one process and wait for it."""
+    session.start(app.sweep_experiment("epstein", steps, replications, 1, ranges), workers=1)
+    session.wait(120)
+    return session.status.value
+
+
 def test_a_sweep_runs_in_the_background_and_shows_its_result(sweep):
     rc, session = sweep
-    experiment = app.sweep_experiment("epstein", 20, 2, 1, [("legitimacy", 0.6, 0.9, 3)])
-    session.start(experiment, workers=1)
-    session.wait(120)
-    status = session.status.value
+    status = _sweep(session, 20, 2, [("legitimacy", 0.6, 0.9, 3)])
     assert status.state == "done", status.message
     assert status.done == status.total == 6
     assert list(status.outcomes["legitimacy"].unique()) == pytest.approx([0.6, 0.75, 0.9])
@@ -214,10 +218,8 @@ def test_a_sweep_runs_in_the_background_and_shows_its_result(sweep):
 
 def test_two_parameters_give_a_heatmap(sweep):
     rc, session = sweep
-    experiment = app.sweep_experiment("epstein", 10, 1, 1, [("legitimacy", 0.6, 0.9, 2), ("citizen_vision", 2, 6, 3)])
-    session.start(experiment, workers=1)
-    session.wait(120)
-    option = app.sweep_chart(session.status.value.outcomes, ["legitimacy", "citizen_vision"], "peak_active")
+    status = _sweep(session, 10, 1, [("legitimacy", 0.6, 0.9, 2), ("citizen_vision", 2, 6, 3)])
+    option = app.sweep_chart(status.outcomes, ["legitimacy", "citizen_vision"], "peak_active")
     assert option["series"][0]["type"] == "heatmap"
     assert len(option["series"][0]["data"]) == 6
 
@@ -239,9 +241,14 @@ def test_cancel_stops_a_sweep_and_keeps_finished_runs(sweep):
 
 def test_a_design_that_does_not_fit_shows_one_line(sweep):
     rc, session = sweep
-    experiment = app.sweep_experiment("epstein", 10, 1, 1, [("citizen_density", 0.5, 1.0, 3)])
-    session.start(experiment, workers=1)
-    session.wait(60)
-    status = session.status.value
+    status = _sweep(session, 10, 1, [("citizen_density", 0.5, 1.0, 3)])
     assert status.state == "failed"
     assert "citizen_density" in status.message and "\n" not in status.message
+
+
+def test_default_sweep_range_is_around_the_scenario_value_within_bounds():
+    specs = {s.name: s for s in parameter_specs()}
+    assert app.default_range(specs["officer_density"], 0.04) == (0.02, 0.08)
+    assert app.default_range(specs["legitimacy"], 0.82) == (0.41, 1.0)
+    assert app.default_range(specs["activation_threshold"], -0.2) == (-0.4, -0.1)
+    assert app.default_range(specs["citizen_vision"], 7) == (4, 14)

@@ -268,3 +268,24 @@ def test_a_running_sweep_shows_progress_keeps_the_page_responsive_and_cancels(pa
     page.click("button.crowd-sweep-cancel")
     page.wait_for_selector("text=Cancelled", timeout=60_000)
     assert page.locator(".crowd-sweep-chart canvas").count() == 1
+
+
+def test_a_second_parameter_gives_a_heatmap(page):
+    _open_sweep_tab(page)
+    steps, replications, points = (100, 2, 5) if SCREENSHOTS else (10, 1, 3)
+    _fill(page, "steps per run", steps)
+    _fill(page, "replications", replications)
+    page.locator(".v-input", has_text="second parameter").click()
+    page.locator(".v-list-item", has_text="officer_density").click()
+    page.wait_for_selector("text=officer_density from")
+    for field in page.get_by_label("points", exact=True).all():
+        field.fill(str(points))
+        field.press("Enter")
+    page.click("button.crowd-sweep-run")
+    runs = points * points * replications
+    page.wait_for_selector(f"text={runs} of {runs} runs ok", timeout=180_000)
+    page.wait_for_selector(".crowd-sweep-chart canvas", timeout=30_000)
+    assert page.get_by_text(f"Download outcomes.csv ({runs} runs)").count() == 1
+    if SCREENSHOTS:
+        page.wait_for_timeout(1000)
+        page.screenshot(path=str(Path(SCREENSHOTS) / "app-sweep-heatmap.png"), full_page=True)
