@@ -316,7 +316,9 @@ def _fmt(value: Any) -> str:
     if value is None:
         return "–"
     if isinstance(value, float):
-        return f"{value:.3g}" if not value.is_integer() else f"{int(value)}"
+        if value.is_integer():
+            return f"{int(value)}"
+        return f"{value:.0f}" if abs(value) >= 100 else f"{value:.3g}"
     return str(value)
 
 
@@ -419,7 +421,7 @@ def ParameterControl(session: LiveSession, spec: ParameterSpec):
 def Controls(session: LiveSession):
     playing = session.playing.value
     session.overrides.value  # redraw when a control changes
-    with solara.Column(style={"min-width": "300px"}):
+    with solara.Column(style={"min-width": "300px"}, classes=["crowd-live-controls"]):
         solara.Select(label="scenario", values=preset_names(), value=session.scenario_name.value,
                       on_value=session.choose_scenario)
         solara.Text(session.scenario.description, style={"font-size": "13px"})
@@ -759,7 +761,7 @@ def SweepView(session: SweepSession | None = None):
         session.start(experiment, workers)
 
     with solara.Columns([1, 3]):
-        with solara.Column(style={"min-width": "300px"}):
+        with solara.Column(style={"min-width": "300px"}, classes=["crowd-sweep-controls"]):
             solara.Select(label="scenario", values=preset_names(), value=scenario_name, on_value=set_scenario_name)
             for label, name, on_name, options in (
                 ("parameter", first, set_first, list(specs)),

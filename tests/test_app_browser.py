@@ -158,14 +158,15 @@ def test_play_animates_at_five_frames_per_second_and_pause_stops(page):
     page.wait_for_timeout(600)
     assert _numbers(page)["step"] == stopped
     if SCREENSHOTS:
-        _screenshot_an_outburst(page, Path(SCREENSHOTS) / "app-live-view.png")
+        _screenshot_a_riot(page, Path(SCREENSHOTS) / "app-live-view.png")
 
 
-def _screenshot_an_outburst(page, path: Path, active=100, max_steps=300) -> None:
-    """Step on until more than ``active`` civilians protest, then keep a picture."""
+def _screenshot_a_riot(page, path: Path, violent=50, max_steps=200) -> None:
+    """Step on until the water cannon sprays a violent crowd (or ``max_steps``), then keep a picture."""
     for _ in range(max_steps):
         numbers = _numbers(page)
-        if int(numbers.get("active", 0)) + int(numbers.get("violent", 0)) > active:
+        spraying = page.locator(".crowd-legend-item[data-name='spray'][data-present='1']").count()
+        if int(numbers.get("violent", 0)) >= violent and spraying:
             break
         page.click("button.crowd-step")
         _wait_numbers(page, lambda n, step=numbers["step"]: n["step"] != step)
@@ -174,7 +175,15 @@ def _screenshot_an_outburst(page, path: Path, active=100, max_steps=300) -> None
     page.screenshot(path=str(path), full_page=True)
 
 
+def _choose(page, within: str, label: str, option: str) -> None:
+    """Pick ``option`` in the menu labelled ``label`` inside ``within`` (a CSS selector)."""
+    page.locator(f"{within} .v-input", has_text=label).first.click()
+    page.locator(".v-menu__content.menuable__content__active .v-list-item", has_text=option).first.click()
+
+
 def test_a_slider_changes_the_model_on_reset(page):
+    _choose(page, ".crowd-live-controls", "scenario", "epstein")
+    page.wait_for_selector("text=Epstein (2002)")
     civilians = int(_numbers(page, ".crowd-outcomes")["civilians"])
     assert civilians > 0
     page.get_by_text("Parameters: population").click()
@@ -204,9 +213,11 @@ def test_two_tabs_are_independent_sessions(browser, server):
         second.close()
 
 
-def _open_sweep_tab(page):
+def _open_sweep_tab(page, scenario="epstein"):
+    """The sweep tab, on the quick ``epstein`` scenario."""
     page.get_by_role("tab", name="Sweep").click()
     page.wait_for_selector("button.crowd-sweep-run", timeout=30_000)
+    _choose(page, ".crowd-sweep-controls", "scenario", scenario)
 
 
 def _fill(page, label: str, value) -> None:
@@ -275,8 +286,7 @@ def test_a_second_parameter_gives_a_heatmap(page):
     steps, replications, points = (100, 2, 5) if SCREENSHOTS else (10, 1, 3)
     _fill(page, "steps per run", steps)
     _fill(page, "replications", replications)
-    page.locator(".v-input", has_text="second parameter").click()
-    page.locator(".v-list-item", has_text="officer_density").click()
+    _choose(page, ".crowd-sweep-controls", "second parameter", "officer_density")
     page.wait_for_selector("text=officer_density from")
     for field in page.get_by_label("points", exact=True).all():
         field.fill(str(points))
