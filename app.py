@@ -189,6 +189,9 @@ class Charts:
     present: frozenset[str] = frozenset()
 
 
+_STEPPED_SCENARIOS: set[str] = set()
+
+
 class LiveSession:
     """One tab's model, its play loop and the reactive values the view shows.
 
@@ -205,6 +208,7 @@ class LiveSession:
         self.speed = solara.reactive(DEFAULT_SPEED)
         self.playing = solara.reactive(False)
         self.message = solara.reactive("")
+        self.notice = solara.reactive("")
         self.frame = solara.reactive(None)
         self.charts = solara.reactive(Charts())
         self.model: CrowdModel | None = None
@@ -261,8 +265,21 @@ class LiveSession:
     def step(self) -> None:
         self.pause()
         with self.lock:
-            self.model.step()
+            self._advance()
             self._publish(charts=True)
+
+    def _advance(self) -> None:
+        """One model step; the first of a scenario in this process may compile the kernel."""
+        first = self.scenario.name not in _STEPPED_SCENARIOS
+        if first:
+            self.notice.value = ("Compiling the model's kernel for this scenario: on a fresh checkout "
+                                 "the first step takes a minute or two, later ones are fast.")
+        try:
+            self.model.step()
+        finally:
+            if first:
+                self.notice.value = ""
+        _STEPPED_SCENARIOS.add(self.scenario.name)
 
     def play(self) -> None:
         if self._thread is not None and self._thread.is_alive():
@@ -288,7 +305,7 @@ class LiveSession:
         try:
             while not self._stop.is_set() and not self.finished():
                 with self.lock:
-                    self.model.step()
+                    self._advance()
                     self._publish(charts=time.perf_counter() - self._charted_at >= CHART_INTERVAL)
                 due += 1.0 / max(1, self.speed.value)
                 delay = due - time.perf_counter()
@@ -435,6 +452,8 @@ def Controls(session: LiveSession):
         solara.InputInt(label="seed", value=session.seed.value, on_value=session.seed.set)
         if session.message.value:
             solara.Error(session.message.value, classes=["crowd-message"])
+        if session.notice.value:
+            solara.Info(session.notice.value, classes=["crowd-notice"])
         if not playing and session.finished():
             solara.Info(f"The run has reached the scenario's {session.scenario.steps} steps: "
                         "Step goes on, Reset starts again.")

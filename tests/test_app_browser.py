@@ -42,7 +42,15 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def server():
-    """``crowd-model app`` on a free port; yields its address."""
+    """``crowd-model app`` on a free port; yields its address.
+
+    One-step runs first fill numba's cache, so that no test waits for the kernel to compile
+    (a minute or more for the riot scenario in a fresh checkout)."""
+    from app import default_scenario
+
+    for scenario in sorted({"epstein", default_scenario()}):
+        subprocess.run([sys.executable, "-m", "crowd_model", "run", "--scenario", scenario, "--steps", "1"],
+                       cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
     port = _free_port()
     log = open(ROOT / ".pytest_cache" / "app-server.log", "w") if (ROOT / ".pytest_cache").is_dir() else subprocess.DEVNULL
     proc = subprocess.Popen(
