@@ -1,9 +1,10 @@
 """The Solara face of crowd_model: a live view of the riot for the classroom and a sweep page.
 
 Start it with ``crowd-model app`` or ``solara run app.py``. Every browser tab is its own
-session with its own model and its own sweep (run by :mod:`experiments` in the background). The grid is drawn as a PNG from ``model.cell_categories()``
-(one colour per code of :data:`crowd_model.kernel.CELL_CATEGORIES`); the sliders are
-generated from :func:`crowd_model.parameters.parameter_specs`; parameters apply on Reset.
+session with its own model and its own sweep (run by :mod:`experiments` in the background).
+The grid is drawn as a PNG from ``model.cell_categories()`` (one colour per code of
+:data:`crowd_model.kernel.CELL_CATEGORIES`); the sliders are generated from
+:func:`crowd_model.parameters.parameter_specs`; parameters apply on Reset.
 """
 
 from __future__ import annotations
@@ -97,6 +98,7 @@ def timeseries(model: CrowdModel):
 
 
 def current_outcomes(model: CrowdModel) -> dict:
+    """The run's outcomes up to now, computed as for a finished run."""
     return run_outcomes(timeseries(model), model.n_civilians, model.parameters.outburst_threshold)
 
 
@@ -265,7 +267,10 @@ class LiveSession:
     def step(self) -> None:
         self.pause()
         with self.lock:
-            self._advance()
+            try:
+                self._advance()
+            except Exception as exc:  # the page shows one line, never a traceback
+                self.message.value = f"Step failed: {type(exc).__name__}: {exc}"
             self._publish(charts=True)
 
     def _advance(self) -> None:
