@@ -145,8 +145,9 @@ def cmd_analyse(args) -> int:
 
 
 def cmd_app(args) -> int:
+    """Become ``solara run app.py`` (exec), so that signals reach the server itself."""
     import importlib.util
-    import subprocess
+    import os
     from pathlib import Path
 
     app = Path(__file__).resolve().parent.parent / "app.py"
@@ -158,7 +159,8 @@ def cmd_app(args) -> int:
                "--no-open", "--production", "--no-check-version"]
     if args.port is not None:
         command += ["--port", str(args.port)]
-    return subprocess.call(command)
+    sys.stdout.flush()
+    os.execv(sys.executable, command)
 
 
 def sparkline(values, width: int = 60) -> str:

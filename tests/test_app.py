@@ -252,3 +252,12 @@ def test_default_sweep_range_is_around_the_scenario_value_within_bounds():
     assert app.default_range(specs["legitimacy"], 0.82) == (0.41, 1.0)
     assert app.default_range(specs["activation_threshold"], -0.2) == (-0.4, -0.1)
     assert app.default_range(specs["citizen_vision"], 7) == (4, 14)
+
+
+def test_app_command_refuses_a_bad_port_with_exit_code_2():
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "crowd_model", "app", "--port", "x"], capture_output=True, text=True)
+    assert done.returncode == 2
+    assert done.stderr.strip().count("\n") == 0 and "--port" in done.stderr
