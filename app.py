@@ -24,8 +24,8 @@ import numpy as np
 import pandas as pd
 import solara
 from PIL import Image
-from scipy import stats
 
+from analysis.stats import CONFIDENCE, interval, numeric_metrics
 from crowd_model.errors import InputError
 from crowd_model.kernel import CELL_CATEGORIES, STATE_NAMES
 from crowd_model.model import CrowdModel
@@ -504,7 +504,6 @@ def Page():
 # ---------------------------------------------------------------- sweep page
 
 SWEEP_MAX_POINTS = 50
-CONFIDENCE = 0.95
 NO_SECOND = "(none)"
 TIMESERIES_ROWS_PER_RUN = 100
 
@@ -571,14 +570,12 @@ def sweep_experiment(scenario: str, steps: int, replications: int, seed: int, ra
 
 
 def mean_with_ci(outcomes: pd.DataFrame, by: list[str], metric: str) -> pd.DataFrame:
-    """Mean of ``metric`` per design point with a Student-t confidence interval over replicates."""
+    """Mean of ``metric`` per design point with :func:`analysis.stats.interval`'s confidence
+    interval over replicates (a point with one run gets a band of zero width)."""
     ok = outcomes[outcomes["status"] == "ok"] if "status" in outcomes else outcomes
-    groups = ok.groupby(by)[metric]
-    table = groups.agg(["mean", "std", "count"]).reset_index()
-    sem = table["std"].fillna(0) / np.sqrt(table["count"])
-    t = stats.t.ppf(0.5 + CONFIDENCE / 2, np.maximum(table["count"] - 1, 1))
-    half = np.where(table["count"] > 1, t * sem, 0.0)
-    table["low"], table["high"] = table["mean"] - half, table["mean"] + half
+    table = interval(ok.groupby(by)[metric]).reset_index()
+    for bound in ("ci_low", "ci_high"):
+        table[bound] = table[bound].fillna(table["mean"])
     return table
 
 
@@ -600,10 +597,10 @@ def sweep_chart(outcomes: pd.DataFrame, varied: list[str], metric: str) -> dict:
             "yAxis": {"type": "value", "name": metric},
             "series": [
                 {"name": "ci-low", "type": "line", "stack": "ci", "symbol": "none", "lineStyle": {"opacity": 0},
-                 "data": table["low"].tolist(), "tooltip": {"show": False}},
+                 "data": table["ci_low"].tolist(), "tooltip": {"show": False}},
                 {"name": band, "type": "line", "stack": "ci", "symbol": "none", "lineStyle": {"opacity": 0},
                  "areaStyle": {"color": "rgba(213, 0, 0, 0.18)"}, "itemStyle": {"color": "rgba(213, 0, 0, 0.18)"},
-                 "data": (table["high"] - table["low"]).tolist()},
+                 "data": (table["ci_high"] - table["ci_low"]).tolist()},
                 {"name": "mean", "type": "line", "symbolSize": 7, "itemStyle": {"color": "#d50000"},
                  "data": table["mean"].tolist()},
             ],
@@ -733,7 +730,7 @@ def SweepResults(session: SweepSession):
     status = session.status.value
     if status.outcomes is None:
         return
-    numeric = [m for m in status.metrics if m in status.outcomes and pd.api.types.is_numeric_dtype(status.outcomes[m])]
+    numeric = numeric_metrics(status.outcomes, list(status.metrics))
     if not numeric:
         solara.Warning("No numeric outcome to show.")
         return

@@ -180,8 +180,8 @@ def test_mean_with_ci_gives_a_student_t_interval_over_replicates():
     out = app.mean_with_ci(table, ["x"], "y").set_index("x")
     half = 4.302652729911275 * 1.0 / np.sqrt(3)  # t(0.975, 2) * sd / sqrt(n)
     assert out.loc[1, "mean"] == 2.0
-    assert out.loc[1, "high"] - out.loc[1, "mean"] == pytest.approx(half)
-    assert out.loc[2, "low"] == out.loc[2, "high"] == 5.0
+    assert out.loc[1, "ci_high"] - out.loc[1, "mean"] == pytest.approx(half)
+    assert out.loc[2, "ci_low"] == out.loc[2, "ci_high"] == 5.0
 
 
 @pytest.fixture
