@@ -407,9 +407,10 @@ def Legend(session: LiveSession):
 
 
 @solara.component
-def ParameterControl(session: LiveSession, spec: ParameterSpec):
+def ParameterControl(session: LiveSession, spec: ParameterSpec, scenario: Scenario):
+    """One parameter's input; ``scenario`` (a prop, so that a new preset redraws it) gives its value."""
     overrides = session.overrides.value
-    base = getattr(session.scenario.parameters, spec.name)
+    base = getattr(scenario.parameters, spec.name)
     value = overrides.get(spec.name, base)
     kind = control_kind(spec)
     shown = f" = {value:g}" if kind == "slider" else ""
@@ -434,7 +435,7 @@ def ParameterControl(session: LiveSession, spec: ParameterSpec):
     else:
         solara.InputText(label=label, value=str(value), on_value=on_value)
     notes = [spec.help]
-    if spec.name in session.scenario.parameters.schedules:
+    if spec.name in scenario.parameters.schedules:
         notes.append("This preset changes it over time; moving the control replaces the schedule.")
     solara.Text(" ".join(notes), style={"font-size": "12px", "color": "#555"})
 
@@ -473,7 +474,7 @@ def Controls(session: LiveSession):
         for group, specs in groups.items():
             with solara.Details(summary=f"Parameters: {group}", expand=group in ("behaviour", "security")):
                 for spec in specs:
-                    ParameterControl(session, spec).key(f"{session.scenario_name.value}:{spec.name}")
+                    ParameterControl(session, spec, session.scenario)
 
 
 @solara.component

@@ -261,3 +261,19 @@ def test_app_command_refuses_a_bad_port_with_exit_code_2():
     done = subprocess.run([sys.executable, "-m", "crowd_model", "app", "--port", "x"], capture_output=True, text=True)
     assert done.returncode == 2
     assert done.stderr.strip().count("\n") == 0 and "--port" in done.stderr
+
+
+def test_choosing_a_scenario_shows_its_values_and_builds_its_model():
+    session = app.LiveSession("kpu-riot" if "kpu-riot" in app.preset_names() else "epstein")
+    box, rc = solara.render(app.LiveView(session), handle_error=False)
+    try:
+        _click(rc, "Step")
+        session.choose_scenario("epstein")
+        epstein = app.load_scenario("epstein").parameters
+        assert _slider(rc, "legitimacy").v_model == epstein.legitimacy
+        assert _slider(rc, "legitimacy").label.startswith(f"legitimacy = {epstein.legitimacy:g}")
+        assert session.model.parameters == epstein
+        assert _step_shown(rc) == 0
+    finally:
+        session.pause()
+        rc.close()

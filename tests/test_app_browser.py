@@ -7,6 +7,7 @@ drives it, with the flags of DESIGN.md (never ``playwright install``).
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -189,23 +190,36 @@ def _choose(page, within: str, label: str, option: str) -> None:
     page.locator(".v-menu__content.menuable__content__active .v-list-item", has_text=option).first.click()
 
 
-def test_a_slider_changes_the_model_on_reset(page):
-    _choose(page, ".crowd-live-controls", "scenario", "epstein")
-    page.wait_for_selector("text=Epstein (2002)")
-    civilians = int(_numbers(page, ".crowd-outcomes")["civilians"])
-    assert civilians > 0
-    page.get_by_text("Parameters: population").click()
-    slider = page.locator(".v-input", has_text="citizen_density").locator("[role=slider]")
-    slider.focus()
-    slider.press("Home")
-    page.wait_for_selector("text=citizen_density = 0", timeout=10_000)
-    page.click("button.crowd-reset")
+def _wait_civilians(page, n: int) -> None:
     page.wait_for_function(
-        """() => { const el = document.querySelector('.crowd-outcomes .crowd-number[data-name="civilians"] .crowd-number-value');
-        return el && el.textContent === '0'; }""",
-        timeout=20_000,
+        """n => { const el = document.querySelector('.crowd-outcomes .crowd-number[data-name="civilians"] .crowd-number-value');
+        return el && el.textContent === String(n); }""",
+        arg=n,
+        timeout=30_000,
     )
-    assert all(_numbers(page)[s] == "0" for s in ("calm", "active", "arrested"))
+
+
+def test_a_slider_changes_the_model_on_reset(page):
+    from crowd_model.scenario import load_scenario
+
+    epstein = load_scenario("epstein").parameters
+    _choose(page, ".crowd-live-controls", "scenario", "epstein")
+    _wait_civilians(page, round(epstein.citizen_density * epstein.width * epstein.height))
+    page.get_by_text("Parameters: population").click()
+    control = page.locator(".crowd-live-controls .v-input", has_text="citizen_density")
+    track = control.locator(".v-slider")
+    track.wait_for(state="visible")
+    page.wait_for_timeout(500)  # the panel's opening animation
+    track.click(position={"x": 1, "y": track.bounding_box()["height"] / 2})
+    deadline = time.time() + 10
+    while (density := float(re.search(r"= ([0-9.]+)", control.inner_text()).group(1))) == epstein.citizen_density:
+        assert time.time() < deadline, "the slider did not move"
+        page.wait_for_timeout(100)
+    assert density < epstein.citizen_density
+    page.click("button.crowd-reset")
+    expected = round(density * epstein.width * epstein.height)
+    _wait_civilians(page, expected)
+    assert sum(int(_numbers(page)[s]) for s in ("calm", "active", "arrested")) == expected
 
 
 def test_two_tabs_are_independent_sessions(browser, server):
