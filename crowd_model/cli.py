@@ -65,6 +65,11 @@ def build_parser() -> argparse.ArgumentParser:
     analyse.add_argument("--metric", action="append", default=None, help="outcome to analyse (repeatable; default: the main outcomes present)")
     analyse.add_argument("--figure-format", action="append", choices=("png", "svg"), default=None, help="figure file type (repeatable; default: png)")
     analyse.set_defaults(func=cmd_analyse)
+
+    app = sub.add_parser("app", help="start the Solara app (live view) in this machine's browser")
+    app.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    app.add_argument("--port", type=_non_negative_int, help="port (default: Solara's, 8765; 0 picks a free one)")
+    app.set_defaults(func=cmd_app)
     return parser
 
 
@@ -136,6 +141,25 @@ def cmd_analyse(args) -> int:
     for path in analyse(args.dir, metrics=args.metric, figure_formats=args.figure_format or ["png"]):
         print(f"wrote {path}")
     return 0
+
+
+def cmd_app(args) -> int:
+    """Become ``solara run app.py`` (exec), so that signals reach the server itself."""
+    import importlib.util
+    import os
+    from pathlib import Path
+
+    app = Path(__file__).resolve().parent.parent / "app.py"
+    if not app.is_file():
+        raise InputError(f"{app} not found: the app runs from a source checkout of crowd-model")
+    if importlib.util.find_spec("solara") is None:
+        raise InputError("the app needs Solara: install the 'app' extra (scripts/bootstrap.sh app)")
+    command = [sys.executable, "-m", "solara", "run", str(app), "--host", args.host,
+               "--no-open", "--production", "--no-check-version"]
+    if args.port is not None:
+        command += ["--port", str(args.port)]
+    sys.stdout.flush()
+    os.execv(sys.executable, command)
 
 
 def sparkline(values, width: int = 60) -> str:

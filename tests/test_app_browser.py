@@ -1,0 +1,323 @@
+"""End-to-end: the Solara app served by ``solara run`` and driven in headless Chromium.
+
+Chromium is Debian's (/usr/bin/chromium; ``scripts/test`` installs it); Playwright only
+drives it, with the flags of DESIGN.md (never ``playwright install``).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+LOAD_TIMEOUT_MS = 180_000  # the first session in a fresh checkout compiles the numba kernel
+MIN_FPS = 5
+SCREENSHOTS = os.environ.get("CROWD_MODEL_APP_SCREENSHOTS")  # a folder: keep screenshots there
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server():
+    """``crowd-model app`` on a free port; yields its address.
+
+    One-step runs first fill numba's cache, so that no test waits for the kernel to compile
+    (a minute or more for the riot scenario in a fresh checkout)."""
+    from app import default_scenario
+
+    for scenario in sorted({"epstein", default_scenario()}):
+        subprocess.run([sys.executable, "-m", "crowd_model", "run", "--scenario", scenario, "--steps", "1"],
+                       cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+    port = _free_port()
+    log = open(ROOT / ".pytest_cache" / "app-server.log", "w") if (ROOT / ".pytest_cache").is_dir() else subprocess.DEVNULL
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "crowd_model", "app", "--port", str(port)],
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.time() + 60
+    while True:
+        try:
+            urllib.request.urlopen(url, timeout=2).read()
+            break
+        except OSError:
+            if proc.poll() is not None or time.time() > deadline:
+                proc.kill()
+                pytest.fail(f"the app did not start on {url} (exit code {proc.poll()})")
+            time.sleep(0.3)
+    yield url
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium (scripts/test installs it)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        yield b
+        b.close()
+
+
+def _open(browser, server):
+    page = browser.new_page(viewport={"width": 1600, "height": 1100})
+    page.goto(server)
+    page.wait_for_selector("img.crowd-grid", timeout=LOAD_TIMEOUT_MS)
+    return page
+
+
+@pytest.fixture
+def page(browser, server):
+    page = _open(browser, server)
+    yield page
+    page.close()
+
+
+def _numbers(page, css=".crowd-counts") -> dict[str, str]:
+    return page.eval_on_selector_all(
+        f"{css} .crowd-number",
+        "els => Object.fromEntries(els.map(e => [e.dataset.name, e.querySelector('.crowd-number-value').textContent]))",
+    )
+
+
+def _wait_numbers(page, predicate, timeout=20.0) -> dict[str, str]:
+    deadline = time.time() + timeout
+    while True:
+        numbers = _numbers(page)
+        if predicate(numbers):
+            return numbers
+        if time.time() > deadline:
+            raise AssertionError(f"numbers never matched: {numbers}")
+        page.wait_for_timeout(100)
+
+
+def _count_frames(page, seconds: float) -> int:
+    page.evaluate(
+        """() => { window.__frames = 0;
+        const img = document.querySelector('img.crowd-grid');
+        window.__observer = new MutationObserver(() => window.__frames++);
+        window.__observer.observe(img, {attributes: true, attributeFilter: ['src']}); }"""
+    )
+    page.wait_for_timeout(seconds * 1000)
+    return page.evaluate("() => { window.__observer.disconnect(); return window.__frames; }")
+
+
+def test_page_shows_the_grid_the_legend_and_the_charts(page):
+    size = page.eval_on_selector("img.crowd-grid", "img => [img.naturalWidth, img.naturalHeight]")
+    assert size[0] > 100 and size[1] > 100
+    assert page.locator(".crowd-legend-item").count() > 10
+    assert page.locator(".crowd-legend-item[data-present='1']").count() >= 3
+    page.wait_for_selector(".solara-echarts canvas", timeout=30_000)
+    assert page.locator(".solara-echarts canvas").count() >= 1
+    assert _numbers(page)["step"] == "0"
+    assert int(_numbers(page, ".crowd-outcomes")["civilians"]) > 0
+
+
+def test_step_changes_the_counts(page):
+    before = _numbers(page)
+    for _ in range(3):
+        page.click("button.crowd-step")
+    after = _wait_numbers(page, lambda n: n["step"] == "3")
+    assert {k: v for k, v in after.items() if k != "step"} != {k: v for k, v in before.items() if k != "step"}
+
+
+def test_play_animates_at_five_frames_per_second_and_pause_stops(page):
+    page.click("button.crowd-play")
+    _wait_numbers(page, lambda n: int(n["step"]) >= 1)
+    seconds = 4
+    frames = _count_frames(page, seconds)
+    fps = frames / seconds
+    print(f"browser frames per second at the default speed: {fps:.1f}")
+    page.click("button.crowd-pause")
+    assert fps >= MIN_FPS
+    page.wait_for_selector("button.crowd-play:not([disabled])", timeout=10_000)
+    stopped = _numbers(page)["step"]
+    page.wait_for_timeout(600)
+    assert _numbers(page)["step"] == stopped
+    if SCREENSHOTS:
+        _screenshot_a_riot(page, Path(SCREENSHOTS) / "app-live-view.png")
+
+
+def _screenshot_a_riot(page, path: Path, violent=50, max_steps=200) -> None:
+    """Step on until the water cannon sprays a violent crowd (or ``max_steps``), then keep a picture."""
+    for _ in range(max_steps):
+        numbers = _numbers(page)
+        spraying = page.locator(".crowd-legend-item[data-name='spray'][data-present='1']").count()
+        if int(numbers.get("violent", 0)) >= violent and spraying:
+            break
+        page.click("button.crowd-step")
+        _wait_numbers(page, lambda n, step=numbers["step"]: n["step"] != step)
+    page.set_viewport_size({"width": 1600, "height": 1500})
+    page.wait_for_timeout(1500)
+    page.screenshot(path=str(path), full_page=True)
+
+
+def _choose(page, within: str, label: str, option: str) -> None:
+    """Pick ``option`` in the menu labelled ``label`` inside ``within`` (a CSS selector)."""
+    page.locator(f"{within} .v-input", has_text=label).first.click()
+    page.locator(".v-menu__content.menuable__content__active .v-list-item", has_text=option).first.click()
+
+
+def _wait_civilians(page, n: int) -> None:
+    page.wait_for_function(
+        """n => { const el = document.querySelector('.crowd-outcomes .crowd-number[data-name="civilians"] .crowd-number-value');
+        return el && el.textContent === String(n); }""",
+        arg=n,
+        timeout=30_000,
+    )
+
+
+def test_a_slider_changes_the_model_on_reset(page):
+    from crowd_model.scenario import load_scenario
+
+    epstein = load_scenario("epstein").parameters
+    _choose(page, ".crowd-live-controls", "scenario", "epstein")
+    _wait_civilians(page, round(epstein.citizen_density * epstein.width * epstein.height))
+    page.get_by_text("Parameters: population").click()
+    control = page.locator(".crowd-live-controls .v-input", has_text="citizen_density")
+    track = control.locator(".v-slider")
+    track.wait_for(state="visible")
+    page.wait_for_timeout(500)  # the panel's opening animation
+    track.click(position={"x": 1, "y": track.bounding_box()["height"] / 2})
+    deadline = time.time() + 10
+    while (density := float(re.search(r"= ([0-9.]+)", control.inner_text()).group(1))) == epstein.citizen_density:
+        assert time.time() < deadline, "the slider did not move"
+        page.wait_for_timeout(100)
+    assert density < epstein.citizen_density
+    page.click("button.crowd-reset")
+    expected = round(density * epstein.width * epstein.height)
+    _wait_civilians(page, expected)
+    assert sum(int(_numbers(page)[s]) for s in ("calm", "active", "arrested")) == expected
+
+
+def test_two_tabs_are_independent_sessions(browser, server):
+    first, second = _open(browser, server), _open(browser, server)
+    try:
+        for _ in range(2):
+            first.click("button.crowd-step")
+        _wait_numbers(first, lambda n: n["step"] == "2")
+        second.wait_for_timeout(500)
+        assert _numbers(second)["step"] == "0"
+    finally:
+        first.close()
+        second.close()
+
+
+def _open_sweep_tab(page, scenario="epstein"):
+    """The sweep tab, on the quick ``epstein`` scenario."""
+    page.get_by_role("tab", name="Sweep").click()
+    page.wait_for_selector("button.crowd-sweep-run", timeout=30_000)
+    _choose(page, ".crowd-sweep-controls", "scenario", scenario)
+
+
+def _fill(page, label: str, value) -> None:
+    field = page.get_by_label(label, exact=True)
+    field.fill(str(value))
+    field.press("Enter")
+
+
+def test_a_small_sweep_completes_and_its_csv_downloads(page, tmp_path):
+    _open_sweep_tab(page)
+    _fill(page, "steps per run", 20)
+    _fill(page, "replications", 2)
+    _fill(page, "points", 3)
+    page.click("button.crowd-sweep-run")
+    page.wait_for_selector("text=6 of 6 runs", timeout=120_000)
+    page.wait_for_selector(".crowd-sweep-chart canvas", timeout=30_000)
+    with page.expect_download() as download:
+        page.get_by_text("Download outcomes.csv").click()
+    path = tmp_path / "outcomes.csv"
+    download.value.save_as(path)
+    lines = path.read_text().splitlines()
+    assert lines[0].startswith("run_id,point,replicate,seed,legitimacy,")
+    assert len(lines) == 1 + 6
+    if SCREENSHOTS:
+        page.wait_for_timeout(1000)
+        page.screenshot(path=str(Path(SCREENSHOTS) / "app-sweep.png"), full_page=True)
+
+
+def test_a_sweep_in_one_tab_leaves_the_other_alone(browser, server):
+    first, second = _open(browser, server), _open(browser, server)
+    try:
+        for page in (first, second):
+            _open_sweep_tab(page)
+        _fill(first, "steps per run", 10)
+        _fill(first, "replications", 1)
+        first.click("button.crowd-sweep-run")
+        first.wait_for_selector("text=5 of 5 runs", timeout=120_000)
+        assert second.locator(".crowd-sweep-progress").count() == 0
+        assert second.locator("button.crowd-sweep-run").is_enabled()
+    finally:
+        first.close()
+        second.close()
+
+
+def test_a_running_sweep_shows_progress_keeps_the_page_responsive_and_cancels(page):
+    _open_sweep_tab(page)
+    _fill(page, "steps per run", 300)
+    _fill(page, "replications", 20)
+    page.click("button.crowd-sweep-run")
+    page.wait_for_function(
+        """() => { const el = document.querySelector('.crowd-sweep-progress');
+        return el && /^[1-9][0-9]* of 100 runs \\(running\\)/.test(el.textContent); }""",
+        timeout=60_000,
+    )
+    page.get_by_role("tab", name="Live view").click()
+    page.click("button.crowd-step")
+    _wait_numbers(page, lambda n: n["step"] == "1", timeout=10)
+    page.get_by_role("tab", name="Sweep").click()
+    page.click("button.crowd-sweep-cancel")
+    page.wait_for_selector("text=Cancelled", timeout=60_000)
+    assert page.locator(".crowd-sweep-chart canvas").count() == 1
+
+
+def test_a_second_parameter_gives_a_heatmap(page):
+    _open_sweep_tab(page)
+    steps, replications, points = (100, 2, 5) if SCREENSHOTS else (10, 1, 3)
+    _fill(page, "steps per run", steps)
+    _fill(page, "replications", replications)
+    _choose(page, ".crowd-sweep-controls", "second parameter", "officer_density")
+    page.wait_for_selector("text=officer_density from")
+    for field in page.get_by_label("points", exact=True).all():
+        field.fill(str(points))
+        field.press("Enter")
+    page.click("button.crowd-sweep-run")
+    runs = points * points * replications
+    page.wait_for_selector(f"text={runs} of {runs} runs ok", timeout=180_000)
+    page.wait_for_selector(".crowd-sweep-chart canvas", timeout=30_000)
+    assert page.get_by_text(f"Download outcomes.csv ({runs} runs)").count() == 1
+    if SCREENSHOTS:
+        page.wait_for_timeout(1000)
+        page.screenshot(path=str(Path(SCREENSHOTS) / "app-sweep-heatmap.png"), full_page=True)
