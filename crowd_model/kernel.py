@@ -63,11 +63,11 @@ class World(NamedTuple):
     post_y: np.ndarray  # int32[n]
     next_in_cell: np.ndarray  # int32[n]: linked list of agents sharing a cell
     cell_head: np.ndarray  # int32[w, h]: first agent in the cell, -1 if none
-    blockers: np.ndarray  # int32[w, h]: officers and free civilians in the cell
-    officers_here: np.ndarray  # int32[w, h]
-    actives_here: np.ndarray  # int32[w, h]
-    violent_here: np.ndarray  # int32[w, h]
-    provocateurs_here: np.ndarray  # int32[w, h]: free provocateurs
+    blockers: np.ndarray  # int16[w, h]: officers and free civilians in the cell
+    officers_here: np.ndarray  # int16[w, h]
+    actives_here: np.ndarray  # int16[w, h]
+    violent_here: np.ndarray  # int16[w, h]
+    provocateurs_here: np.ndarray  # int16[w, h]: free provocateurs
     site: np.ndarray  # uint8[w, h]: site cell kind (crowd_model.site codes)
     civilian_ok: np.ndarray  # bool[w, h]: civilians may stand here
     officer_ok: np.ndarray  # bool[w, h]: officers may stand here
