@@ -29,7 +29,6 @@ from analysis.stats import CONFIDENCE, interval, numeric_metrics
 from crowd_model.errors import InputError
 from crowd_model.kernel import CELL_CATEGORIES, STATE_NAMES
 from crowd_model.model import CrowdModel
-from crowd_model.outcomes import run_outcomes
 from crowd_model.parameters import Parameters, ParameterSpec, parameter_specs
 from crowd_model.scenario import Scenario, load_scenario, preset_names
 from experiments.executors import default_workers, make_executor
@@ -90,16 +89,6 @@ def grid_png(codes: np.ndarray, pixels: int = GRID_PIXELS) -> bytes:
     return out.getvalue()
 
 
-def timeseries(model: CrowdModel):
-    """The model's per-step table as :func:`crowd_model.runner.simulate` reports it."""
-    table = model.datacollector.get_model_vars_dataframe().reset_index(drop=True)
-    table.insert(0, "step", range(len(table)))
-    return table
-
-
-def current_outcomes(model: CrowdModel) -> dict:
-    """The run's outcomes up to now, computed as for a finished run."""
-    return run_outcomes(timeseries(model), model.n_civilians, model.parameters.outburst_threshold)
 
 
 def latest_counts(model: CrowdModel) -> dict[str, Any]:
@@ -331,7 +320,7 @@ class LiveSession:
         if charts:
             self._charted_at = time.perf_counter()
             present = frozenset(CELL_CATEGORIES[c] for c in np.unique(codes))
-            self.charts.value = Charts(chart_options(model), current_outcomes(model), present)
+            self.charts.value = Charts(chart_options(model), model.outcomes(), present)
 
 
 def _fmt(value: Any) -> str:

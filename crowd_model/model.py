@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import mesa
 import numpy as np
+import pandas as pd
 
 from crowd_model import kernel
 from crowd_model import site as site_codes
 from crowd_model.agents import GridAgent, SecurityOfficer, Supporter, WaterCannon
 from crowd_model.errors import InputError
+from crowd_model.outcomes import run_outcomes
 from crowd_model.parameters import ARREST_POLICIES, RATIO_RULES, Parameters
 from crowd_model.site import Site, load_site
 
@@ -243,6 +245,16 @@ class CrowdModel(mesa.Model):
             for cannon in self.water_cannons:
                 out[cannon.position] = c("water_cannon")
         return out
+
+    def timeseries(self) -> pd.DataFrame:
+        """The per-step table so far: ``step``, then :data:`TIMESERIES_COLUMNS`."""
+        table = self.datacollector.get_model_vars_dataframe().reset_index(drop=True)
+        table.insert(0, "step", range(len(table)))
+        return table
+
+    def outcomes(self) -> dict:
+        """The run's outcomes so far (:func:`crowd_model.outcomes.run_outcomes`)."""
+        return run_outcomes(self.timeseries(), self.n_civilians, self.parameters.outburst_threshold)
 
     # --- dynamics ---------------------------------------------------------------------
 

@@ -13,7 +13,6 @@ from pathlib import Path
 import pandas as pd
 
 from crowd_model.model import CrowdModel
-from crowd_model.outcomes import run_outcomes
 from crowd_model.parameters import Parameters
 
 
@@ -46,9 +45,8 @@ def simulate(
         model.step()
         if stop is not None and stop(model):
             break
-    timeseries = model.datacollector.get_model_vars_dataframe().reset_index(drop=True)
-    timeseries.insert(0, "step", range(len(timeseries)))
-    outcomes = run_outcomes(timeseries, model.n_civilians, parameters.outburst_threshold)
+    timeseries = model.timeseries()
+    outcomes = model.outcomes()
     return RunResult(scenario, parameters, seed, steps, timeseries, outcomes)
 
 
