@@ -120,6 +120,7 @@ class StepParameters(NamedTuple):
     legitimacy_feedback: bool
     legitimacy_loss: float
     calm_standoff: float
+    linmas_guidance: float
 
 
 def vision_offsets(radius: int, width: int, height: int, torus: bool) -> np.ndarray:
@@ -497,6 +498,16 @@ def _officers_within(world, x, y, offsets):
     return n
 
 
+@njit(cache=True, inline="always")
+def _linmas_in(world, cx, cy):
+    j = world.cell_head[cx, cy]
+    while j >= 0:
+        if world.kind[j] == OFFICER and world.role[j] == LINMAS:
+            return True
+        j = world.next_in_cell[j]
+    return False
+
+
 @njit(cache=True)
 def riot_civilian_step(world, p, rng, i):
     """A supporter or provocateur at the site: perceive, feel, decide, act, move."""
@@ -522,12 +533,16 @@ def riot_civilian_step(world, p, rng, i):
             force_seen += world.indiscriminate[cx, cy]
     provocateurs_near = 0
     line_pressure = 0.0
+    guided = False
     for k in range(9):
         cx, cy = _cell(x, y, world.near_offsets[k, 0], world.near_offsets[k, 1], w, h, False)
         if cx >= 0:
             provocateurs_near += world.provocateurs_here[cx, cy]
-            if p.line_advancing and world.officers_here[cx, cy] > 0:
-                line_pressure = 1.0
+            if world.officers_here[cx, cy] > 0:
+                if p.line_advancing:
+                    line_pressure = 1.0
+                if _linmas_in(world, cx, cy):
+                    guided = True
     if world.role[i] == PROVOCATEUR:
         provocateurs_near -= 1
 
@@ -543,7 +558,9 @@ def riot_civilian_step(world, p, rng, i):
         p.spray_fear, p.arrest_fear, p.line_fear, p.fear_decay,
     )
     world.patience[i] -= 1
-    if world.patience[i] <= 0:
+    if world.patience[i] <= 0 or (
+        guided and world.state[i] == CALM and rng.random() < p.linmas_guidance
+    ):
         world.going_home[i] = True
 
     state = world.state[i]

@@ -214,6 +214,7 @@ class CrowdModel(mesa.Model):
             legitimacy_feedback=bool(p.legitimacy_feedback),
             legitimacy_loss=float(p.legitimacy_loss),
             calm_standoff=float(p.calm_standoff),
+            linmas_guidance=float(p.linmas_guidance),
         )
 
     # --- views ------------------------------------------------------------------------

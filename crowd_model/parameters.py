@@ -200,6 +200,9 @@ class Parameters:
     cordon_depth: int = parameter(
         3, low=1, high=20, unit="rows", group="security",
         help="Rows of posts behind the cordon front line (C cells of the site map).")
+    linmas_guidance: float = parameter(
+        0.05, low=0.0, high=1.0, group="security",
+        help="Chance per step that a calm civilian next to a Linmas guard is guided home.")
     arrest_policy: str = parameter(
         "violent", choices=ARREST_POLICIES, group="security",
         help="Whom officers arrest: violent civilians, identified provocateurs first, or anyone engaged.")

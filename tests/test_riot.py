@@ -174,3 +174,13 @@ def test_legitimacy_feedback_turns_indiscriminate_force_against_the_police():
     violent_on = on.datacollector.get_model_vars_dataframe()["violent"].sum()
     violent_off = off.datacollector.get_model_vars_dataframe()["violent"].sum()
     assert violent_on > violent_off
+
+
+def test_linmas_guide_calm_civilians_home():
+    base = load_scenario("peaceful-rally").parameters.with_overrides(
+        ["crowd_size=600", "police_officers=0", "tni_soldiers=0", "linmas_guards=98", "calm_standoff=0"]
+    )
+    guided = simulate(base.with_overrides(["linmas_guidance=1"]), steps=80, seed=1).timeseries
+    unguided = simulate(base.with_overrides(["linmas_guidance=0"]), steps=80, seed=1).timeseries
+    assert unguided["left"].iloc[-1] == 0
+    assert guided["left"].iloc[-1] > 0
