@@ -9,7 +9,7 @@ from crowd_model.errors import InputError
 
 from analysis import figures
 from analysis.results import load_results
-from analysis.sensitivity import sobol_table
+from analysis.sensitivity import small_design_note, sobol_table
 from analysis.stats import numeric_metrics, summarise, timeseries_bands
 
 MAX_BAND_GROUPS = 8
@@ -46,7 +46,8 @@ def analyse(directory: str | Path, metrics: list[str] | None = None,
     fig_dir.mkdir(exist_ok=True)
     if res.design_type == "sobol":
         table, notes = sobol_table(res.design, ok, varied, chosen, seed=int(res.metadata.get("root_seed", 0)))
-        for note in notes:
+        notes.insert(0, small_design_note(res.design, varied))
+        for note in filter(None, notes):
             print(f"analyse: {note}", file=sys.stderr)
         table.to_csv(out / "sensitivity.csv", index=False)
         written.append(out / "sensitivity.csv")

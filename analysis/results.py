@@ -32,7 +32,13 @@ class SweepResults:
 
     @property
     def varied(self) -> list[str]:
-        return list(self.metadata["design"]["varied"])
+        """The varied parameters in the experiment file's order, which is the order of the
+        design's columns and of its AB blocks. Folders written before that order was stored
+        kept ``varied`` as a name-sorted mapping; their order is read from ``design.csv``."""
+        varied = self.metadata["design"]["varied"]
+        if isinstance(varied, list):
+            return [entry["name"] for entry in varied]
+        return [c for c in self.design.columns if c in varied]
 
     @property
     def outcome_columns(self) -> list[str]:

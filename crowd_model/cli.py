@@ -124,6 +124,13 @@ def cmd_sweep(args) -> int:
         raise InputError("use --workers or --scheduler, not both")
     experiment = load_experiment(args.spec)
     out = Path(args.out) if args.out else Path("results") / experiment.name
+    if experiment.design == "sobol":
+        from analysis.sensitivity import small_design_note
+        from experiments.plan import make_plan
+
+        note = small_design_note(make_plan(experiment).design, experiment.varied_names)
+        if note:
+            print(f"crowd-model: warning: {note}", file=sys.stderr)
     with make_executor(args.workers, args.scheduler) as (executor, label, in_flight):
         done = run_sweep(experiment, out, executor, in_flight=in_flight, resume=args.resume,
                          fmt=args.format, progress=not args.no_progress, executor_label=label)

@@ -53,8 +53,11 @@ class Varied:
     low: float | None = None
     high: float | None = None
 
-    def describe(self) -> Any:
-        return list(self.values) if self.values is not None else {"low": self.low, "high": self.high}
+    def record(self) -> dict:
+        """This parameter as one entry of the ordered ``varied`` list in ``metadata.json``."""
+        if self.values is not None:
+            return {"name": self.name, "values": list(self.values)}
+        return {"name": self.name, "low": self.low, "high": self.high}
 
 
 @dataclass(frozen=True)

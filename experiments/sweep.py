@@ -157,7 +157,7 @@ def _metadata(plan: Plan, fmt: str) -> dict:
             "type": e.design,
             "n": e.n,
             "points": len(plan.design),
-            "varied": {v.name: v.describe() for v in e.vary},
+            "varied": [v.record() for v in e.vary],
         },
         "replications": e.replications,
         "runs": len(plan.tasks),

@@ -10,6 +10,7 @@ import pytest
 from scipy import stats
 
 from crowd_model import cli
+from analysis.sensitivity import small_design_note
 from experiments.design import sobol_design
 from experiments.executors import make_executor
 from experiments.spec import load_experiment
@@ -24,8 +25,9 @@ def ishigami(x1, x2, x3, a=7.0, b=0.1):
     return np.sin(x1) + a * np.sin(x2) ** 2 + b * x3 ** 4 * np.sin(x1)
 
 
-def write_sweep_folder(path, design: pd.DataFrame, outcomes: pd.DataFrame, varied: dict, outcome_columns):
-    """A result folder laid out as ``crowd-model sweep`` writes one."""
+def write_sweep_folder(path, design: pd.DataFrame, outcomes: pd.DataFrame, varied, outcome_columns):
+    """A result folder laid out as ``crowd-model sweep`` writes one (``varied``: the ordered
+    list of entries a sweep writes, or the name-keyed mapping older sweeps wrote)."""
     path.mkdir()
     design.to_csv(path / "design.csv", index=False)
     outcomes.to_csv(path / "outcomes.csv", index=False)
@@ -34,18 +36,30 @@ def write_sweep_folder(path, design: pd.DataFrame, outcomes: pd.DataFrame, varie
     (path / "metadata.json").write_text(json.dumps(meta))
 
 
-def test_ishigami_indices_through_the_sweep_analysis(tmp_path):
-    bounds = {name: (-np.pi, np.pi) for name in ("x1", "x2", "x3")}
+def _ishigami_folder(folder, order, legacy_metadata=False):
+    bounds = {name: (-np.pi, np.pi) for name in order}
     design = sobol_design(bounds, 2**12, np.random.default_rng(5))
     y = ishigami(design["x1"], design["x2"], design["x3"])
     outcomes = pd.DataFrame({"run_id": [f"r{p}" for p in design["point"]], "point": design["point"], "replicate": 0,
-                             "seed": 0, "x1": design["x1"], "x2": design["x2"], "x3": design["x3"], "y": y,
-                             "status": "ok", "error": ""})
-    folder = tmp_path / "ishigami"
-    write_sweep_folder(folder, design, outcomes, {n: {"low": lo, "high": hi} for n, (lo, hi) in bounds.items()}, ["y"])
+                             "seed": 0, **{n: design[n] for n in order}, "y": y, "status": "ok", "error": ""})
+    if legacy_metadata:
+        varied = {n: {"low": lo, "high": hi} for n, (lo, hi) in sorted(bounds.items())}
+    else:
+        varied = [{"name": n, "low": lo, "high": hi} for n, (lo, hi) in bounds.items()]
+    write_sweep_folder(folder, design, outcomes, varied, ["y"])
+    return folder
+
+
+@pytest.mark.parametrize("order", [("x1", "x2", "x3"), ("x3", "x1", "x2"), ("x2", "x3", "x1")])
+@pytest.mark.parametrize("legacy_metadata", [False, True])
+def test_ishigami_indices_through_the_sweep_analysis(tmp_path, order, legacy_metadata):
+    """Each parameter keeps its own indices whatever the order of [vary], also in folders
+    whose metadata stored the varied parameters sorted by name."""
+    folder = _ishigami_folder(tmp_path / "ishigami", order, legacy_metadata)
     assert cli.main(["analyse", str(folder)]) == 0
     table = pd.read_csv(folder / "sensitivity.csv").set_index("parameter")
-    assert list(table.index) == ["x1", "x2", "x3"]
+    assert list(table.index) == list(order)
+    table = table.loc[["x1", "x2", "x3"]]
     np.testing.assert_allclose(table["S1"], ISHIGAMI_S1, atol=0.03)
     np.testing.assert_allclose(table["ST"], ISHIGAMI_ST, atol=0.03)
     for key, truth in (("S1", ISHIGAMI_S1), ("ST", ISHIGAMI_ST)):
@@ -57,6 +71,57 @@ def test_ishigami_indices_through_the_sweep_analysis(tmp_path):
     first = (folder / "sensitivity.csv").read_bytes()
     assert cli.main(["analyse", str(folder)]) == 0
     assert (folder / "sensitivity.csv").read_bytes() == first
+
+
+SOBOL_ORDER = """
+scenario = "epstein"
+steps = 60
+seed = 3
+design = "sobol"
+n = 64
+[set]
+width = 20
+height = 20
+[vary]
+"""
+SOBOL_RANGES = {"legitimacy": "{ low = 0.5, high = 0.95 }", "water_cannon_range": "{ low = 2, high = 20 }",
+                "officer_density": "{ low = 0.02, high = 0.06 }"}
+
+
+@pytest.mark.parametrize("order", [("water_cannon_range", "legitimacy", "officer_density"),
+                                   ("legitimacy", "officer_density", "water_cannon_range")])
+def test_sobol_indices_follow_the_parameters_through_a_model_sweep(tmp_path, order, capsys):
+    """Epstein on the open grid: legitimacy drives peak_active, the water cannon's range
+    (no site, no cannon) does nothing. In any [vary] order, the indices say so."""
+    spec = tmp_path / "order.toml"
+    spec.write_text(SOBOL_ORDER + "".join(f"{name} = {SOBOL_RANGES[name]}\n" for name in order))
+    out = tmp_path / "out"
+    assert cli.main(["sweep", str(spec), "--out", str(out), "--workers", "1", "--no-progress"]) == 0
+    meta = json.loads((out / "metadata.json").read_text())
+    assert [entry["name"] for entry in meta["design"]["varied"]] == list(order)
+    assert cli.main(["analyse", str(out), "--metric", "peak_active"]) == 0
+    table = pd.read_csv(out / "sensitivity.csv").set_index("parameter")
+    assert list(table.index) == list(order)
+    assert table.loc["legitimacy", "ST"] > 0.5
+    assert table.loc["water_cannon_range", "ST"] < 0.15
+    assert abs(table.loc["water_cannon_range", "S1"]) < 0.15
+    assert table["ST"].idxmin() == "water_cannon_range"
+
+
+def test_small_sobol_design_is_flagged(tmp_path, capsys):
+    bounds = {f"p{i}": (0.0, 1.0) for i in range(6)}
+    small = sobol_design(bounds, 16, np.random.default_rng(1))
+    large = sobol_design(bounds, 256, np.random.default_rng(1))
+    assert small_design_note(small, list(bounds)) is not None
+    assert "n = 16 is small for 6 varied parameters" in small_design_note(small, list(bounds))
+    assert small_design_note(large, list(bounds)) is None
+    spec = tmp_path / "small.toml"
+    spec.write_text(BASE + 'design = "sobol"\nn = 8\n[set]\nwidth = 12\nheight = 12\n[vary]\n'
+                    + "".join(f"{name} = {SOBOL_RANGES[name]}\n" for name in SOBOL_RANGES))
+    assert cli.main(["sweep", str(spec), "--out", str(tmp_path / "s"), "--workers", "1", "--no-progress"]) == 0
+    assert "warning: n = 8 is small for 3 varied parameters" in capsys.readouterr().err
+    assert cli.main(["analyse", str(tmp_path / "s")]) == 0
+    assert "n = 8 is small" in capsys.readouterr().err
 
 
 def _sweep(tmp_path, text: str, name: str):
