@@ -25,15 +25,15 @@ import pandas as pd
 import solara
 from PIL import Image
 
-from analysis.stats import CONFIDENCE, interval, numeric_metrics
+from crowd_model.analysis.stats import CONFIDENCE, interval, numeric_metrics
 from crowd_model.errors import InputError
 from crowd_model.kernel import CELL_CATEGORIES, STATE_NAMES
 from crowd_model.model import CrowdModel
 from crowd_model.parameters import Parameters, ParameterSpec, parameter_specs
 from crowd_model.scenario import Scenario, load_scenario, preset_names
-from experiments.executors import default_workers, make_executor
-from experiments.spec import parse_experiment
-from experiments.sweep import run_sweep
+from crowd_model.experiments.executors import default_workers, make_executor
+from crowd_model.experiments.spec import parse_experiment
+from crowd_model.experiments.sweep import run_sweep
 
 # Colour and legend text of each cell category: dark, saturated security units and site
 # features on a near-white ground, warm colours for an aroused crowd, so that the picture
@@ -544,7 +544,7 @@ def range_values(spec: ParameterSpec, low: float, high: float, points: int) -> l
 
 
 def sweep_experiment(scenario: str, steps: int, replications: int, seed: int, ranges: list[tuple]) -> dict:
-    """An experiment (the TOML form of :mod:`experiments.spec`) for a grid over ``ranges``,
+    """An experiment (the TOML form of :mod:`crowd_model.experiments.spec`) for a grid over ``ranges``,
     each ``(name, low, high, points)``."""
     specs = {s.name: s for s in parameter_specs()}
     vary = {name: range_values(specs[name], low, high, points) for name, low, high, points in ranges}
@@ -560,7 +560,7 @@ def sweep_experiment(scenario: str, steps: int, replications: int, seed: int, ra
 
 
 def mean_with_ci(outcomes: pd.DataFrame, by: list[str], metric: str) -> pd.DataFrame:
-    """Mean of ``metric`` per design point with :func:`analysis.stats.interval`'s confidence
+    """Mean of ``metric`` per design point with :func:`crowd_model.analysis.stats.interval`'s confidence
     interval over replicates (a point with one run gets a band of zero width)."""
     ok = outcomes[outcomes["status"] == "ok"] if "status" in outcomes else outcomes
     table = interval(ok.groupby(by)[metric]).reset_index()

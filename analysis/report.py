@@ -7,10 +7,10 @@ from pathlib import Path
 
 from crowd_model.errors import InputError
 
-from analysis import figures
-from analysis.results import load_results
-from analysis.sensitivity import small_design_note, sobol_table
-from analysis.stats import numeric_metrics, summarise, timeseries_bands
+from crowd_model.analysis import figures
+from crowd_model.analysis.results import load_results
+from crowd_model.analysis.sensitivity import small_design_note, sobol_table
+from crowd_model.analysis.stats import numeric_metrics, summarise, timeseries_bands
 
 MAX_BAND_GROUPS = 8
 

@@ -1,7 +1,7 @@
 """First- and total-order Sobol' indices of a ``sobol`` sweep, with bootstrap intervals.
 
 The design table (``design.csv``) labels each point A, B or AB_i as
-``experiments.design.sobol_design`` laid them out; the outcome per point (the mean over
+``crowd_model.experiments.design.sobol_design`` laid them out; the outcome per point (the mean over
 replications) is handed to ``scipy.stats.sobol_indices`` as ``f_A``, ``f_B``, ``f_AB``
 (Saltelli et al. 2010 estimators). Intervals: percentile bootstrap over the n base
 samples with a seeded generator, so the same files give the same intervals.
@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import bootstrap, sobol_indices
 
-from analysis.stats import CONFIDENCE
+from crowd_model.analysis.stats import CONFIDENCE
 
 N_RESAMPLES = 999
 CHANCE_CORRELATION_LIMIT = 0.3

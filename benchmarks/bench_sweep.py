@@ -18,10 +18,10 @@ import time
 from pathlib import Path
 
 from crowd_model.runner import simulate
-from experiments.executors import make_executor
-from experiments.plan import make_plan
-from experiments.spec import load_experiment
-from experiments.sweep import run_sweep
+from crowd_model.experiments.executors import make_executor
+from crowd_model.experiments.plan import make_plan
+from crowd_model.experiments.spec import load_experiment
+from crowd_model.experiments.sweep import run_sweep
 
 TARGET = 1.3
 REPLICATIONS = 20

@@ -116,17 +116,17 @@ def cmd_run(args) -> int:
 def cmd_sweep(args) -> int:
     from pathlib import Path
 
-    from experiments.executors import make_executor
-    from experiments.spec import load_experiment
-    from experiments.sweep import run_sweep
+    from crowd_model.experiments.executors import make_executor
+    from crowd_model.experiments.spec import load_experiment
+    from crowd_model.experiments.sweep import run_sweep
 
     if args.scheduler and args.workers:
         raise InputError("use --workers or --scheduler, not both")
     experiment = load_experiment(args.spec)
     out = Path(args.out) if args.out else Path("results") / experiment.name
     if experiment.design == "sobol":
-        from analysis.sensitivity import small_design_note
-        from experiments.plan import make_plan
+        from crowd_model.analysis.sensitivity import small_design_note
+        from crowd_model.experiments.plan import make_plan
 
         note = small_design_note(make_plan(experiment).design, experiment.varied_names)
         if note:
@@ -143,7 +143,7 @@ def cmd_sweep(args) -> int:
 
 
 def cmd_analyse(args) -> int:
-    from analysis.report import analyse
+    from crowd_model.analysis.report import analyse
 
     for path in analyse(args.dir, metrics=args.metric, figure_formats=args.figure_format or ["png"]):
         print(f"wrote {path}")

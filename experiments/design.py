@@ -4,7 +4,7 @@
 (McKay, Beckman & Conover 1979); ``sobol`` Saltelli's (2010) A, B, AB layout over a
 scrambled Sobol' sequence, exactly as ``scipy.stats.sobol_indices`` builds it, so that the
 model outputs can be handed back to it as ``f_A``, ``f_B`` and ``f_AB``
-(``analysis.sensitivity`` does that from ``design.csv``).
+(``crowd_model.analysis.sensitivity`` does that from ``design.csv``).
 """
 
 from __future__ import annotations

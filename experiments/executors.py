@@ -74,7 +74,7 @@ def _context():
         return multiprocessing.get_context("fork")
     if "forkserver" in methods:
         context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["experiments.execute"])
+        context.set_forkserver_preload(["crowd_model.experiments.worker"])
         return context
     return multiprocessing.get_context(methods[0])
 

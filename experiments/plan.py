@@ -18,8 +18,8 @@ import pandas as pd
 from crowd_model.errors import InputError
 from crowd_model.parameters import Parameters, parameter_specs
 
-from experiments.design import grid_design, lhs_design, sobol_design
-from experiments.spec import Experiment
+from crowd_model.experiments.design import grid_design, lhs_design, sobol_design
+from crowd_model.experiments.spec import Experiment
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,7 @@ from crowd_model.errors import InputError
 from crowd_model.parameters import Parameters, ParameterSpec, parameter_specs
 from crowd_model.scenario import Scenario, load_scenario, preset_names
 
-from experiments.condition import Condition
+from crowd_model.experiments.condition import Condition
 
 DESIGNS = ("grid", "lhs", "sobol")
 _TOP_KEYS = ("description", "scenario", "steps", "replications", "seed", "design", "n",

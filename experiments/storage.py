@@ -18,7 +18,7 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
-from experiments.execute import OK, RunRecord, csv_lines
+from crowd_model.experiments.worker import OK, RunRecord, csv_lines
 
 OUTCOMES, TIMESERIES = "outcomes.csv", "timeseries.csv"
 

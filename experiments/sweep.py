@@ -13,10 +13,10 @@ from pathlib import Path
 from crowd_model.errors import InputError
 from crowd_model.runner import git_commit, versions
 
-from experiments.execute import OK, execute, failure, outcome_header, timeseries_header
-from experiments.plan import Plan, make_plan
-from experiments.spec import Experiment
-from experiments.storage import ResultStore, write_atomic, write_json_atomic
+from crowd_model.experiments.worker import OK, execute, failure, outcome_header, timeseries_header
+from crowd_model.experiments.plan import Plan, make_plan
+from crowd_model.experiments.spec import Experiment
+from crowd_model.experiments.storage import ResultStore, write_atomic, write_json_atomic
 
 METADATA, DESIGN = "metadata.json", "design.csv"
 FORMATS = ("csv", "parquet")

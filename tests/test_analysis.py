@@ -10,11 +10,11 @@ import pytest
 from scipy import stats
 
 from crowd_model import cli
-from analysis.sensitivity import small_design_note
-from experiments.design import sobol_design
-from experiments.executors import make_executor
-from experiments.spec import load_experiment
-from experiments.sweep import run_sweep
+from crowd_model.analysis.sensitivity import small_design_note
+from crowd_model.experiments.design import sobol_design
+from crowd_model.experiments.executors import make_executor
+from crowd_model.experiments.spec import load_experiment
+from crowd_model.experiments.sweep import run_sweep
 
 ISHIGAMI_S1 = [0.3139, 0.4424, 0.0]
 ISHIGAMI_ST = [0.5576, 0.4424, 0.2437]

@@ -11,8 +11,8 @@ import pytest
 
 from crowd_model import cli
 from crowd_model.errors import InputError
-from experiments.plan import make_plan
-from experiments.spec import load_experiment
+from crowd_model.experiments.plan import make_plan
+from crowd_model.experiments.spec import load_experiment
 
 ROOT = Path(__file__).resolve().parent.parent
 GOOD = """
@@ -104,7 +104,7 @@ def test_sampled_integer_parameters_are_whole_numbers(tmp_path):
     assert len(design) == 16 and design["legitimacy"].between(0.5, 0.9).all()
 
 
-@pytest.mark.parametrize("path", sorted((ROOT / "experiments").glob("*.toml")), ids=lambda p: p.name)
+@pytest.mark.parametrize("path", sorted((ROOT / "experiments" / "specs").glob("*.toml")), ids=lambda p: p.name)
 def test_shipped_experiment_files_are_valid(path):
     try:
         plan = make_plan(load_experiment(path))

@@ -14,10 +14,10 @@ import pandas as pd
 import pytest
 
 from crowd_model import cli
-from experiments.executors import make_executor
-from experiments.plan import make_plan
-from experiments.spec import load_experiment
-from experiments.sweep import run_sweep
+from crowd_model.experiments.executors import make_executor
+from crowd_model.experiments.plan import make_plan
+from crowd_model.experiments.spec import load_experiment
+from crowd_model.experiments.sweep import run_sweep
 
 SMALL = """
 scenario = "epstein"

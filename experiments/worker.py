@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 from crowd_model.runner import simulate
 
-from experiments.condition import Condition
-from experiments.plan import RunTask
-from experiments.spec import Experiment
+from crowd_model.experiments.condition import Condition
+from crowd_model.experiments.plan import RunTask
+from crowd_model.experiments.spec import Experiment
 
 OK, FAILED = "ok", "failed"
 
