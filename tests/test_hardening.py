@@ -22,23 +22,10 @@ from crowd_model.errors import InputError
 from crowd_model.experiments.condition import Condition
 from crowd_model.experiments.spec import load_experiment
 from crowd_model.limits import BYTES_PER_STEP, Limits, check_run
+from small_site import SITE, SITE_SETS
 
 SMALL_RUN = ["--set", "width=10", "--set", "height=10", "--steps", "3"]
 
-# A small site: office and yard at the top, fence and gate, the street with the cordon
-# line, the assembly area and exits at the bottom, a water-cannon truck.
-SITE = """\
-SSSSSSSSSS
-####GG####
-....W.....
-CCCCCCCCCC
-..........
-EAAAAAAAAE
-EAAAAAAAAE
-EEEEEEEEEE
-"""
-SITE_SETS = ["--set", "width=10", "--set", "height=8", "--set", "torus=false", "--set", "crowd_size=12",
-             "--set", "police_officers=6", "--set", "tni_soldiers=0", "--set", "linmas_guards=0"]
 
 
 @pytest.fixture

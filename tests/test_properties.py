@@ -16,17 +16,9 @@ from hypothesis import strategies as st
 
 from crowd_model import cli
 from crowd_model.site import SYMBOLS
+from small_site import SITE
 
-TEMPLATE = [
-    "SSSSSSSSSS",
-    "####GG####",
-    "....W.....",
-    "CCCCCCCCCC",
-    "..........",
-    "EAAAAAAAAE",
-    "EAAAAAAAAE",
-    "EEEEEEEEEE",
-]
+TEMPLATE = SITE.splitlines()
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 

@@ -18,6 +18,7 @@ from crowd_model.errors import InputError
 from crowd_model.experiments.plan import make_plan
 from crowd_model.experiments.spec import load_experiment
 from crowd_model.files import LOCK_NAME, FolderLock
+from small_site import SITE, SITE_SETS
 from test_sweeps import experiment_file, same_files, sweep
 
 FILES = ("outcomes.csv", "timeseries.csv", "checksums.csv", "design.csv")
@@ -51,43 +52,36 @@ def test_checksums_list_every_run_with_its_rows(straight):
     assert list(sums["run_id"]) == list(outcomes["run_id"]) and (sums["rows"] == 13).all()
 
 
-def test_deleted_timeseries_reruns_every_run(straight, tmp_path):
-    spec, ref = straight
-    out = copy_of(ref, tmp_path / "out")
-    (out / "timeseries.csv").unlink()
-    summary = resume(spec, out)
-    assert summary.resumed == 0 and summary.ok == 9
-    same_files(ref, out, FILES)
+def tear(cut: int):
+    def damage(out: Path) -> None:
+        data = (out / "timeseries.csv").read_bytes()
+        (out / "timeseries.csv").write_bytes(data[:-cut])
+
+    return damage
 
 
-@pytest.mark.parametrize("cut", [1, 7, 40])
-def test_torn_last_line_reruns_that_run(straight, tmp_path, cut):
-    spec, ref = straight
-    out = copy_of(ref, tmp_path / "out")
-    data = (out / "timeseries.csv").read_bytes()
-    (out / "timeseries.csv").write_bytes(data[:-cut])
-    summary = resume(spec, out)
-    assert summary.resumed == 8 and summary.ok == 9
-    same_files(ref, out, FILES)
-
-
-def test_a_missing_or_edited_row_in_the_middle_reruns_that_run(straight, tmp_path):
-    spec, ref = straight
-    out = copy_of(ref, tmp_path / "out")
+def drop_and_edit(out: Path) -> None:
+    """Delete a row of the second run and edit a value of the fifth."""
     lines = (out / "timeseries.csv").read_text().splitlines(keepends=True)
-    del lines[20]  # a row of the second run
-    lines[60] = lines[60][:-2] + ("7\n" if lines[60][-2] != "7" else "8\n")  # an edited value, another run
+    del lines[20]
+    lines[60] = lines[60][:-2] + ("7\n" if lines[60][-2] != "7" else "8\n")
     (out / "timeseries.csv").write_text("".join(lines))
-    summary = resume(spec, out)
-    assert summary.resumed == 7 and summary.ok == 9
-    same_files(ref, out, FILES)
 
 
-def test_deleted_checksums_rerun_everything(straight, tmp_path):
+@pytest.mark.parametrize("damage, kept", [
+    (lambda out: (out / "timeseries.csv").unlink(), 0),  # was: "9 of 9 ok" and an empty time series
+    (tear(1), 8),  # a torn last line: the last run's last row was silently lost
+    (tear(7), 8),
+    (tear(40), 8),
+    (drop_and_edit, 7),
+    (lambda out: (out / "checksums.csv").unlink(), 0),
+], ids=["deleted", "torn-1", "torn-7", "torn-40", "row-dropped-and-edited", "checksums-deleted"])
+def test_resume_runs_again_every_run_not_stored_whole(straight, tmp_path, damage, kept):
     spec, ref = straight
     out = copy_of(ref, tmp_path / "out")
-    (out / "checksums.csv").unlink()
-    assert resume(spec, out).resumed == 0
+    damage(out)
+    summary = resume(spec, out)
+    assert summary.resumed == kept and summary.ok == 9
     same_files(ref, out, FILES)
 
 
@@ -136,18 +130,6 @@ def test_a_stale_lock_of_a_dead_process_is_taken_over(straight, tmp_path):
     same_files(ref, out, FILES)
 
 
-SITE = """\
-SSSSSSSSSS
-####GG####
-....W.....
-CCCCCCCCCC
-..........
-EAAAAAAAAE
-EAAAAAAAAE
-EEEEEEEEEE
-"""
-
-
 def site_experiment(tmp_path: Path) -> Path:
     (tmp_path / "map.txt").write_text(SITE)
     path = tmp_path / "site.toml"
@@ -183,9 +165,7 @@ def test_an_edited_map_refuses_resume_and_metadata_keeps_the_map(tmp_path):
 
 def test_run_metadata_keeps_the_map(tmp_path):
     (tmp_path / "map.txt").write_text(SITE)
-    args = ["run", "--set", f"site={tmp_path / 'map.txt'}", "--set", "width=10", "--set", "height=8",
-            "--set", "torus=false", "--set", "crowd_size=12", "--set", "police_officers=6", "--set",
-            "tni_soldiers=0", "--set", "linmas_guards=0", "--steps", "2", "--out", str(tmp_path / "out")]
+    args = ["run", "--set", f"site={tmp_path / 'map.txt'}", *SITE_SETS, "--steps", "2", "--out", str(tmp_path / "out")]
     assert cli.main(args) == 0
     meta = json.loads((tmp_path / "out" / "metadata.json").read_text())
     assert meta["sites"][str(tmp_path / "map.txt")]["text"] == SITE and "git_dirty" in meta
