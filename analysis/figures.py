@@ -105,3 +105,26 @@ def sobol_bars(table: pd.DataFrame, metric: str, stem: Path, formats) -> list[Pa
     ax.set_title(f"sensitivity of {metric} (95% bootstrap intervals)")
     ax.legend()
     return save(fig, stem, formats)
+
+
+def morris_plane(table: pd.DataFrame, metric: str, stem: Path, formats) -> list[Path]:
+    """σ against μ* of ``metric`` (Morris 1991): far right, important; high, non-linear or
+    interacting; near the σ = μ* line, effects that change sign or size across the space.
+    Horizontal bars: μ*'s bootstrap interval."""
+    rows = table[table["metric"] == metric]
+    fig, ax = plt.subplots(figsize=(6.5, 5))
+    mu_star, sigma = rows["mu_star"].to_numpy(dtype=float), rows["sigma"].to_numpy(dtype=float)
+    errors = np.abs(np.vstack([mu_star - rows["mu_star_low"], rows["mu_star_high"] - mu_star]))
+    ax.errorbar(mu_star, sigma, xerr=np.nan_to_num(errors), fmt="o", capsize=3, color="C0")
+    for name, x, y in zip(rows["parameter"], mu_star, sigma):
+        if np.isfinite(x) and np.isfinite(y):
+            ax.annotate(name, (x, y), textcoords="offset points", xytext=(4, 4), fontsize=8)
+    top = np.nanmax(np.concatenate([rows["mu_star_high"].to_numpy(dtype=float), sigma, [1e-12]]))
+    ax.plot([0, top * 1.05], [0, top * 1.05], color="grey", lw=0.8, ls="--", label="σ = μ*")
+    ax.set_xlim(left=0)
+    ax.set_ylim(bottom=0)
+    ax.set_xlabel("μ* (mean |elementary effect|)")
+    ax.set_ylabel("σ (sd of elementary effects)")
+    ax.set_title(f"Morris screening of {metric} (95% bootstrap interval of μ*)")
+    ax.legend(loc="upper left")
+    return save(fig, stem, formats)

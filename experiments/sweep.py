@@ -156,6 +156,7 @@ def _metadata(plan: Plan, fmt: str) -> dict:
         "design": {
             "type": e.design,
             "n": e.n,
+            **({"levels": e.levels} if e.levels is not None else {}),
             "points": len(plan.design),
             "varied": [v.record() for v in e.vary],
         },
