@@ -105,3 +105,37 @@ def sobol_bars(table: pd.DataFrame, metric: str, stem: Path, formats) -> list[Pa
     ax.set_title(f"sensitivity of {metric} (95% bootstrap intervals)")
     ax.legend()
     return save(fig, stem, formats)
+
+
+def morris_plane(table: pd.DataFrame, metric: str, stem: Path, formats, labelled: int = 4) -> list[Path]:
+    """Left: σ against μ* of ``metric`` (Morris 1991) — far right, important; high,
+    non-linear or interacting; near the σ = μ* line, effects that change sign or size
+    across the space; the ``labelled`` largest μ* are named. Right: μ* of every parameter,
+    largest first, with its bootstrap interval."""
+    rows = table[table["metric"] == metric]
+    mu_star, sigma = rows["mu_star"].to_numpy(dtype=float), rows["sigma"].to_numpy(dtype=float)
+    errors = np.nan_to_num(np.abs(np.vstack([mu_star - rows["mu_star_low"], rows["mu_star_high"] - mu_star])))
+    fig, (ax, bars) = plt.subplots(1, 2, figsize=(12, 0.8 + max(4.2, 0.28 * len(rows))),
+                                   gridspec_kw={"width_ratios": [1.2, 1]})
+    ax.errorbar(mu_star, sigma, xerr=errors, fmt="o", capsize=3, color="C0", ecolor="C0", alpha=0.8)
+    ranked = np.argsort(-np.nan_to_num(mu_star, nan=-1.0), kind="stable")
+    for k in ranked[:labelled]:
+        if np.isfinite(mu_star[k]) and np.isfinite(sigma[k]):
+            ax.annotate(rows["parameter"].iloc[k], (mu_star[k], sigma[k]), textcoords="offset points",
+                        xytext=(4, 4), fontsize=8)
+    top = np.nanmax(np.concatenate([rows["mu_star_high"].to_numpy(dtype=float), sigma, [1e-12]]))
+    ax.plot([0, top * 1.05], [0, top * 1.05], color="grey", lw=0.8, ls="--", label="σ = μ*")
+    ax.set_xlim(left=0)
+    ax.set_ylim(bottom=0)
+    ax.set_xlabel("μ* (mean |elementary effect|)")
+    ax.set_ylabel("σ (sd of elementary effects)")
+    ax.legend(loc="upper left")
+    order = ranked[::-1]
+    ys = np.arange(len(order))
+    bars.barh(ys, mu_star[order], xerr=errors[:, order], capsize=2, color="C0", alpha=0.8)
+    bars.set_yticks(ys, rows["parameter"].to_numpy()[order], fontsize=8)
+    bars.set_xlabel("μ* with 95% bootstrap interval")
+    bars.set_xlim(left=0)
+    fig.suptitle(f"Morris screening of {metric}")
+    fig.tight_layout()
+    return save(fig, stem, formats)

@@ -1,4 +1,4 @@
-"""``crowd-model analyse DIR``: summary.csv, sensitivity.csv (sobol designs) and figures."""
+"""``crowd-model analyse DIR``: summary.csv, sensitivity.csv (sobol and morris designs) and figures."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from crowd_model.errors import InputError
 
 from crowd_model.analysis import figures
 from crowd_model.analysis.results import load_results
+from crowd_model.analysis.screening import morris_table
 from crowd_model.analysis.sensitivity import small_design_note, sobol_table
 from crowd_model.analysis.stats import numeric_metrics, summarise, timeseries_bands
 
@@ -44,15 +45,15 @@ def analyse(directory: str | Path, metrics: list[str] | None = None,
 
     fig_dir = out / "figures"
     fig_dir.mkdir(exist_ok=True)
+    seed = int(res.metadata.get("root_seed", 0))
     if res.design_type == "sobol":
-        table, notes = sobol_table(res.design, ok, varied, chosen, seed=int(res.metadata.get("root_seed", 0)))
+        table, notes = sobol_table(res.design, ok, varied, chosen, seed=seed)
         notes.insert(0, small_design_note(res.design, varied))
-        for note in filter(None, notes):
-            print(f"analyse: {note}", file=sys.stderr)
-        table.to_csv(out / "sensitivity.csv", index=False)
-        written.append(out / "sensitivity.csv")
-        for metric in table["metric"].unique():
-            written += figures.sobol_bars(table, metric, fig_dir / f"sobol_{metric}", figure_formats)
+        written += _sensitivity(table, notes, out, figures.sobol_bars, "sobol", figure_formats)
+    elif res.design_type == "morris":
+        bounds = {e["name"]: (e["low"], e["high"]) for e in res.metadata["design"]["varied"]}
+        table, notes = morris_table(res.design, ok, bounds, chosen, seed=seed)
+        written += _sensitivity(table, notes, out, figures.morris_plane, "morris", figure_formats)
     elif res.design_type == "lhs":
         for metric in chosen:
             written += figures.scatter(ok, varied, metric, fig_dir / f"scatter_{metric}", figure_formats)
@@ -65,6 +66,17 @@ def analyse(directory: str | Path, metrics: list[str] | None = None,
             written += figures.response_curve(summary, varied[0], metric, fig_dir / f"response_{metric}", figure_formats)
 
     written += _timeseries_figure(res, fig_dir, figure_formats)
+    return written
+
+
+def _sensitivity(table, notes, out: Path, figure, prefix: str, formats) -> list[Path]:
+    """Say the notes, write ``sensitivity.csv`` and one figure per outcome."""
+    for note in filter(None, notes):
+        print(f"analyse: {note}", file=sys.stderr)
+    table.to_csv(out / "sensitivity.csv", index=False)
+    written = [out / "sensitivity.csv"]
+    for metric in table["metric"].unique():
+        written += figure(table, metric, out / "figures" / f"{prefix}_{metric}", formats)
     return written
 
 

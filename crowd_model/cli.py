@@ -74,7 +74,14 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--format", choices=("csv", "parquet"), default="csv", help="also write Parquet files at the end (default: csv only)")
     sweep.add_argument("--no-progress", action="store_true", help="do not show the progress bar")
     _limit_flags(sweep, ("max_runs", "max_steps", "max_cells", "max_stored_values"))
+    sweep.add_argument("--shard", metavar="I/N", help="run only the I-th of N slices of the plan (I = 1..N) into --out; "
+                       "'crowd-model merge' joins the N folders")
     sweep.set_defaults(func=cmd_sweep)
+
+    merge = sub.add_parser("merge", help="join the shard folders of one sweep (sweep --shard I/N) into one result folder")
+    merge.add_argument("dirs", nargs="+", metavar="DIR", help="the shard folders, all N of them")
+    merge.add_argument("--out", required=True, help="result folder to write (must not hold results yet)")
+    merge.set_defaults(func=cmd_merge)
 
     analyse = sub.add_parser("analyse", help="summaries, sensitivity indices and figures from a sweep's result folder")
     analyse.add_argument("dir", metavar="DIR", help="a folder written by 'crowd-model sweep'")
@@ -160,10 +167,11 @@ def cmd_sweep(args) -> int:
 
     from crowd_model.experiments.executors import make_executor
     from crowd_model.experiments.spec import load_experiment
-    from crowd_model.experiments.sweep import run_sweep
+    from crowd_model.experiments.sweep import parse_shard, run_sweep
 
     if args.scheduler and args.workers:
         raise InputError("use --workers or --scheduler, not both")
+    shard = parse_shard(args.shard) if args.shard else None
     experiment = load_experiment(args.spec, limits=_limits(args, ("max_runs", "max_steps", "max_cells", "max_stored_values")))
     out = Path(args.out) if args.out else Path("results") / experiment.name
     if experiment.design == "sobol":
@@ -175,7 +183,7 @@ def cmd_sweep(args) -> int:
             print(f"crowd-model: warning: {note}", file=sys.stderr)
     with make_executor(args.workers, args.scheduler) as (executor, label, in_flight):
         done = run_sweep(experiment, out, executor, in_flight=in_flight, resume=args.resume,
-                         fmt=args.format, progress=not args.no_progress, executor_label=label)
+                         fmt=args.format, progress=not args.no_progress, executor_label=label, shard=shard)
     print(f"{done.ok} of {done.runs} runs ok ({done.resumed} already done, {done.failed} failed) "
           f"in {done.seconds:.1f} s on {label} ({done.compute_seconds:.1f} s of run time); results in {out}")
     if done.failed:
@@ -184,6 +192,15 @@ def cmd_sweep(args) -> int:
               f"first error: {done.first_error}; see the status and error columns of {out / 'outcomes.csv'}; "
               f"--resume runs them again", file=sys.stderr)
         return EXIT_ALL_FAILED if every else EXIT_SOME_FAILED
+    return 0
+
+
+def cmd_merge(args) -> int:
+    from crowd_model.experiments.merge import merge_shards
+
+    meta = merge_shards(args.dirs, args.out)
+    print(f"merged {len(args.dirs)} shards: {meta['runs_ok']} of {meta['runs']} runs ok, "
+          f"{meta['runs_failed']} failed; results in {args.out}")
     return 0
 
 

@@ -4,7 +4,10 @@
 (McKay, Beckman & Conover 1979); ``sobol`` Saltelli's (2010) A, B, AB layout over a
 scrambled Sobol' sequence, exactly as ``scipy.stats.sobol_indices`` builds it, so that the
 model outputs can be handed back to it as ``f_A``, ``f_B`` and ``f_AB``
-(``crowd_model.analysis.sensitivity`` does that from ``design.csv``).
+(``crowd_model.analysis.sensitivity`` does that from ``design.csv``); ``morris`` n
+trajectories of elementary effects (Morris 1991; Campolongo et al. 2007), from SALib's
+sampler, each trajectory d + 1 points that change one parameter at a time
+(``crowd_model.analysis.screening`` reads the effects back from ``design.csv``).
 """
 
 from __future__ import annotations
@@ -47,6 +50,25 @@ def sobol_design(bounds: dict[str, tuple[float, float]], n: int, rng: np.random.
         blocks.append(_with_labels(_scaled(ab, bounds, integer), block="AB", sample=np.arange(n), column=i))
     table = pd.concat(blocks, ignore_index=True)
     table["point"] = np.arange(len(table))
+    return table
+
+
+def morris_design(bounds: dict[str, tuple[float, float]], n: int, levels: int, rng: np.random.Generator,
+                  integer: frozenset[str] = frozenset()) -> pd.DataFrame:
+    """n Morris trajectories on a ``levels``-level grid over the bounds (SALib's sampler,
+    seeded from ``rng``). Rows of one trajectory share ``sample`` (the trajectory) and
+    follow each other in ``point`` order; ``column`` names the parameter (its index in
+    ``bounds``) that changed from the row before, -1 on a trajectory's first row."""
+    from SALib.sample import morris
+
+    d = len(bounds)
+    unit_problem = {"num_vars": d, "names": list(bounds), "bounds": [[0.0, 1.0]] * d}
+    unit = morris.sample(unit_problem, n, num_levels=levels, seed=int(rng.integers(2**31 - 1)))
+    steps = unit.reshape(n, d + 1, d)
+    changed = np.full((n, d + 1), -1, dtype=int)
+    changed[:, 1:] = np.argmax(np.abs(np.diff(steps, axis=1)), axis=2)
+    table = _with_labels(_scaled(unit, bounds, integer), block="morris",
+                         sample=np.repeat(np.arange(n), d + 1), column=changed.ravel())
     return table
 
 

@@ -19,7 +19,7 @@ from crowd_model.errors import InputError
 from crowd_model.parameters import Parameters, parameter_specs
 from crowd_model.site import load_site
 
-from crowd_model.experiments.design import grid_design, lhs_design, sobol_design
+from crowd_model.experiments.design import grid_design, lhs_design, morris_design, sobol_design
 from crowd_model.experiments.spec import Experiment
 
 
@@ -100,6 +100,8 @@ def build_design(experiment: Experiment, rng: np.random.Generator) -> pd.DataFra
         return grid_design({v.name: list(v.values) for v in experiment.vary})
     bounds = {v.name: (v.low, v.high) for v in experiment.vary}
     integer = frozenset(s.name for s in parameter_specs() if s.type is int)
+    if experiment.design == "morris":
+        return morris_design(bounds, experiment.n, experiment.levels, rng, integer)
     sampler = lhs_design if experiment.design == "lhs" else sobol_design
     return sampler(bounds, experiment.n, rng, integer)
 

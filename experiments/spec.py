@@ -7,14 +7,18 @@ The form (DESIGN.md's contract, plus ``[record]`` and ``[stop]``)::
     steps = 100                 # default: the scenario's
     replications = 4            # default 1
     seed = 1                    # root seed; default: the scenario's
-    design = "grid"             # grid | lhs | sobol
-    n = 64                      # lhs: points; sobol: base samples, a power of two
+    design = "grid"             # grid | lhs | sobol | morris
+    n = 64                      # lhs: points; sobol: base samples, a power of two; morris: trajectories
+    levels = 4                  # morris: grid levels per parameter (even; default 4)
     [set]                       # fixed overrides (values or schedule tables)
     width = 20
     [vary]                      # grid: a list, or a stepped range {start, stop, step}
     legitimacy = [0.7, 0.8]
     officer_density = { start = 0.02, stop = 0.08, step = 0.02 }
-    # lhs / sobol: legitimacy = { low = 0.6, high = 0.9 }
+    # lhs / sobol / morris: legitimacy = { low = 0.6, high = 0.9 }
+    # lhs / sobol / morris: a whole group at its declared bounds (numeric parameters with
+    # both bounds; switches and choices are left out), optionally without some:
+    # security = { group = "security", exclude = ["max_jail_term"] }
     [record]                    # per-step metrics to keep, and every how many steps
     metrics = ["active", "arrested"]
     every = 1
@@ -41,11 +45,14 @@ from crowd_model.scenario import MAX_SCENARIO_BYTES, Scenario, load_scenario, pr
 
 from crowd_model.experiments.condition import Condition
 
-DESIGNS = ("grid", "lhs", "sobol")
-_TOP_KEYS = ("description", "scenario", "steps", "replications", "seed", "design", "n",
+DESIGNS = ("grid", "lhs", "sobol", "morris")
+SAMPLED = ("lhs", "sobol", "morris")
+_TOP_KEYS = ("description", "scenario", "steps", "replications", "seed", "design", "n", "levels",
              "set", "vary", "record", "stop", "limits")
 _RANGE_KEYS = {"start", "stop", "step"}
 _BOUND_KEYS = {"low", "high"}
+_GROUP_KEYS = {"group", "exclude"}
+MORRIS_LEVELS = 4
 _METRICS_AT_MOST = 24  # per-step metrics a scenario records (an upper bound, to size a plan before the probe)
 
 
@@ -57,12 +64,16 @@ class Varied:
     values: tuple | None = None
     low: float | None = None
     high: float | None = None
+    group: str | None = None  # set when the parameter came in with a whole group of [vary]
 
     def record(self) -> dict:
         """This parameter as one entry of the ordered ``varied`` list in ``metadata.json``."""
         if self.values is not None:
             return {"name": self.name, "values": list(self.values)}
-        return {"name": self.name, "low": self.low, "high": self.high}
+        entry = {"name": self.name, "low": self.low, "high": self.high}
+        if self.group is not None:
+            entry["group"] = self.group
+        return entry
 
 
 @dataclass(frozen=True)
@@ -84,6 +95,7 @@ class Experiment:
     stop_after: int
     outcome_columns: tuple[str, ...]
     source: dict
+    levels: int | None = None  # morris designs: grid levels per parameter
 
     @property
     def varied_names(self) -> list[str]:
@@ -122,6 +134,7 @@ def parse_experiment(data: dict, name: str, base_dir: Path = Path("."), origin: 
     replications = _count("replications", data.get("replications", 1), minimum=1)
     seed = _count("seed", data.get("seed", scenario.seed), minimum=0)
     n = _design_size(design, data.get("n"))
+    levels = _morris_levels(design, data.get("levels"))
 
     fixed = _table(data, "set")
     varied_raw = _table(data, "vary")
@@ -130,7 +143,8 @@ def parse_experiment(data: dict, name: str, base_dir: Path = Path("."), origin: 
         raise InputError(f"parameter(s) {both} are both in [set] and in [vary]; keep one")
     base = Parameters.from_mapping(fixed, base=scenario.parameters)
     specs = {s.name: s for s in parameter_specs()}
-    vary = tuple(_varied(name, raw, design, specs) for name, raw in varied_raw.items())
+    varied_raw, groups = expand_groups(varied_raw, fixed, design, specs)
+    vary = tuple(_varied(name, raw, design, specs, groups.get(name)) for name, raw in varied_raw.items())
     if design != "grid" and not vary:
         raise InputError(f"a {design} design needs at least one parameter in [vary]")
     record = _table(data, "record")
@@ -173,6 +187,7 @@ def parse_experiment(data: dict, name: str, base_dir: Path = Path("."), origin: 
         stop_after=after,
         outcome_columns=tuple(outcome_columns),
         source=data,
+        levels=levels,
     )
 
 
@@ -183,7 +198,7 @@ def _check_size(data: dict, overrides: dict | None, design: str, n: int | None, 
     if design == "grid":
         points = math.prod(len(v.values) for v in vary)
     else:
-        points = n * (len(vary) + 2) if design == "sobol" else n
+        points = n * {"sobol": len(vary) + 2, "morris": len(vary) + 1}.get(design, 1)
     every = record.get("every", 1)
     every = every if isinstance(every, int) and not isinstance(every, bool) and every >= 1 else 1
     metrics = record.get("metrics")
@@ -215,15 +230,73 @@ def _count(key: str, value, minimum: int) -> int:
 def _design_size(design: str, n) -> int | None:
     if design == "grid":
         if n is not None:
-            raise InputError("n is only for lhs and sobol designs; a grid runs every combination")
+            raise InputError("n is only for lhs, sobol and morris designs; a grid runs every combination")
         return None
     if n is None:
-        raise InputError(f"a {design} design needs n (number of {'base samples' if design == 'sobol' else 'points'})")
-    n = _count("n", n, minimum=2 if design == "sobol" else 1)
+        what = {"sobol": "base samples", "morris": "trajectories"}.get(design, "points")
+        raise InputError(f"a {design} design needs n (number of {what})")
+    n = _count("n", n, minimum=2 if design in ("sobol", "morris") else 1)
     if design == "sobol" and n & (n - 1):
         lower = 1 << (n.bit_length() - 1)
         raise InputError(f"n = {n} is not a power of two, as a sobol design needs; try {lower} or {lower * 2}")
     return n
+
+
+def _morris_levels(design: str, levels) -> int | None:
+    if design != "morris":
+        if levels is not None:
+            raise InputError("levels is only for morris designs")
+        return None
+    levels = _count("levels", MORRIS_LEVELS if levels is None else levels, minimum=2)
+    if levels % 2:
+        raise InputError(f"levels = {levels} is odd; a morris design needs an even number of levels "
+                         f"(Morris 1991: the step is levels / (2 (levels - 1))); try {levels + 1}")
+    return levels
+
+
+def expand_groups(varied_raw: dict, fixed: dict, design: str,
+                  specs: dict[str, ParameterSpec]) -> tuple[dict, dict[str, str]]:
+    """Replace each ``key = { group = "NAME" }`` entry of [vary] by the group's parameters
+    at their declared bounds, in the order of ``crowd_model/parameters.py``, at the entry's
+    place. Only numeric parameters with both bounds come in; switches (bool) and choices
+    are left out (vary them in a grid). A parameter named on its own in [vary] keeps its
+    own range and place, one in [set] stays fixed, and ``exclude = [...]`` leaves others
+    out. Returns the expanded [vary] and which group each expanded parameter came from."""
+    named = {k for k, raw in varied_raw.items() if not _is_group(raw)}
+    expanded: dict = {}
+    groups: dict[str, str] = {}
+    known = sorted({s.group for s in specs.values()})
+    for key, raw in varied_raw.items():
+        if not _is_group(raw):
+            expanded[key] = raw
+            continue
+        where = f"[vary] {key}"
+        _only_keys(where, raw, _GROUP_KEYS)
+        group = raw["group"]
+        if group not in known:
+            raise InputError(f"{where}: group {group!r} is not known; groups: {', '.join(known)}")
+        if design not in SAMPLED:
+            raise InputError(f"{where}: a group is sampled between its bounds, which needs design = "
+                             f"{', '.join(repr(d) for d in SAMPLED)}, not {design!r}")
+        exclude = raw.get("exclude", [])
+        if not isinstance(exclude, list) or not all(isinstance(e, str) for e in exclude):
+            raise InputError(f"{where}: exclude must be a list of parameter names")
+        members = [s for s in specs.values() if s.group == group]
+        stray = sorted(set(exclude) - {s.name for s in members})
+        if stray:
+            raise InputError(f"{where}: exclude names {stray}, not in group {group!r}")
+        for spec in members:
+            if (spec.name in named or spec.name in fixed or spec.name in exclude or spec.name in expanded
+                    or spec.type not in (int, float) or spec.low is None or spec.high is None
+                    or not spec.low < spec.high):
+                continue
+            expanded[spec.name] = {"low": spec.low, "high": spec.high}
+            groups[spec.name] = group
+    return expanded, groups
+
+
+def _is_group(raw) -> bool:
+    return isinstance(raw, dict) and "group" in raw
 
 
 def _table(data: dict, key: str) -> dict:
@@ -239,7 +312,7 @@ def _only_keys(where: str, table: dict, allowed: set[str]) -> None:
         raise InputError(f"{where}: unknown key(s) {unknown}; allowed: {sorted(allowed)}")
 
 
-def _varied(name: str, raw, design: str, specs: dict[str, ParameterSpec]) -> Varied:
+def _varied(name: str, raw, design: str, specs: dict[str, ParameterSpec], group: str | None = None) -> Varied:
     spec = specs.get(name)
     if spec is None:
         Parameters.from_mapping({name: None})  # raises the standard "unknown parameter" message
@@ -265,7 +338,7 @@ def _varied(name: str, raw, design: str, specs: dict[str, ParameterSpec]) -> Var
     low, high = (spec.coerce(raw[k]) for k in ("low", "high"))
     if not low < high:
         raise InputError(f"{where}: low ({low:g}) must be below high ({high:g})")
-    return Varied(name, low=float(low), high=float(high))
+    return Varied(name, low=float(low), high=float(high), group=group)
 
 
 def _stepped_range(where: str, spec: ParameterSpec, raw: dict) -> list:

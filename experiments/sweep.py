@@ -45,21 +45,26 @@ def run_sweep(
     fmt: str = "csv",
     progress: bool = True,
     executor_label: str = "",
+    shard: tuple[int, int] | None = None,
 ) -> SweepSummary:
     """Run every planned run not yet finished in ``out_dir``; write results as they come.
 
-    ``out_dir`` is locked for the whole sweep: a second writer is refused."""
+    ``out_dir`` is locked for the whole sweep: a second writer is refused. ``shard = (i, N)``
+    runs only the i-th of N slices of the plan (i = 1..N; every N-th run of the run order, so
+    each slice is a balanced sample); ``crowd-model merge`` joins the N folders into the files
+    one sweep writes."""
     if fmt not in FORMATS:
         raise InputError(f"format {fmt!r} is not known; use one of {', '.join(FORMATS)}")
     plan = make_plan(experiment)
     out = prepare_out_dir(out_dir)
     with FolderLock(out):
-        return _sweep(plan, out, executor, in_flight, resume, fmt, progress, executor_label)
+        return _sweep(plan, out, executor, in_flight, resume, fmt, progress, executor_label, shard)
 
 
 def _sweep(plan: Plan, out: Path, executor: Executor, in_flight: int, resume: bool, fmt: str, progress: bool,
-           executor_label: str) -> SweepSummary:
+           executor_label: str, shard: tuple[int, int] | None) -> SweepSummary:
     experiment = plan.experiment
+    tasks = shard_tasks(plan, shard)
     store = ResultStore(out, outcome_header(experiment), timeseries_header(experiment))
     meta_path = out / METADATA
     sessions = []
@@ -71,6 +76,8 @@ def _sweep(plan: Plan, out: Path, executor: Executor, in_flight: int, resume: bo
         previous = _read_metadata(meta_path)
         if previous.get("plan_fingerprint") != plan.fingerprint():
             raise InputError(f"{out} holds results of a different sweep (the experiment changed); use another --out")
+        if previous.get("shard") != _shard_record(shard, tasks):
+            raise InputError(f"{out} holds another shard of this sweep (or the whole sweep); use another --out")
         sessions = previous.get("sessions", [])
         try:
             finished = store.recover(plan.canonical_ids)
@@ -78,6 +85,8 @@ def _sweep(plan: Plan, out: Path, executor: Executor, in_flight: int, resume: bo
             raise InputError(str(exc)) from None
 
     meta = _metadata(plan, fmt)
+    if shard is not None:
+        meta["shard"] = _shard_record(shard, tasks)
     sessions.append({"started": _now(), "executor": executor_label, "resumed_runs": len(finished)})
     meta.update(sessions=sessions, started=sessions[0]["started"], finished=None, status="running")
     write_atomic(out / DESIGN, plan.design.to_csv(index=False))
@@ -85,9 +94,9 @@ def _sweep(plan: Plan, out: Path, executor: Executor, in_flight: int, resume: bo
     if fresh:
         store.create()
 
-    todo = [t for t in plan.tasks if t.run_id not in finished]
+    todo = [t for t in tasks if t.run_id not in finished]
     clock = time.perf_counter()
-    ok, failed, compute, first_error = _execute(todo, executor, store, in_flight, len(plan.tasks), len(finished),
+    ok, failed, compute, first_error = _execute(todo, executor, store, in_flight, len(tasks), len(finished),
                                                 experiment.name, progress, meta, meta_path)
     store.finalize(plan.canonical_ids, parquet=fmt == "parquet")
 
@@ -95,8 +104,30 @@ def _sweep(plan: Plan, out: Path, executor: Executor, in_flight: int, resume: bo
     meta.update(finished=sessions[-1]["finished"], status="complete",
                 runs_ok=len(finished) + ok, runs_failed=failed)
     write_json_atomic(meta_path, meta)
-    return SweepSummary(out, len(plan.tasks), len(finished), len(finished) + ok, failed,
+    return SweepSummary(out, len(tasks), len(finished), len(finished) + ok, failed,
                         time.perf_counter() - clock, compute, first_error)
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """``"i/N"`` (1 <= i <= N) as ``(i, N)``; anything else is an :class:`InputError`."""
+    parts = text.split("/")
+    if len(parts) == 2 and all(p.strip().isdigit() for p in parts):
+        i, count = int(parts[0]), int(parts[1])
+        if 1 <= i <= count:
+            return i, count
+    raise InputError(f"--shard {text!r}: expected i/N with 1 <= i <= N, e.g. --shard 3/8")
+
+
+def shard_tasks(plan: Plan, shard: tuple[int, int] | None) -> tuple:
+    """The runs of one shard: every N-th run of the (interleaved) run order from the i-th."""
+    if shard is None:
+        return plan.tasks
+    i, count = shard
+    return plan.tasks[i - 1::count]
+
+
+def _shard_record(shard: tuple[int, int] | None, tasks) -> dict | None:
+    return None if shard is None else {"index": shard[0], "count": shard[1], "runs": len(tasks)}
 
 
 def _execute(todo, executor, store, in_flight, total, done_before, name, progress, meta, meta_path):
@@ -166,6 +197,7 @@ def _metadata(plan: Plan, fmt: str) -> dict:
         "design": {
             "type": e.design,
             "n": e.n,
+            **({"levels": e.levels} if e.levels is not None else {}),
             "points": len(plan.design),
             "varied": [v.record() for v in e.vary],
         },

@@ -1,0 +1,144 @@
+"""Sweeps beyond one machine: a real dask scheduler and workers (separate processes, as on a
+cluster), and shards of one sweep (array jobs) merged into the files of a single sweep."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from crowd_model import cli
+
+from test_sweeps import experiment_file, reference, same_files, sweep  # noqa: F401  (reference: a fixture)
+
+BIN = Path(sys.executable).parent
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+@pytest.fixture
+def dask_cluster(tmp_path):
+    """``dask scheduler`` and ``dask worker`` started as a cluster's are, on 127.0.0.1."""
+    pytest.importorskip("distributed")
+    from dask.distributed import Client
+
+    port = _free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    logs = tmp_path / "dask-logs"
+    logs.mkdir()
+    started = []
+    try:
+        started.append(subprocess.Popen(
+            [str(BIN / "dask"), "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
+            cwd=logs, stdout=open(logs / "scheduler.log", "w"), stderr=subprocess.STDOUT, start_new_session=True))
+        started.append(subprocess.Popen(
+            [str(BIN / "dask"), "worker", address, "--nworkers", "2", "--nthreads", "1", "--host", "127.0.0.1",
+             "--no-dashboard", "--local-directory", str(logs)],
+            cwd=logs, stdout=open(logs / "worker.log", "w"), stderr=subprocess.STDOUT, start_new_session=True))
+        with Client(address, timeout="60s") as client:
+            client.wait_for_workers(2, timeout=120)
+        yield address
+    finally:
+        for process in reversed(started):
+            _stop(process)
+
+
+def test_a_real_dask_scheduler_and_workers_give_the_serial_files(reference, dask_cluster, tmp_path):  # noqa: F811
+    spec, serial = reference
+    summary = sweep(spec, tmp_path / "dask", workers=None, scheduler=dask_cluster)
+    assert summary.ok == summary.runs == 18
+    same_files(serial, tmp_path / "dask")
+    meta = json.loads((tmp_path / "dask" / "metadata.json").read_text())
+    assert meta["sessions"][0]["executor"] == f"dask {dask_cluster}"
+
+
+# What may differ between a merged sweep's metadata.json and a single sweep's: when and where
+# the runs happened, and where the merge came from.
+DIFFERING_KEYS = {"sessions", "started", "finished", "merged_from"}
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_shards_merged_equal_the_single_sweep(reference, tmp_path, capsys, fmt):  # noqa: F811
+    spec, serial = reference
+    if fmt == "parquet":
+        serial = tmp_path / "single"
+        sweep(spec, serial, fmt=fmt)
+    shards = []
+    for i in (1, 2, 3):
+        out = tmp_path / f"shard{i}"
+        args = ["sweep", str(spec), "--out", str(out), "--workers", "1", "--no-progress", "--shard", f"{i}/3"]
+        assert cli.main(args + ["--format", fmt]) == 0
+        meta = json.loads((out / "metadata.json").read_text())
+        assert meta["shard"] == {"index": i, "count": 3, "runs": 6}
+        assert len(pd.read_csv(out / "outcomes.csv")) == 6
+        shards.append(out)
+    capsys.readouterr()
+    merged = tmp_path / "merged"
+    assert cli.main(["merge", *map(str, reversed(shards)), "--out", str(merged)]) == 0
+    assert "merged 3 shards: 18 of 18 runs ok, 0 failed" in capsys.readouterr().out
+    same_files(serial, merged)
+    if fmt == "parquet":
+        same_files(serial, merged, names=("outcomes.parquet", "timeseries.parquet"))
+    single = json.loads((serial / "metadata.json").read_text())
+    joined = json.loads((merged / "metadata.json").read_text())
+    assert set(joined) - set(single) == {"merged_from"} and set(single) - set(joined) == set()
+    differ = {k for k in single if single[k] != joined[k]} | {"merged_from"}
+    assert differ <= DIFFERING_KEYS
+    assert joined["merged_from"] == [str(s) for s in shards]
+    assert len(joined["sessions"]) == 3
+    if fmt == "csv":
+        assert (merged / "checksums.csv").read_bytes() == (serial / "checksums.csv").read_bytes()
+        assert cli.main(["sweep", str(spec), "--out", str(merged), "--workers", "1", "--no-progress", "--resume"]) == 0
+        assert "18 already done" in capsys.readouterr().out
+        same_files(serial, merged)
+
+
+def test_merge_refuses_incomplete_or_foreign_shards(reference, tmp_path, capsys):  # noqa: F811
+    spec, serial = reference
+    for i in (1, 2):
+        cli.main(["sweep", str(spec), "--out", str(tmp_path / f"s{i}"), "--workers", "1", "--no-progress",
+                  "--shard", f"{i}/2"])
+    other = experiment_file(tmp_path, name="other", steps=5)
+    cli.main(["sweep", str(other), "--out", str(tmp_path / "o2"), "--workers", "1", "--no-progress", "--shard", "2/2"])
+    capsys.readouterr()
+    cases = [
+        ([tmp_path / "s1"], "missing [2]"),
+        ([tmp_path / "s1", tmp_path / "s1"], "repeated [1]"),
+        ([tmp_path / "s1", tmp_path / "o2"], "is a shard of another sweep"),
+        ([tmp_path / "s1", serial], "is not a shard"),
+    ]
+    for dirs, message in cases:
+        assert cli.main(["merge", *map(str, dirs), "--out", str(tmp_path / "m")]) == 2
+        err = capsys.readouterr().err
+        assert message in err and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "m" / "outcomes.csv").exists()
+    # a shard folder resumes only as the same shard
+    assert cli.main(["sweep", str(spec), "--out", str(tmp_path / "s1"), "--workers", "1", "--no-progress",
+                     "--shard", "2/2", "--resume"]) == 2
+    assert "another shard" in capsys.readouterr().err
+    assert cli.main(["sweep", str(spec), "--out", str(tmp_path / "x"), "--shard", "3/2"]) == 2
+    assert "--shard '3/2'" in capsys.readouterr().err
+    shutil.rmtree(tmp_path / "s1")
