@@ -63,6 +63,16 @@ def prepare_out_dir(path: str | Path) -> Path:
     return out
 
 
+def check_file(path: Path, what: str, hint: str = "") -> None:
+    """Refuse, in one line, a path that is not a regular file (missing, a directory, a device)."""
+    if path.is_dir():
+        raise InputError(f"{what} {path} is a directory{hint}")
+    if not path.exists():
+        raise InputError(f"{what} {path} does not exist")
+    if not path.is_file():
+        raise InputError(f"{what} {path} is not a regular file")
+
+
 def read_text_file(path: Path, what: str, max_bytes: int | None = None) -> str:
     """A user's text file (UTF-8), or one line saying why it cannot be read as one."""
     try:
