@@ -104,8 +104,9 @@ def _limit_flags(parser: argparse.ArgumentParser, names: tuple[str, ...]) -> Non
                             help=_LIMIT_HELP[name])
 
 
-def _limits(args, names: tuple[str, ...]) -> dict:
-    return {name: getattr(args, name) for name in names if getattr(args, name, None) is not None}
+def _limits(args) -> dict:
+    """The limits raised on the command line (``--max-runs`` ...), by name."""
+    return {name: getattr(args, name) for name in _LIMIT_HELP if getattr(args, name, None) is not None}
 
 
 def _positive_int(text: str) -> int:
@@ -142,7 +143,7 @@ def cmd_run(args) -> int:
     parameters = scenario.parameters.with_overrides(args.overrides)
     steps = scenario.steps if args.steps is None else args.steps
     seed = scenario.seed if args.seed is None else args.seed
-    check_run(steps, parameters.width, parameters.height, Limits().raised(**_limits(args, ("max_steps", "max_cells"))))
+    check_run(steps, parameters.width, parameters.height, Limits().raised(**_limits(args)))
     out = prepare_out_dir(args.out) if args.out else None
     with FolderLock(out) if out else nullcontext():
         started = time.perf_counter()
@@ -159,13 +160,14 @@ def cmd_sweep(args) -> int:
     from pathlib import Path
 
     from crowd_model.experiments.executors import make_executor
+    from crowd_model.files import prepare_out_dir
     from crowd_model.experiments.spec import load_experiment
     from crowd_model.experiments.sweep import run_sweep
 
     if args.scheduler and args.workers:
         raise InputError("use --workers or --scheduler, not both")
-    experiment = load_experiment(args.spec, limits=_limits(args, ("max_runs", "max_steps", "max_cells", "max_stored_values")))
-    out = Path(args.out) if args.out else Path("results") / experiment.name
+    experiment = load_experiment(args.spec, limits=_limits(args))
+    out = prepare_out_dir(Path(args.out) if args.out else Path("results") / experiment.name)
     if experiment.design == "sobol":
         from crowd_model.analysis.sensitivity import small_design_note
         from crowd_model.experiments.plan import make_plan
