@@ -167,7 +167,7 @@ def cmd_sweep(args) -> int:
     if args.scheduler and args.workers:
         raise InputError("use --workers or --scheduler, not both")
     experiment = load_experiment(args.spec, limits=_limits(args))
-    out = prepare_out_dir(Path(args.out) if args.out else Path("results") / experiment.name)
+    out = prepare_out_dir(Path(args.out) if args.out else Path("results") / experiment.name, create=False)
     if experiment.design == "sobol":
         from crowd_model.analysis.sensitivity import small_design_note
         from crowd_model.experiments.plan import make_plan
