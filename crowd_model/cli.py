@@ -25,6 +25,8 @@ from crowd_model.parameters import parameter_specs
 EXIT_WRITE_ERROR = EXIT_ALL_FAILED = 1
 EXIT_BAD_INPUT = 2
 EXIT_SOME_FAILED = 3
+EXIT_CODES = ("exit codes: 0 done; 1 a result file could not be written, or every run of a sweep failed; "
+              "2 bad input (nothing was run); 3 some runs of a sweep failed (--resume runs them again); 130 interrupted")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -43,9 +45,7 @@ def _non_negative_int(text: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="crowd-model", description=__doc__.splitlines()[0],
-                     epilog="exit codes: 0 done; 1 write error, or every run of a sweep failed; 2 bad input "
-                            "(nothing run); 3 some runs of a sweep failed; 130 interrupted")
+    parser = _Parser(prog="crowd-model", description=__doc__.splitlines()[0], epilog=EXIT_CODES)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     scen = sub.add_parser("scenarios", help="list scenario presets (and, with --parameters, every parameter)")
@@ -55,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run one simulation")
     run.add_argument("--scenario", default="epstein", help="preset name or path to a scenario .toml (default: epstein)")
     run.add_argument("--set", dest="overrides", action="append", default=[], metavar="NAME=VALUE",
-                     help="override a parameter (repeatable); see 'crowd-model scenarios --parameters'")
+                     help="override a parameter (repeatable, each parameter once); see 'crowd-model scenarios --parameters'")
     run.add_argument("--steps", type=_non_negative_int,
                      help=f"number of steps (default: the scenario's); a run keeps one row of its time series per "
                           f"step in memory, about {BYTES_PER_STEP / 1000:.1f} KB, so at most --max-steps steps")
@@ -65,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     _limit_flags(run, ("max_steps", "max_cells"))
     run.set_defaults(func=cmd_run)
 
-    sweep = sub.add_parser("sweep", help="run an experiment file: many runs, crash-safe results")
+    sweep = sub.add_parser("sweep", help="run an experiment file: many runs, crash-safe results", epilog=EXIT_CODES)
     sweep.add_argument("spec", metavar="SPEC.toml", help="experiment file (see experiments/*.toml)")
     sweep.add_argument("--out", help="result folder (default: results/<experiment name>)")
     sweep.add_argument("--workers", type=_positive_int, help="local worker processes (default: the number of cores; 1 runs in this process)")
@@ -111,8 +111,9 @@ def _limit_flags(parser: argparse.ArgumentParser, names: tuple[str, ...]) -> Non
                             help=_LIMIT_HELP[name])
 
 
-def _limits(args, names: tuple[str, ...]) -> dict:
-    return {name: getattr(args, name) for name in names if getattr(args, name, None) is not None}
+def _limits(args) -> dict:
+    """The limits raised on the command line (``--max-runs`` ...), by name."""
+    return {name: getattr(args, name) for name in _LIMIT_HELP if getattr(args, name, None) is not None}
 
 
 def _positive_int(text: str) -> int:
@@ -149,7 +150,7 @@ def cmd_run(args) -> int:
     parameters = scenario.parameters.with_overrides(args.overrides)
     steps = scenario.steps if args.steps is None else args.steps
     seed = scenario.seed if args.seed is None else args.seed
-    check_run(steps, parameters.width, parameters.height, Limits().raised(**_limits(args, ("max_steps", "max_cells"))))
+    check_run(steps, parameters.width, parameters.height, Limits().raised(**_limits(args)))
     out = prepare_out_dir(args.out) if args.out else None
     with FolderLock(out) if out else nullcontext():
         started = time.perf_counter()
@@ -166,14 +167,15 @@ def cmd_sweep(args) -> int:
     from pathlib import Path
 
     from crowd_model.experiments.executors import make_executor
+    from crowd_model.files import prepare_out_dir
     from crowd_model.experiments.spec import load_experiment
     from crowd_model.experiments.sweep import parse_shard, run_sweep
 
     if args.scheduler and args.workers:
         raise InputError("use --workers or --scheduler, not both")
     shard = parse_shard(args.shard) if args.shard else None
-    experiment = load_experiment(args.spec, limits=_limits(args, ("max_runs", "max_steps", "max_cells", "max_stored_values")))
-    out = Path(args.out) if args.out else Path("results") / experiment.name
+    experiment = load_experiment(args.spec, limits=_limits(args))
+    out = prepare_out_dir(Path(args.out) if args.out else Path("results") / experiment.name, create=False)
     if experiment.design == "sobol":
         from crowd_model.analysis.sensitivity import small_design_note
         from crowd_model.experiments.plan import make_plan
@@ -205,10 +207,17 @@ def cmd_merge(args) -> int:
 
 
 def cmd_analyse(args) -> int:
-    from crowd_model.analysis.report import analyse
+    from pathlib import Path
 
-    for path in analyse(args.dir, metrics=args.metric, figure_formats=args.figure_format or ["png"]):
-        print(f"wrote {path}")
+    from crowd_model.analysis.report import analyse
+    from crowd_model.files import FolderLock
+
+    folder = Path(args.dir)
+    if not folder.is_dir():
+        raise InputError(f"{folder} is not a folder written by 'crowd-model sweep'")
+    with FolderLock(folder):  # analyse writes summary.csv and figures/ there: not while a sweep runs
+        for path in analyse(folder, metrics=args.metric, figure_formats=args.figure_format or ["png"]):
+            print(f"wrote {path}")
     return 0
 
 

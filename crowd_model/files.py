@@ -48,11 +48,19 @@ def write_json_atomic(path: Path, data: dict) -> None:
     write_atomic(path, json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
 
 
-def prepare_out_dir(path: str | Path) -> Path:
-    """Make the folder ``path`` (if needed) and check that files can be written in it."""
+def prepare_out_dir(path: str | Path, create: bool = True) -> Path:
+    """Make the folder ``path`` (if needed) and check that files can be written in it.
+
+    With ``create=False`` nothing is made: only what can be told without writing is
+    checked (not a file; the nearest existing folder writable)."""
     out = Path(path)
     if out.exists() and not out.is_dir():
         raise InputError(f"--out {out} exists and is not a folder")
+    if not create:
+        existing = next(p for p in (out, *out.absolute().parents) if p.exists())
+        if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+            raise InputError(f"--out {out} cannot be written: {existing} is not a writable folder")
+        return out
     try:
         out.mkdir(parents=True, exist_ok=True)
         probe = out / f".crowd-model-probe-{os.getpid()}"
@@ -61,6 +69,16 @@ def prepare_out_dir(path: str | Path) -> Path:
     except OSError as exc:
         raise InputError(f"--out {out} cannot be written: {exc.strerror or exc}") from None
     return out
+
+
+def check_file(path: Path, what: str, hint: str = "") -> None:
+    """Refuse, in one line, a path that is not a regular file (missing, a directory, a device)."""
+    if path.is_dir():
+        raise InputError(f"{what} {path} is a directory{hint}")
+    if not path.exists():
+        raise InputError(f"{what} {path} does not exist")
+    if not path.is_file():
+        raise InputError(f"{what} {path} is not a regular file")
 
 
 def read_text_file(path: Path, what: str, max_bytes: int | None = None) -> str:

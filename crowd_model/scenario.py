@@ -20,7 +20,7 @@ from importlib import resources
 from pathlib import Path
 
 from crowd_model.errors import InputError
-from crowd_model.files import read_text_file
+from crowd_model.files import check_file, read_text_file
 from crowd_model.parameters import Parameters
 
 DEFAULT_STEPS = 500
@@ -54,10 +54,7 @@ def load_scenario(name_or_path: str | Path) -> Scenario:
         return parse_scenario(source.read_text(), default_name=text_name, origin=f"preset {text_name}")
     path = Path(text_name)
     if path.suffix == ".toml" or path.exists():
-        if path.is_dir():
-            raise InputError(f"scenario {path} is a directory; give a preset name or a scenario .toml file")
-        if not path.is_file():
-            raise InputError(f"scenario file {path} does not exist")
+        check_file(path, "scenario file", hint="; give a preset name or a scenario .toml file")
         text = read_text_file(path, "scenario file", MAX_SCENARIO_BYTES)
         return parse_scenario(text, default_name=path.stem, origin=str(path))
     raise InputError(

@@ -29,7 +29,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import dijkstra
 
 from crowd_model.errors import InputError
-from crowd_model.files import read_text_file
+from crowd_model.files import check_file, read_text_file
 from crowd_model.limits import MAX_SITE_BYTES
 
 STREET, ASSEMBLY, EXIT, CORDON, OFFICE, YARD, FENCE, GATE, FACILITY, CANNON = range(10)
@@ -155,12 +155,11 @@ def load_site(name_or_path: str) -> Site:
         text = (resources.files("crowd_model") / "presets" / "sites" / f"{name_or_path}.txt").read_text()
         return _parse_cached(text, name_or_path)
     path = Path(name_or_path)
-    if path.is_dir():
-        raise InputError(f"site {name_or_path!r} is a directory, not a map file")
-    if not path.is_file():
+    if not path.exists():
         raise InputError(
             f"unknown site {name_or_path!r}; presets: {', '.join(site_names())}, 'none', or a path to a map file"
         )
+    check_file(path, "site map", hint=", not a map file")
     return _parse_cached(read_text_file(path, "site map", MAX_SITE_BYTES), path.stem)
 
 

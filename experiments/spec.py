@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from crowd_model.errors import InputError
-from crowd_model.files import read_text_file
+from crowd_model.files import check_file, read_text_file
 from crowd_model.limits import Limits, check_run, check_sweep
 from crowd_model.parameters import Parameters, ParameterSpec, parameter_specs
 from crowd_model.scenario import MAX_SCENARIO_BYTES, Scenario, load_scenario, preset_names
@@ -107,10 +107,7 @@ def load_experiment(path: str | Path, limits: dict | None = None) -> Experiment:
 
     ``limits`` (``max_runs=...``, ...) raise the file's and the default size limits."""
     path = Path(path)
-    if path.is_dir():
-        raise InputError(f"experiment file {path} is a directory")
-    if not path.is_file():
-        raise InputError(f"experiment file {path} does not exist")
+    check_file(path, "experiment file")
     try:
         data = tomllib.loads(read_text_file(path, "experiment file", MAX_SCENARIO_BYTES))
     except tomllib.TOMLDecodeError as exc:

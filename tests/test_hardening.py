@@ -287,8 +287,34 @@ def test_smaller_input_faults(tmp_path, capsys, no_runs):
     assert "is a directory" in refused(capsys, "run", "--scenario", tmp_path)
     assert "is a directory" in refused(capsys, "sweep", tmp_path)
     assert "is a directory" in refused(capsys, "run", "--set", f"site={tmp_path}", *SITE_SETS)
+    assert "is not a regular file" in refused(capsys, "run", "--scenario", "/dev/null")
+    assert "is not a regular file" in refused(capsys, "run", "--set", "site=/dev/zero", *SITE_SETS)
     err = refused(capsys, "run", "--set", "legitimacy=0.5", "--set", "legitimacy=0.6")
     assert "--set legitimacy is given twice" in err
+
+
+def test_a_write_error_in_a_sweep_is_one_line_and_resume_completes_it(tmp_path, capsys, monkeypatch):
+    from crowd_model.experiments import storage
+
+    path = experiment(tmp_path, vary="legitimacy = [0.6, 0.7, 0.8]")
+    out = tmp_path / "out"
+    real, calls = storage._write_all, []
+
+    def full_disk(fd, data):
+        calls.append(fd)
+        if len(calls) == 4:  # the second run's time series
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(fd, data)
+
+    monkeypatch.setattr(storage, "_write_all", full_disk)
+    code = cli.main(["sweep", str(path), "--out", str(out), "--workers", "1", "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 1 and err.count("\n") == 1 and "No space left on device" in err and "cannot write" in err
+    monkeypatch.setattr(storage, "_write_all", real)
+    assert cli.main(["sweep", str(path), "--out", str(out), "--resume", "--workers", "1", "--no-progress"]) == 0
+    assert cli.main(["sweep", str(path), "--out", str(tmp_path / "straight"), "--workers", "1", "--no-progress"]) == 0
+    for name in ("outcomes.csv", "timeseries.csv", "checksums.csv"):
+        assert (out / name).read_bytes() == (tmp_path / "straight" / name).read_bytes()
 
 
 def test_bad_input_through_the_real_command_has_no_traceback(tmp_path):

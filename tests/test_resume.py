@@ -98,6 +98,7 @@ def test_a_second_writer_is_refused_in_one_line(straight, tmp_path, capsys):
         assert code == 2 and err.count("\n") == 1 and "in use" in err
         code = cli.main(["run", "--set", "width=10", "--set", "height=10", "--steps", "2", "--out", str(out)])
         assert code == 2 and "in use" in capsys.readouterr().err
+        assert cli.main(["analyse", str(out)]) == 2 and "in use" in capsys.readouterr().err
     assert not (out / LOCK_NAME).exists()
     same_files(ref, out, FILES)
 
