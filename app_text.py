@@ -1,0 +1,156 @@
+"""The app's texts in English and Bahasa Indonesia, from the message catalogues in ``locales/``.
+
+``text(key, lang, **fields)`` gives one text with its ``{fields}`` filled in. The catalogues
+are TOML tables (``locales/en.toml``, ``locales/id.toml``) flattened to dotted keys such as
+``button.play`` or ``metric.peak_active.help``. A parameter's English label and help are not
+copied into ``en.toml``: they are the parameter's name and help in
+:func:`crowd_model.parameters.parameter_specs` (the one source of truth), added here at load
+time; ``id.toml``'s ``[param.NAME]`` tables translate them.
+
+A key missing from the Indonesian catalogue falls back to English with a
+:class:`MissingTextWarning` (the tests turn that warning into an error, so the fallback is
+never used silently there); a key missing from English is an error (:class:`KeyError`).
+
+This is UI code: it sits next to ``app.py``, and the model core never imports it.
+"""
+
+from __future__ import annotations
+
+import string
+import tomllib
+import warnings
+from functools import lru_cache
+from pathlib import Path
+
+from crowd_model.parameters import ParameterSpec, parameter_specs
+
+LOCALES = Path(__file__).resolve().with_name("locales")
+LANGUAGES = {"en": "English", "id": "Bahasa Indonesia"}
+DEFAULT_LANGUAGE = "en"
+
+
+class MissingTextWarning(UserWarning):
+    """A text the chosen language lacks, shown in English instead."""
+
+
+def language(lang: object) -> str:
+    """``lang`` if it is a language the app offers, else the default (a browser can send anything)."""
+    return lang if isinstance(lang, str) and lang in LANGUAGES else DEFAULT_LANGUAGE
+
+
+def _flatten(table: dict, prefix: str = "") -> dict[str, str]:
+    out: dict[str, str] = {}
+    for key, value in table.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.update(_flatten(value, name + "."))
+        elif isinstance(value, str):
+            out[name] = value
+        else:
+            raise ValueError(f"catalogue entry {name}: {value!r} is not a text")
+    return out
+
+
+def load_file(path: Path) -> dict[str, str]:
+    """One catalogue file as a flat table of dotted keys to texts."""
+    with open(path, "rb") as fh:
+        return _flatten(tomllib.load(fh))
+
+
+def parameter_texts() -> dict[str, str]:
+    """The English label (the parameter's name) and help of every parameter, from its spec."""
+    out: dict[str, str] = {}
+    for spec in parameter_specs():
+        out[f"param.{spec.name}.label"] = spec.name
+        out[f"param.{spec.name}.help"] = spec.help
+    return out
+
+
+@lru_cache(maxsize=None)
+def catalogue(lang: str) -> dict[str, str]:
+    """Every text of ``lang`` by key (English: the file and the parameters' specs)."""
+    if lang not in LANGUAGES:
+        raise KeyError(f"no catalogue for language {lang!r}; languages: {', '.join(LANGUAGES)}")
+    table = load_file(LOCALES / f"{lang}.toml")
+    if lang == "en":
+        clash = set(table) & set(parameter_texts())
+        if clash:
+            raise ValueError(f"en.toml restates parameter texts that come from parameters.py: {sorted(clash)[:5]}")
+        table.update(parameter_texts())
+    return table
+
+
+def placeholders(template: str) -> set[str]:
+    """The ``{fields}`` a text takes."""
+    return {field for _, field, _, _ in string.Formatter().parse(template) if field is not None}
+
+
+def text(key: str, lang: str = DEFAULT_LANGUAGE, /, **fields) -> str:
+    """The text ``key`` in ``lang`` with ``fields`` filled in."""
+    lang = language(lang)
+    table = catalogue(lang)
+    template = table.get(key)
+    if template is None:
+        english = catalogue(DEFAULT_LANGUAGE)
+        if key not in english:
+            raise KeyError(f"no text {key!r} in the app's catalogues")
+        warnings.warn(MissingTextWarning(f"no {LANGUAGES[lang]} text for {key!r}; shown in English"),
+                      stacklevel=2)
+        template = english[key]
+    return template.format(**fields) if fields else template
+
+
+def has_text(key: str) -> bool:
+    return key in catalogue(DEFAULT_LANGUAGE)
+
+
+def _key(name: str) -> str:
+    return name.replace(" ", "_")
+
+
+def param_label(spec: ParameterSpec | str, lang: str = DEFAULT_LANGUAGE) -> str:
+    name = spec if isinstance(spec, str) else spec.name
+    return text(f"param.{name}.label", lang)
+
+
+def param_help(spec: ParameterSpec | str, lang: str = DEFAULT_LANGUAGE) -> str:
+    name = spec if isinstance(spec, str) else spec.name
+    return text(f"param.{name}.help", lang)
+
+
+def unit(name: str, lang: str = DEFAULT_LANGUAGE) -> str:
+    """A parameter's unit ('' stays '')."""
+    return text(f"unit.{_key(name)}", lang) if name else ""
+
+
+def group(name: str, lang: str = DEFAULT_LANGUAGE) -> str:
+    return text(f"group.{_key(name)}", lang)
+
+
+def category(name: str, lang: str = DEFAULT_LANGUAGE) -> str:
+    """The legend text of a cell category."""
+    return text(f"category.{name}", lang)
+
+
+def state(name: str, lang: str = DEFAULT_LANGUAGE) -> str:
+    """A civilian state's name."""
+    return text(f"state.{name}", lang)
+
+
+def metric_label(name: str, lang: str = DEFAULT_LANGUAGE) -> str:
+    """A time-series column's or outcome's short label; a column no catalogue knows (a
+    scenario's extra tally) is shown by its name, with a :class:`MissingTextWarning`."""
+    key = f"metric.{name}.label"
+    if not has_text(key):
+        warnings.warn(MissingTextWarning(f"no text for the column {name!r}; shown by its name"), stacklevel=2)
+        return name.replace("_", " ")
+    return text(key, lang)
+
+
+def metric_help(name: str, lang: str = DEFAULT_LANGUAGE) -> str:
+    """A time-series column's or outcome's one-line description."""
+    key = f"metric.{name}.help"
+    if not has_text(key):
+        warnings.warn(MissingTextWarning(f"no description of the column {name!r}"), stacklevel=2)
+        return name.replace("_", " ")
+    return text(key, lang)

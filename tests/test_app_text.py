@@ -1,0 +1,106 @@
+"""The app's message catalogues (locales/en.toml, locales/id.toml): complete, and the same in both."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import app_text
+from app_text import LANGUAGES, MissingTextWarning, catalogue, load_file, placeholders, text
+from crowd_model.kernel import CELL_CATEGORIES, STATE_NAMES
+from crowd_model.model import TIMESERIES_COLUMNS
+from crowd_model.outcomes import run_outcomes
+from crowd_model.parameters import parameter_specs
+
+
+@pytest.fixture(autouse=True)
+def no_silent_fallback():
+    """The English fallback is an error here: a missing Indonesian text fails the test."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", MissingTextWarning)
+        yield
+
+
+def outcome_names() -> list[str]:
+    steps = 5
+    columns = {"step": np.arange(steps), **{c: np.zeros(steps) for c in TIMESERIES_COLUMNS}}
+    return list(run_outcomes(pd.DataFrame(columns), crowd=10, outburst_threshold=1))
+
+
+def test_both_catalogues_hold_the_same_keys():
+    english, indonesian = catalogue("en"), catalogue("id")
+    assert sorted(set(english) - set(indonesian)) == [], "English texts without an Indonesian text"
+    assert sorted(set(indonesian) - set(english)) == [], "Indonesian texts without an English key"
+
+
+@pytest.mark.parametrize("lang", list(LANGUAGES))
+def test_no_text_is_empty(lang):
+    assert [k for k, v in catalogue(lang).items() if not v.strip()] == []
+
+
+def test_placeholders_are_the_same_in_both_languages():
+    english, indonesian = catalogue("en"), catalogue("id")
+    differ = {k: (placeholders(english[k]), placeholders(indonesian[k]))
+              for k in english if placeholders(english[k]) != placeholders(indonesian.get(k, english[k]))}
+    assert differ == {}
+
+
+def test_english_parameter_texts_come_from_the_specs_not_the_file():
+    assert not any(k.startswith("param.") for k in load_file(app_text.LOCALES / "en.toml"))
+    for spec in parameter_specs():
+        assert text(f"param.{spec.name}.help", "en") == spec.help
+        assert text(f"param.{spec.name}.label", "en") == spec.name
+
+
+def test_every_parameter_has_its_indonesian_label_and_help():
+    indonesian = catalogue("id")
+    missing = [f"param.{s.name}.{part}" for s in parameter_specs() for part in ("label", "help")
+               if f"param.{s.name}.{part}" not in indonesian]
+    assert missing == [], "add these to locales/id.toml"
+    stale = {k.split(".")[1] for k in indonesian if k.startswith("param.")} - {s.name for s in parameter_specs()}
+    assert stale == set(), "Indonesian texts of parameters that no longer exist"
+
+
+def test_every_group_and_unit_has_its_text():
+    for spec in parameter_specs():
+        for lang in LANGUAGES:
+            assert app_text.group(spec.group, lang)
+            assert spec.unit == "" or app_text.unit(spec.unit, lang)
+
+
+def test_every_category_state_column_and_outcome_has_its_text():
+    for lang in LANGUAGES:
+        for name in CELL_CATEGORIES:
+            assert app_text.category(name, lang)
+        for name in STATE_NAMES:
+            assert app_text.state(name, lang)
+        for name in ("step", *TIMESERIES_COLUMNS, *outcome_names()):
+            assert app_text.metric_label(name, lang)
+            assert app_text.metric_help(name, lang)
+
+
+def test_the_doctrine_and_glossary_terms_are_used():
+    assert text("state.violent", "id") == "anarkis"
+    assert text("state.arrested", "id") == "ditangkap"
+    assert text("button.play", "id").lower() == "jalankan"
+    assert text("button.pause", "id").lower() == "jeda"
+    assert text("button.reset", "id").lower() == "ulang"
+    assert text("category.linmas", "id").startswith("Linmas")
+    assert "Polri" in text("category.police", "id")
+
+
+def test_fields_are_filled_in_and_a_missing_indonesian_text_warns():
+    assert text("control.speed", "id", speed=10) == "kecepatan: 10 langkah per detik"
+    assert text("control.speed", "xx", speed=3) == "speed: 3 steps per second"  # unknown language: English
+    app_text.catalogue.cache_clear()
+    try:
+        del app_text.catalogue("id")["button.play"]
+        with pytest.warns(MissingTextWarning):
+            assert text("button.play", "id") == "Play"
+    finally:
+        app_text.catalogue.cache_clear()
+    with pytest.raises(KeyError):
+        text("no.such.key", "en")
