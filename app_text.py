@@ -100,6 +100,32 @@ def text(key: str, lang: str = DEFAULT_LANGUAGE, /, **fields) -> str:
     return template.format(**fields) if fields else template
 
 
+class Said(str):
+    """A text that remembers its key and fields, so that a message made in one language (in
+    a session's thread, say) is shown in the language the page has when it is drawn
+    (:func:`shown`). It is a ``str``: code that checks a message's words keeps working."""
+
+    key: str
+    fields: dict
+
+    def __new__(cls, key: str, lang: str = DEFAULT_LANGUAGE, /, **fields):
+        self = super().__new__(cls, text(key, lang, **{k: shown(v, lang) for k, v in fields.items()}))
+        self.key, self.fields = key, fields
+        return self
+
+
+def say(key: str, lang: str = DEFAULT_LANGUAGE, /, **fields) -> Said:
+    """``text(key, lang, **fields)`` that can be shown again in another language."""
+    return Said(key, lang, **fields)
+
+
+def shown(value, lang: str = DEFAULT_LANGUAGE):
+    """``value`` in ``lang`` if it was made by :func:`say` (its fields too); anything else as it is."""
+    if isinstance(value, Said):
+        return text(value.key, lang, **{k: shown(v, lang) for k, v in value.fields.items()})
+    return value
+
+
 def has_text(key: str) -> bool:
     return key in catalogue(DEFAULT_LANGUAGE)
 

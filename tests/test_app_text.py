@@ -104,3 +104,13 @@ def test_fields_are_filled_in_and_a_missing_indonesian_text_warns():
         app_text.catalogue.cache_clear()
     with pytest.raises(KeyError):
         text("no.such.key", "en")
+
+
+def test_a_said_text_is_shown_in_the_language_of_the_page():
+    message = app_text.say("message.not_changed", "en", error="seed: -3 is not allowed")
+    assert message == "Not changed: seed: -3 is not allowed" and message.startswith("Not changed")
+    assert app_text.shown(message, "id") == "Tidak diubah: seed: -3 is not allowed"
+    assert app_text.shown(app_text.shown(message, "id"), "en") == "Tidak diubah: seed: -3 is not allowed"  # a plain str stays
+    nested = app_text.say("sweep.outcome_help", "en", metric="x", help=app_text.say("metric.left.help"))
+    assert app_text.shown(nested, "id") == "x: massa yang sudah pulang (meninggalkan lokasi)"
+    assert app_text.shown("plain", "id") == "plain" and app_text.shown(None, "id") is None
