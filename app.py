@@ -12,11 +12,13 @@ from __future__ import annotations
 import html
 import io
 import math
+import multiprocessing
 import tempfile
 import threading
 import time
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +33,7 @@ from crowd_model.kernel import CELL_CATEGORIES, STATE_NAMES
 from crowd_model.model import CrowdModel
 from crowd_model.parameters import Parameters, ParameterSpec, parameter_specs
 from crowd_model.scenario import Scenario, load_scenario, preset_names
+from crowd_model.site import IN_MEMORY_PREFIX, add_site, load_site, site_names
 from experiments.executors import default_workers, make_executor
 from experiments.spec import parse_experiment
 from experiments.sweep import run_sweep
@@ -138,27 +141,102 @@ def chart_options(model: CrowdModel) -> list[dict]:
     return options
 
 
+SPECS = {s.name: s for s in parameter_specs()}
+NO_SITE = "none"
+MAP_MAX_BYTES = 256 * 1024
+MAP_MAX_SIDE = 500
+SEED_MAX = 2**32 - 1
+
+
 def control_kind(spec: ParameterSpec) -> str:
-    """Which input a parameter gets: slider, select, checkbox or a number box."""
+    """Which input a parameter gets: the site menu, slider, select, checkbox or a number box.
+
+    A number gets a slider only when a grid of at most :data:`SLIDER_MAX_STEPS` positions holds
+    its default and every preset's value (:func:`slider_step`), so that it shows them exactly."""
+    if spec.name == "site":
+        return "site"
     if spec.choices:
         return "select"
     if spec.type is bool:
         return "checkbox"
-    if spec.type is str:
-        return "text"
-    if spec.low is None or spec.high is None:
-        return "number"
-    if spec.type is int and spec.high - spec.low > SLIDER_MAX_STEPS:
+    if spec.low is None or spec.high is None or slider_step(spec) is None:
         return "number"
     return "slider"
 
 
-def slider_step(spec: ParameterSpec) -> float:
-    """A round step giving about a thousand positions between the bounds."""
-    return 10.0 ** math.floor(math.log10((spec.high - spec.low) / 1000)) if spec.high > spec.low else 1.0
+@lru_cache(maxsize=None)
+def preset_values(name: str) -> tuple:
+    """The values a parameter has at step 0 in the shipped presets."""
+    return tuple(sorted({getattr(load_scenario(p).parameters, name) for p in preset_names()}))
+
+
+def on_grid(value: float, low: float, step: float) -> bool:
+    position = (value - low) / step
+    return abs(position - round(position)) < 1e-6
+
+
+@lru_cache(maxsize=None)
+def slider_step(spec: ParameterSpec) -> float | None:
+    """The coarsest round step (1, 2 or 5 times a power of ten) with at least a thousand
+    positions between the bounds whose grid holds the default and every preset's value; None
+    when that would need more than :data:`SLIDER_MAX_STEPS` positions."""
+    if spec.low is None or spec.high is None or spec.high <= spec.low:
+        return None
+    span = spec.high - spec.low
+    values = (spec.default, *preset_values(spec.name))
+    if spec.type is int:
+        return 1 if span <= SLIDER_MAX_STEPS else None
+    exponent = math.floor(math.log10(span / 1000))
+    for e in range(exponent, exponent - 12, -1):
+        for mantissa in (5, 2, 1):
+            step = mantissa * 10.0**e
+            if span / step > SLIDER_MAX_STEPS:
+                return None
+            if span / step >= 1000 - 1e-9 and all(on_grid(v, spec.low, step) for v in values):
+                return float(f"{step:.12g}")
+    return None
+
+
+def same_value(a: Any, b: Any) -> bool:
+    if isinstance(a, float) or isinstance(b, float):
+        return isinstance(a, (int, float)) and isinstance(b, (int, float)) and math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
+    return a == b
+
+
+def site_overrides(key: str, scenario: Scenario) -> dict[str, Any]:
+    """The site and what must go with it: the map's width and height and a bounded grid; for
+    no site, the scenario's size and a torus (the scenario's own setting if it has no site)."""
+    base = scenario.parameters
+    if key == NO_SITE:
+        return {"site": NO_SITE, "width": base.width, "height": base.height,
+                "torus": base.torus if base.site == NO_SITE else True}
+    site = load_site(key)
+    return {"site": key, "width": site.width, "height": site.height, "torus": False}
+
+
+def read_uploaded_map(name: str, data: bytes) -> str:
+    """The text of an uploaded map, checked for size and content before it is parsed."""
+    label = f"map {name[:80]!r}"
+    if len(data) > MAP_MAX_BYTES:
+        raise InputError(f"{label} is larger than {MAP_MAX_BYTES // 1024} KB; a map must be smaller")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InputError(f"{label} is not a text file (UTF-8); a map is one character per cell") from None
+    if any(not c.isprintable() for c in text.replace("\n", "").replace("\r", "")):
+        raise InputError(f"{label} is not a text file: it holds control characters; a map is one character per cell")
+    lines = text.strip("\n").splitlines()
+    if len(lines) > MAP_MAX_SIDE or max(map(len, lines), default=0) > MAP_MAX_SIDE:
+        raise InputError(f"{label} has more than {MAP_MAX_SIDE} rows or columns; at most {MAP_MAX_SIDE}x{MAP_MAX_SIDE} cells")
+    return text
 
 
 def build_parameters(scenario: Scenario, overrides: dict[str, Any]) -> Parameters:
+    """The scenario's parameters with the controls' values; a site must be one the app offers
+    (never a path)."""
+    site = overrides.get("site", scenario.parameters.site)
+    if site != NO_SITE and site not in site_names() and not str(site).startswith(IN_MEMORY_PREFIX):
+        raise InputError(f"site {str(site)[:80]!r} is not offered; sites: {NO_SITE}, {', '.join(site_names())}")
     return Parameters.from_mapping(overrides, base=scenario.parameters)
 
 
@@ -202,6 +280,8 @@ class LiveSession:
         self.notice = solara.reactive("")
         self.frame = solara.reactive(None)
         self.charts = solara.reactive(Charts())
+        self.applied = solara.reactive({})  # the overrides the current model was built with
+        self.uploads = solara.reactive({})  # menu label -> key of a map uploaded in this tab
         self.model: CrowdModel | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -216,12 +296,22 @@ class LiveSession:
             return str(exc)
         return ""
 
+    def site_menu(self) -> list[str]:
+        """The sites this tab may choose: none, the shipped maps, and the maps it uploaded."""
+        return [NO_SITE, *site_names(), *self.uploads.value]
+
+    def site_label(self, key: str) -> str:
+        return next((label for label, k in self.uploads.value.items() if k == key), key)
+
+    def refuse(self, message: str) -> None:
+        self.message.value = message
+
     def choose_scenario(self, name: str) -> None:
-        try:
-            scenario = load_scenario(name)
-        except InputError as exc:
-            self.message.value = str(exc)
+        """Switch to a shipped preset (only those: a name from the browser is never a path)."""
+        if name not in preset_names():
+            self.refuse(f"Not changed: scenario {str(name)[:80]!r} is not offered; presets: {', '.join(preset_names())}")
             return
+        scenario = load_scenario(name)
         self.pause()
         with self.lock:
             self.scenario = scenario
@@ -231,16 +321,79 @@ class LiveSession:
         self.reset()
 
     def set_parameter(self, name: str, value: Any) -> None:
-        self.overrides.value = {**self.overrides.value, name: value}
+        """A control's new value, checked here against the parameter's type and bounds (the
+        browser's own limits can be bypassed); a value equal to the scenario's is no change."""
+        spec = SPECS.get(name)
+        if spec is None:
+            self.refuse(f"Not changed: unknown parameter {str(name)[:80]!r}")
+            return
+        if name == "site":
+            self.choose_site(value)
+            return
+        try:
+            value = spec.coerce(value)
+        except InputError as exc:
+            self.refuse(f"Not changed: {exc}")
+            return
+        self._override({name: value})
+
+    def choose_site(self, label: Any) -> None:
+        """A site from the menu (a shipped map, none, or a map this tab uploaded), with the
+        width, height and torus it needs."""
+        key = self.uploads.value.get(label, label)
+        if not isinstance(label, str) or label not in self.site_menu():
+            self.refuse(f"Not changed: site {str(label)[:80]!r} is not offered; choose one of "
+                        f"{', '.join(self.site_menu())} or upload a map")
+            return
+        self._override(site_overrides(key, self.scenario))
+
+    def upload_map(self, name: str, data: bytes) -> None:
+        """A map file uploaded from the browser: checked, parsed in memory (never written to
+        disk) and chosen as the site."""
+        try:
+            key = add_site(read_uploaded_map(name, data), label=repr(name[:80]))
+        except InputError as exc:
+            self.refuse(f"Map not used: {exc}")
+            return
+        label = f"uploaded: {name[:40]} ({key.removeprefix(IN_MEMORY_PREFIX)[:8]})"
+        self.uploads.value = {**self.uploads.value, label: key}
+        self.choose_site(label)
+
+    def set_speed(self, value: Any) -> None:
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_SPEED:
+            self.refuse(f"Not changed: speed {value!r}; expected an integer in [1, {MAX_SPEED}]")
+            return
+        self.speed.value = value
+
+    def set_seed(self, value: Any) -> None:
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= SEED_MAX:
+            self.refuse(f"Not changed: seed {value!r}; expected an integer in [0, {SEED_MAX}]")
+            return
+        self.seed.value = value
+
+    def _override(self, values: dict[str, Any]) -> None:
+        overrides = dict(self.overrides.value)
+        for name, value in values.items():
+            if same_value(value, getattr(self.scenario.parameters, name)):
+                overrides.pop(name, None)
+            else:
+                overrides[name] = value
+        self.message.value = ""
+        self.overrides.value = overrides
+
+    def changed(self) -> bool:
+        """Whether the controls differ from what the current model was built with."""
+        return self.overrides.value != self.applied.value
 
     def reset(self) -> None:
         """Build a fresh model from the scenario, the changed controls and the seed."""
         self.pause()
         seed = self.seed.value
+        overrides = self.overrides.value
         try:
-            if seed is None or isinstance(seed, bool) or int(seed) != seed or seed < 0:
-                raise InputError(f"seed: {seed!r} is not allowed; expected a non-negative integer")
-            parameters = build_parameters(self.scenario, self.overrides.value)
+            if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= SEED_MAX:
+                raise InputError(f"seed: {seed!r} is not allowed; expected a non-negative integer up to {SEED_MAX}")
+            parameters = build_parameters(self.scenario, overrides)
             model = CrowdModel(parameters, rng=int(seed))
         except InputError as exc:
             self.message.value = f"Not reset: {exc}"
@@ -250,6 +403,7 @@ class LiveSession:
             return
         with self.lock:
             self.model = model
+            self.applied.value = overrides
             self.message.value = ""
             self._publish(charts=True)
 
@@ -396,19 +550,14 @@ def Legend(session: LiveSession):
 
 
 @solara.component
-def ParameterControl(session: LiveSession, spec: ParameterSpec, scenario: Scenario):
-    """One parameter's input; ``scenario`` (a prop, so that a new preset redraws it) gives its value."""
-    overrides = session.overrides.value
-    base = getattr(scenario.parameters, spec.name)
-    value = overrides.get(spec.name, base)
+def ParameterInput(spec: ParameterSpec, value: Any, on_value, sites: list[str] | None = None, note: str = ""):
+    """One parameter's input, as :func:`control_kind` says; ``sites`` is the site menu."""
     kind = control_kind(spec)
     shown = f" = {value:g}" if kind == "slider" else ""
     label = spec.name + shown + (f" {spec.unit}" if spec.unit else "")
-
-    def on_value(v):
-        session.set_parameter(spec.name, v)
-
-    if kind == "select":
+    if kind == "site":
+        solara.Select(label=label, values=list(sites or [NO_SITE, *site_names()]), value=value, on_value=on_value)
+    elif kind == "select":
         solara.Select(label=label, values=list(spec.choices), value=value, on_value=on_value)
     elif kind == "checkbox":
         solara.Checkbox(label=label, value=bool(value), on_value=on_value)
@@ -419,14 +568,34 @@ def ParameterControl(session: LiveSession, spec: ParameterSpec, scenario: Scenar
                            step=slider_step(spec), on_value=on_value)
     elif spec.type is int:
         solara.InputInt(label=label, value=int(value), on_value=on_value)
-    elif kind == "number":
-        solara.InputFloat(label=label, value=float(value), on_value=on_value)
     else:
-        solara.InputText(label=label, value=str(value), on_value=on_value)
-    notes = [spec.help]
-    if spec.name in scenario.parameters.schedules:
-        notes.append("This preset changes it over time; moving the control replaces the schedule.")
-    solara.Text(" ".join(notes), style={"font-size": "12px", "color": "#555"})
+        solara.InputFloat(label=label, value=float(value), on_value=on_value)
+    solara.Text(" ".join(filter(None, [spec.help, note])), style={"font-size": "12px", "color": "#555"})
+
+
+@solara.component
+def ParameterControl(session: LiveSession, spec: ParameterSpec, scenario: Scenario):
+    """One parameter's input; ``scenario`` (a prop, so that a new preset redraws it) gives its value."""
+    value = session.overrides.value.get(spec.name, getattr(scenario.parameters, spec.name))
+    note = "This preset changes it over time; moving the control replaces the schedule." \
+        if spec.name in scenario.parameters.schedules else ""
+    if spec.name == "site":
+        ParameterInput(spec, session.site_label(value), session.choose_site, sites=session.site_menu(), note=note)
+        MapUpload(session)
+    else:
+        ParameterInput(spec, value, lambda v: session.set_parameter(spec.name, v), note=note)
+
+
+@solara.component
+def MapUpload(session: LiveSession):
+    """Drop a map file (text, one character per cell); it is parsed in memory and chosen as the site."""
+
+    def on_file(info):
+        data = info["file_obj"].read(MAP_MAX_BYTES + 1)
+        session.upload_map(info["name"], data)
+
+    solara.FileDrop(label=f"Drop a site map here (text, at most {MAP_MAX_BYTES // 1024} KB and "
+                          f"{MAP_MAX_SIDE}x{MAP_MAX_SIDE} cells)", on_file=on_file, lazy=True)
 
 
 @solara.component
@@ -443,8 +612,8 @@ def Controls(session: LiveSession):
             solara.Button("Step", on_click=session.step, classes=["crowd-step"])
             solara.Button("Reset", on_click=session.reset, classes=["crowd-reset"])
         solara.SliderInt(label=f"speed: {session.speed.value} steps per second", value=session.speed.value,
-                         min=1, max=MAX_SPEED, on_value=session.speed.set)
-        solara.InputInt(label="seed", value=session.seed.value, on_value=session.seed.set)
+                         min=1, max=MAX_SPEED, on_value=session.set_speed)
+        solara.InputInt(label="seed", value=session.seed.value, on_value=session.set_seed)
         if session.message.value:
             solara.Error(session.message.value, classes=["crowd-message"])
         if session.notice.value:
@@ -455,8 +624,8 @@ def Controls(session: LiveSession):
         pending = session.pending_error()
         if pending:
             solara.Warning(pending, classes=["crowd-pending"])
-        elif session.overrides.value:
-            solara.Info("Changed parameters apply on Reset.")
+        elif session.changed():
+            solara.Info("Changed parameters apply on Reset.", classes=["crowd-changed"])
         groups: dict[str, list[ParameterSpec]] = {}
         for spec in parameter_specs():
             groups.setdefault(spec.group, []).append(spec)

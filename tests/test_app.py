@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import time
+from pathlib import Path
 
 import ipyvuetify as v
 import numpy as np
@@ -39,13 +40,34 @@ def test_grid_png_puts_x_right_and_y_up():
 def test_every_parameter_gets_a_control_and_bounded_numbers_a_slider():
     for spec in parameter_specs():
         kind = app.control_kind(spec)
-        if spec.choices:
+        if spec.name == "site":
+            assert kind == "site"
+        elif spec.choices:
             assert kind == "select"
         elif spec.type is bool:
             assert kind == "checkbox"
-        elif spec.type is float and spec.low is not None and spec.high is not None:
-            assert kind == "slider"
-            assert (spec.high - spec.low) / app.slider_step(spec) >= 100
+        elif kind == "slider":
+            assert (spec.high - spec.low) / app.slider_step(spec) >= 1000 or spec.type is int
+        else:
+            assert kind == "number"
+    kinds = {s.name: app.control_kind(s) for s in parameter_specs()}
+    assert kinds["legitimacy"] == kinds["water_capacity"] == kinds["water_cannon_cone"] == "slider"
+    assert "text" not in kinds.values()
+
+
+@pytest.mark.parametrize("preset", app.preset_names())
+def test_every_slider_shows_every_presets_value_exactly(preset):
+    """A slider's grid (min + k * step) holds the preset's value, so that opening a panel
+    changes nothing (water_per_shot's 400 once snapped to 401)."""
+    parameters = app.load_scenario(preset).parameters
+    sliders = [s for s in parameter_specs() if app.control_kind(s) == "slider"]
+    assert len(sliders) > 20
+    for spec in sliders:
+        value = getattr(parameters, spec.name)
+        step = app.slider_step(spec)
+        position = (value - spec.low) / step
+        assert position == pytest.approx(round(position), abs=1e-6), (spec.name, value, spec.low, step)
+        assert spec.low <= value <= spec.high
 
 
 def test_extra_chart_columns_take_arrests_injuries_and_damage():
@@ -277,3 +299,139 @@ def test_choosing_a_scenario_shows_its_values_and_builds_its_model():
     finally:
         session.pause()
         rc.close()
+
+
+# ---------------------------------------------------------------- what the browser may send
+
+
+def _site_select(rc):
+    (select,) = [w for w in rc.find(v.Select).widgets if w.label.startswith("site")]
+    return select
+
+
+@pytest.fixture
+def opened_paths(monkeypatch):
+    """Every path the app opens or reads from now on."""
+    import builtins
+    from pathlib import Path
+
+    seen: list[str] = []
+    real_open, real_read_text, real_read_bytes = builtins.open, Path.read_text, Path.read_bytes
+
+    def record_open(file, *args, **kwargs):
+        seen.append(str(file))
+        return real_open(file, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", record_open)
+    monkeypatch.setattr(Path, "read_text", lambda self, *a, **k: seen.append(str(self)) or real_read_text(self, *a, **k))
+    monkeypatch.setattr(Path, "read_bytes", lambda self, *a, **k: seen.append(str(self)) or real_read_bytes(self, *a, **k))
+    return seen
+
+
+def test_the_site_control_is_a_menu_of_shipped_maps_and_refuses_paths(live, opened_paths):
+    rc, session = live
+    select = _site_select(rc)
+    assert select.items == ["none", *app.site_names()]
+    assert not rc.find(v.TextField, label="site").widgets
+    for path in ("/etc/passwd", "/proc/self/environ", "../../etc/passwd", "kpu.txt"):
+        select.v_model = path
+        assert session.message.value.startswith("Not changed: site") and "not offered" in session.message.value
+        assert "site" not in session.overrides.value
+        session.set_parameter("site", path)  # the server-side handler itself refuses it too
+        assert "site" not in session.overrides.value
+    session.overrides.value = {"site": "/etc/passwd"}  # even if an override slipped through
+    before = session.model
+    _click(rc, "Reset")
+    assert session.model is before and "not offered" in session.message.value
+    import crowd_model
+
+    import sys
+
+    allowed = (str(Path(crowd_model.__file__).parent), sys.prefix)  # the package, and the libraries' own files
+    assert [p for p in opened_paths if not p.startswith(allowed)] == []
+    assert not any("passwd" in p or "environ" in p for p in opened_paths)
+
+
+def test_choosing_a_shipped_site_sets_its_size_and_builds_it(live):
+    rc, session = live
+    _site_select(rc).v_model = "kpu"
+    assert session.overrides.value == {"site": "kpu", "width": 100, "height": 60, "torus": False}
+    session.set_parameter("crowd_size", 500)
+    _click(rc, "Reset")
+    assert session.model.site is not None and session.model.n_civilians == 500
+
+
+KPU_MAP = (Path(__file__).resolve().parent.parent / "crowd_model" / "presets" / "sites" / "kpu.txt").read_text()
+
+
+def test_an_uploaded_map_is_parsed_in_memory_and_chosen(live, opened_paths, tmp_path, monkeypatch):
+    rc, session = live
+    monkeypatch.chdir(tmp_path)
+    small = "\n".join(["SSOOSS", "S#GG#S", "..CC..", "AAAAAA", "AAAAAA", "EEEEEE"]) + "\n"
+    session.upload_map("drill.txt", small.encode())
+    assert session.message.value == ""
+    key = session.overrides.value["site"]
+    assert key.startswith("memory:") and session.overrides.value["width"] == 6
+    assert any(label.startswith("uploaded: drill.txt") for label in _site_select(rc).items)
+    session.set_parameter("crowd_size", 10)
+    for name in ("police_officers", "tni_soldiers", "linmas_guards"):
+        session.set_parameter(name, 1)
+    _click(rc, "Reset")
+    assert session.message.value == "" and session.model.site.width == 6
+    assert list(tmp_path.iterdir()) == []  # nothing written
+    assert not any("drill" in p for p in opened_paths)
+
+
+@pytest.mark.parametrize(
+    "data, expected",
+    [
+        (bytes(range(256)) * 4, "not a text file"),
+        (b"\x00\x01PNG\x00" * 10, "not a text file"),
+        ("A" * (app.MAP_MAX_SIDE + 1) + "\n", f"more than {app.MAP_MAX_SIDE} rows or columns"),
+        (b"E" * (app.MAP_MAX_BYTES + 1), "larger than 256 KB"),
+        ("AAX\nEEG\n", "unknown symbol"),
+        ("AAA\nEEG\nAA\n", "rows must be equal"),
+    ],
+)
+def test_a_bad_upload_gives_one_clear_message_and_keeps_the_site(live, data, expected):
+    rc, session = live
+    before = dict(session.overrides.value)
+    session.upload_map("map.bin", data if isinstance(data, bytes) else data.encode())
+    message = session.message.value
+    assert message.startswith("Map not used:") and expected in message, message
+    assert "\n" not in message and "Traceback" not in message and len(message) < 300
+    assert session.overrides.value == before
+    assert any(message == text for text in _alerts(rc))
+
+
+def test_values_out_of_bounds_from_the_browser_are_refused(live):
+    rc, session = live
+    for name, value in [("legitimacy", 1.5), ("legitimacy", "nan"), ("citizen_vision", 2.5),
+                        ("water_cannons", 10**9), ("ratio_rule", "exec"), ("movement", "yes please"),
+                        ("no_such_parameter", 1)]:
+        session.set_parameter(name, value)
+        assert session.message.value.startswith("Not changed:"), (name, value)
+        assert name not in session.overrides.value
+    session.choose_scenario("/etc/passwd")
+    assert "not offered" in session.message.value and session.scenario.name == "epstein"
+    for bad in (-1, 2**40, 1.5, "7"):
+        session.set_seed(bad)
+        assert session.seed.value == 42 and "seed" in session.message.value
+    for bad in (0, app.MAX_SPEED + 1, 10**9):
+        session.set_speed(bad)
+        assert session.speed.value == app.DEFAULT_SPEED and "speed" in session.message.value
+
+
+def test_changed_parameters_note_only_for_real_changes_and_clears_after_reset(live):
+    rc, session = live
+    notes = lambda: [t for t in _alerts(rc) if "apply on Reset" in t]  # noqa: E731
+    _slider(rc, "legitimacy").v_model = 0.82 + 1e-13  # the slider sends back the preset's value
+    assert notes() == [] and session.overrides.value == {}
+    _slider(rc, "legitimacy").v_model = 0.5
+    assert notes() == ["Changed parameters apply on Reset."]
+    _click(rc, "Reset")
+    assert notes() == []
+    _slider(rc, "legitimacy").v_model = 0.82
+    assert notes() == ["Changed parameters apply on Reset."]  # back to the preset: differs from the model
+    _click(rc, "Reset")
+    assert notes() == [] and session.model.parameters.legitimacy == 0.82
