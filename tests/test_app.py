@@ -435,3 +435,21 @@ def test_changed_parameters_note_only_for_real_changes_and_clears_after_reset(li
     assert notes() == ["Changed parameters apply on Reset."]  # back to the preset: differs from the model
     _click(rc, "Reset")
     assert notes() == [] and session.model.parameters.legitimacy == 0.82
+
+
+@pytest.mark.parametrize("host, warned", [("127.0.0.1", False), ("localhost", False), ("::1", False),
+                                          ("0.0.0.0", True), ("192.168.1.5", True), ("example.org", True)])
+def test_app_command_warns_once_when_listening_beyond_loopback(monkeypatch, capsys, host, warned):
+    import os
+
+    from crowd_model import cli
+
+    calls = []
+    monkeypatch.setattr(os, "execv", lambda exe, argv: calls.append(argv))
+    cli.main(["app", "--host", host, "--port", "0"])
+    err = capsys.readouterr().err
+    assert calls and calls[0][calls[0].index("--host") + 1] == host
+    if warned:
+        assert err.count("\n") == 1 and "no authentication" in err and "CPU" in err
+    else:
+        assert err == ""
