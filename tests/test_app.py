@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import threading
 import time
 from pathlib import Path
 
@@ -161,7 +162,7 @@ def test_a_negative_seed_is_refused_with_a_message(live):
     session.seed.value = -3
     _click(rc, "Reset")
     assert session.model is before
-    assert "seed" in session.message.value and "non-negative" in session.message.value
+    assert "seed: -3 is not allowed" in session.message.value and "[0, " in session.message.value
 
 
 def test_the_seed_fixes_the_run(live):
@@ -453,3 +454,192 @@ def test_app_command_warns_once_when_listening_beyond_loopback(monkeypatch, caps
         assert err.count("\n") == 1 and "no authentication" in err and "CPU" in err
     else:
         assert err == ""
+
+
+# ---------------------------------------------------------------- sweep page: bounds, plan, cancel, charts
+
+
+@pytest.mark.parametrize(
+    "change, expected",
+    [
+        ({"scenario": "/etc/passwd"}, "not offered"),
+        ({"scenario": "../crowd_model/presets/epstein.toml"}, "not offered"),
+        ({"steps": 0}, "steps per run"),
+        ({"steps": 10**12}, "steps per run"),
+        ({"replications": 10**8}, "replications"),
+        ({"replications": 2.5}, "replications"),
+        ({"seed": -1}, "root seed"),
+        ({"ranges": [("legitimacy", 0.5, 2.0, 3)]}, "legitimacy"),
+        ({"ranges": [("legitimacy", 0.5, 0.9, 51)]}, "points"),
+        ({"ranges": [("legitimacy", 0.5, 0.9, 10**9)]}, "points"),
+        ({"ranges": [("ratio_rule", 0, 1, 2)]}, "numeric parameters"),
+        ({"ranges": [("legitimacy", 0.1, 0.9, 50), ("citizen_vision", 1, 40, 40)], "replications": 10}, "runs"),
+        ({"ranges": [("legitimacy", 0.1, 0.9, 50)], "replications": 100, "steps": 10_000}, "steps in all"),
+        ({"fixed": {"site": "/etc/passwd"}}, "not offered"),
+        ({"fixed": {"legitimacy": 0.5}}, "varied"),
+        ({"fixed": {"citizen_vision": 99}}, "citizen_vision"),
+        ({"fixed": {"nope": 1}}, "unknown parameter"),
+    ],
+)
+def test_sweep_values_out_of_bounds_are_refused_with_one_line(change, expected):
+    form = {"scenario": "epstein", "steps": 10, "replications": 2, "seed": 1,
+            "ranges": [("legitimacy", 0.6, 0.9, 3)], "fixed": {}}
+    form.update(change)
+    with pytest.raises(app.InputError, match=expected) as refused:
+        app.sweep_experiment(form["scenario"], form["steps"], form["replications"], form["seed"],
+                             form["ranges"], form["fixed"])
+    assert "\n" not in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    "change, workers, expected",
+    [
+        ({"replications": 10**8}, 1, "replications"),
+        ({"steps": 10**12}, 1, "steps per run"),
+        ({"vary": {"legitimacy": [0.5] * 1000}}, 1, "points"),
+        ({"scenario": "/etc/passwd"}, 1, "shipped presets"),
+        ({"set": {"site": "/etc/passwd"}}, 1, "not offered"),
+        ({}, 10**6, "worker processes"),
+        ({}, 0, "worker processes"),
+    ],
+)
+def test_the_sweep_handler_itself_refuses_what_the_page_would_not_send(sweep, change, workers, expected):
+    rc, session = sweep
+    experiment = {**app.sweep_experiment("epstein", 10, 1, 1, [("legitimacy", 0.6, 0.9, 2)]), **change}
+    started = time.perf_counter()
+    session.start(experiment, workers)
+    assert time.perf_counter() - started < 5
+    status = session.status.value
+    assert status.state == "failed" and expected in status.message and "\n" not in status.message
+    assert not session.running
+    assert any(status.message == text for text in _alerts(rc))
+
+
+def test_the_page_shows_the_plan_and_an_estimate_before_it_starts(sweep):
+    rc, session = sweep
+    (plan,) = [t for t in _alerts(rc) if t.startswith("Plan:")]
+    assert "5 points × 4 replications = 20 runs of 600 steps" in plan and "estimated" in plan
+    experiment = app.sweep_experiment("kpu-riot", 600, 4, 1, [("legitimacy", 0.35, 1.0, 5)])
+    seconds = app.estimate_seconds(app.load_scenario("kpu-riot").parameters, 600, 20, 2)
+    assert 10 < seconds < 600  # 20 runs of 600 steps of 2,300 agents on two workers
+    assert app.plan_summary(experiment, 1).startswith("Plan: 5 points × 4 replications = 20 runs")
+
+
+def test_fixed_parameters_go_into_every_run(sweep):
+    rc, session = sweep
+    (field,) = [w for w in rc.find(v.TextField).widgets if str(w.label).startswith("crowd_size")]
+    field.v_model = "500"
+    field.fire_event("keyup.enter", None)
+    assert any("(1 changed)" in str(w.children) for w in rc.find(v.ExpansionPanelHeader).widgets)
+    experiment = app.sweep_experiment("epstein", 5, 1, 1, [("legitimacy", 0.6, 0.9, 2)],
+                                      {"citizen_vision": 3, "site": "kpu", "crowd_size": 300})
+    assert experiment["set"] == {"citizen_vision": 3, "site": "kpu", "width": 100, "height": 60, "torus": False,
+                                 "crowd_size": 300}
+    session.start(experiment, 1)
+    session.wait(120)
+    status = session.status.value
+    assert status.state == "done", status.message
+    assert (status.outcomes["civilians"] == 300).all()
+
+
+def _process_gone(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(")")[-1].split()[0] in ("Z", "X")
+    except FileNotFoundError:
+        return True
+
+
+def test_cancel_stops_a_run_already_executing(sweep):
+    rc, session = sweep
+    experiment = app.sweep_experiment("epstein", app.SWEEP_MAX_STEPS, 1, 1, [("legitimacy", 0.6, 0.6, 1)])
+    session.start(experiment, 1)
+    deadline = time.time() + 60
+    while (session._pool is None or not session._pool.pending) and time.time() < deadline:
+        time.sleep(0.05)
+    pids = session._pool.worker_pids()
+    time.sleep(2)  # the run is busy in its worker
+    assert session.status.value.state == "running" and not any(map(_process_gone, pids))
+    cancelled_at = time.time()
+    session.cancel()
+    assert session.status.value.state in ("cancelling", "cancelled")
+    session.wait(10)
+    assert time.time() - cancelled_at < 5
+    status = session.status.value
+    assert status.state == "cancelled" and status.message.startswith("Cancelled")
+    assert all(map(_process_gone, pids))
+
+
+def test_the_page_says_cancelling_until_the_runs_have_stopped(sweep, monkeypatch):
+    rc, session = sweep
+    stopped = threading.Event()
+    real_cancel = app.CancellablePool.cancel
+
+    def slow_cancel(pool):
+        stopped.wait(5)
+        real_cancel(pool)
+
+    monkeypatch.setattr(app.CancellablePool, "cancel", slow_cancel)
+    session.start(app.sweep_experiment("epstein", 1000, 5, 1, [("legitimacy", 0.6, 0.9, 2)]), 1)
+    deadline = time.time() + 60
+    while session._pool is None and time.time() < deadline:
+        time.sleep(0.05)
+    canceller = threading.Thread(target=session.cancel)
+    canceller.start()
+    time.sleep(0.5)
+    assert session.status.value.state == "cancelling"
+    (progress,) = rc.find(v.Html, class_="crowd-sweep-progress").widgets
+    assert progress.children[0].endswith("runs (cancelling…)")
+    assert rc.find(v.Btn, children=["Run sweep"]).widget.disabled
+    assert rc.find(v.Btn, children=["Cancel"]).widget.disabled
+    stopped.set()
+    canceller.join(10)
+    session.wait(10)
+    assert session.status.value.state == "cancelled"
+
+
+def test_the_band_draws_its_bounds_as_they_are_even_below_zero():
+    outcomes = pd.DataFrame({"x": [1, 1, 1, 2, 2, 2], "y": [0.0, 0.0, 3.0, 5.0, 6.0, 7.0], "status": ["ok"] * 6})
+    option = app.sweep_chart(outcomes, ["x"], "y")
+    table = app.mean_with_ci(outcomes, ["x"], "y")
+    assert table["ci_low"].iloc[0] < 0
+    series = option["series"]
+    assert not any("stack" in s or "areaStyle" in s for s in series)
+    bounds = [s["data"] for s in series if s["name"] == "95% CI"]
+    assert bounds == [table["ci_low"].tolist(), table["ci_high"].tolist()]
+    assert [s["data"] for s in series if s["name"] == "mean"] == [table["mean"].tolist()]
+
+
+def test_the_heatmap_shows_zero_as_zero():
+    grid = pd.DataFrame({"a": [1, 1, 2, 2], "b": [1, 2, 1, 2], "status": ["ok"] * 4})
+    zeros = app.sweep_chart(grid.assign(y=0), ["a", "b"], "y")["visualMap"]
+    assert zeros["min"] == 0 and zeros["max"] > 0  # all zero: the pale end, not mid-scale
+    positive = app.sweep_chart(grid.assign(y=[3, 4, 5, 6]), ["a", "b"], "y")["visualMap"]
+    assert positive["min"] == 0 and positive["max"] == 6 and positive["inRange"]["color"][0] == "#fff5eb"
+    mixed = app.sweep_chart(grid.assign(y=[-2, 0, 1, 4]), ["a", "b"], "y")["visualMap"]
+    assert mixed["min"] == -mixed["max"] and mixed["inRange"]["color"][1] == "#ffffff"
+
+
+def test_every_outcome_has_a_description_and_constant_ones_are_not_offered():
+    from crowd_model.runner import simulate
+
+    for preset in app.preset_names():
+        result = simulate(app.load_scenario(preset).parameters, 0, 0)
+        assert set(result.outcomes) <= set(app.OUTCOME_HELP), preset
+    assert all(text and "\n" not in text for text in app.OUTCOME_HELP.values())
+    outcomes = pd.DataFrame({"civilians": [1120] * 3, "peak_active": [4, 9, 2], "gate_breached": [0, 0, 0],
+                             "time_to_dispersal": [None, None, None], "status": ["ok"] * 3})
+    offered, constant = app.varying_outcomes(outcomes, ["civilians", "peak_active", "gate_breached", "time_to_dispersal"])
+    assert offered == ["peak_active"]
+    assert constant == {"civilians": 1120, "gate_breached": 0}
+
+
+def test_the_outcome_menu_offers_varying_outcomes_with_their_description(sweep):
+    rc, session = sweep
+    status = _sweep(session, 20, 2, [("legitimacy", 0.6, 0.9, 3)])
+    (menu,) = [w for w in rc.find(v.Select).widgets if w.label == "outcome"]
+    assert "civilians" not in menu.items and "peak_active" in menu.items
+    (help_text,) = rc.find(v.Html, class_="crowd-sweep-outcome-help").widgets
+    assert help_text.children == [f"peak_active: {app.OUTCOME_HELP['peak_active']}"]
+    (constant,) = rc.find(v.Html, class_="crowd-sweep-constant").widgets
+    assert "civilians = 1120" in constant.children[0]
