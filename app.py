@@ -147,6 +147,8 @@ NO_SITE = "none"
 MAP_MAX_BYTES = 256 * 1024
 MAP_MAX_SIDE = 500
 SEED_MAX = 2**32 - 1
+SITE_HELP = ("Site map: 'none' (Epstein's open grid), a map the package ships, or a map file dropped "
+             "below (parsed in memory, never saved; the server opens no path named by the browser).")
 
 
 def control_kind(spec: ParameterSpec) -> str:
@@ -319,6 +321,7 @@ class LiveSession:
         self.charts = solara.reactive(Charts())
         self.applied = solara.reactive({})  # the overrides the current model was built with
         self.uploads = solara.reactive({})  # menu label -> key of a map uploaded in this tab
+        self.upload_attempts = solara.reactive(0)
         self.model: CrowdModel | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -379,6 +382,9 @@ class LiveSession:
         except InputError as exc:
             self.refuse(f"Map not used: {exc}")
             return
+        finally:
+            # last: a new count mounts a fresh drop zone, which ends the upload's own thread
+            self.upload_attempts.value += 1
         label = f"uploaded: {name[:40]} ({key.removeprefix(IN_MEMORY_PREFIX)[:8]})"
         self.uploads.value = {**self.uploads.value, label: key}
         self.choose_site(label)
@@ -583,7 +589,8 @@ def ParameterInput(spec: ParameterSpec, value: Any, on_value, sites: list[str] |
         solara.InputInt(label=label, value=int(value), on_value=on_value)
     else:
         solara.InputFloat(label=label, value=float(value), on_value=on_value)
-    solara.Text(" ".join(filter(None, [spec.help, note])), style={"font-size": "12px", "color": "#555"})
+    text = SITE_HELP if kind == "site" else spec.help
+    solara.Text(" ".join(filter(None, [text, note])), style={"font-size": "12px", "color": "#555"})
 
 
 @solara.component
@@ -594,7 +601,8 @@ def ParameterControl(session: LiveSession, spec: ParameterSpec, scenario: Scenar
         if spec.name in scenario.parameters.schedules else ""
     if spec.name == "site":
         ParameterInput(spec, session.site_label(value), session.choose_site, sites=list(session.site_menu()), note=note)
-        MapUpload(session)
+        # a fresh drop zone after each upload: Solara's FileDrop takes one file per mount
+        MapUpload(session).key(f"upload-{session.upload_attempts.value}")
     else:
         ParameterInput(spec, value, lambda v: session.set_parameter(spec.name, v), note=note)
 
@@ -605,7 +613,8 @@ def MapUpload(session: LiveSession):
 
     def on_file(info):
         data = info["file_obj"].read(MAP_MAX_BYTES + 1)
-        session.upload_map(info["name"], data)
+        # in a thread of its own: remounting the drop zone cancels the thread that read the file
+        threading.Thread(target=session.upload_map, args=(info["name"], data), name="crowd-model-upload").start()
 
     solara.FileDrop(label=f"Drop a site map here (text, at most {MAP_MAX_BYTES // 1024} KB and "
                           f"{MAP_MAX_SIDE}x{MAP_MAX_SIDE} cells)", on_file=on_file, lazy=True)
@@ -627,6 +636,27 @@ def Controls(session: LiveSession):
         solara.SliderInt(label=f"speed: {session.speed.value} steps per second", value=session.speed.value,
                          min=1, max=MAX_SPEED, on_value=session.set_speed)
         solara.InputInt(label="seed", value=session.seed.value, on_value=session.set_seed)
+        Messages(session)
+        groups: dict[str, list[ParameterSpec]] = {}
+        for spec in parameter_specs():
+            groups.setdefault(spec.group, []).append(spec)
+        for group, specs in groups.items():
+            # keyed: a panel keeps its open state whatever appears above it (a message once
+            # shifted the panels' states, so the water-cannon panel closed as it opened)
+            with solara.Details(summary=f"Parameters: {group}", expand=group in ("behaviour", "security")).key(
+                    f"parameters-{group}"):
+                for spec in specs:
+                    ParameterControl(session, spec, session.scenario).key(spec.name)
+
+
+@solara.component
+def Messages(session: LiveSession):
+    """The live view's messages, in a component of their own, so that they come and go without
+    shifting the controls below them."""
+    playing = session.playing.value
+    session.overrides.value
+    session.applied.value
+    with solara.Column(gap="4px", classes=["crowd-messages"]):
         if session.message.value:
             solara.Error(session.message.value, classes=["crowd-message"])
         if session.notice.value:
@@ -639,13 +669,6 @@ def Controls(session: LiveSession):
             solara.Warning(pending, classes=["crowd-pending"])
         elif session.changed():
             solara.Info("Changed parameters apply on Reset.", classes=["crowd-changed"])
-        groups: dict[str, list[ParameterSpec]] = {}
-        for spec in parameter_specs():
-            groups.setdefault(spec.group, []).append(spec)
-        for group, specs in groups.items():
-            with solara.Details(summary=f"Parameters: {group}", expand=group in ("behaviour", "security")):
-                for spec in specs:
-                    ParameterControl(session, spec, session.scenario)
 
 
 @solara.component
@@ -1198,13 +1221,16 @@ def SweepView(session: SweepSession | None = None):
             solara.Text(f"At most {SWEEP_MAX_STEPS:,} steps per run, {SWEEP_MAX_REPLICATIONS:,} replications, "
                         f"{SWEEP_MAX_RUNS:,} runs and {SWEEP_MAX_TOTAL_STEPS:,} steps in all.",
                         style={"font-size": "12px", "color": "#555"})
-            with solara.Details(summary=f"Other parameters, the same in every run ({len(fixed)} changed)"):
-                if fixed_error:
-                    solara.Error(fixed_error, classes=["crowd-sweep-fixed-message"])
+            with solara.Details(summary=f"Other parameters, the same in every run ({len(fixed)} changed)").key(
+                    "fixed-parameters"):
+                with solara.Column(gap="4px").key("fixed-message"):
+                    if fixed_error:
+                        solara.Error(fixed_error, classes=["crowd-sweep-fixed-message"])
                 for spec in parameter_specs():
                     if spec.name not in chosen:
                         value = fixed.get(spec.name, getattr(scenario.parameters, spec.name))
-                        ParameterInput(spec, value, lambda v, n=spec.name: fix(n, v), sites=list(shipped_sites()))
+                        ParameterInput(spec, value, lambda v, n=spec.name: fix(n, v),
+                                       sites=list(shipped_sites())).key(f"fixed-{spec.name}")
             with solara.Row():
                 solara.Button("Run sweep", on_click=lambda: session.start(experiment, workers),
                               disabled=busy or experiment is None, color="primary", classes=["crowd-sweep-run"])
