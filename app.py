@@ -1164,10 +1164,18 @@ def SweepView(session: SweepSession | None = None):
     status = session.status.value
     busy = status.state in ("running", "cancelling")
 
-    def choose_scenario(name):
+    def choose_scenario(name):  # menus too are checked here: a browser can send any value
         if name in preset_names():
             set_scenario_name(name)
             set_fixed({})
+
+    def choose_first(name):
+        if name in specs:
+            set_first(name)
+
+    def choose_second(name):
+        if name == NO_SECOND or name in specs:
+            set_second(name)
 
     def range_of(name):
         value = getattr(scenario.parameters, name)
@@ -1191,6 +1199,7 @@ def SweepView(session: SweepSession | None = None):
         experiment = sweep_experiment(scenario_name, steps, replications, seed,
                                       [(name, *range_of(name)) for name in chosen],
                                       {k: v for k, v in fixed.items() if k not in chosen})
+        checked_int("worker processes", workers, 1, default_workers())
         plan, plan_error = plan_summary(experiment, workers), ""
     except InputError as exc:
         experiment, plan, plan_error = None, "", str(exc)
@@ -1199,8 +1208,8 @@ def SweepView(session: SweepSession | None = None):
         with solara.Column(style={"min-width": "300px"}, classes=["crowd-sweep-controls"]):
             solara.Select(label="scenario", values=preset_names(), value=scenario_name, on_value=choose_scenario)
             for label, name, on_name, options in (
-                ("parameter", first, set_first, list(specs)),
-                ("second parameter (heatmap)", second, set_second, [NO_SECOND, *specs]),
+                ("parameter", first, choose_first, list(specs)),
+                ("second parameter (heatmap)", second, choose_second, [NO_SECOND, *specs]),
             ):
                 solara.Select(label=label, values=options, value=name, on_value=on_name)
                 if name in specs:

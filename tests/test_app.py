@@ -648,3 +648,20 @@ def test_the_outcome_menu_offers_varying_outcomes_with_their_description(sweep):
     assert help_text.children == [f"peak_active: {app.OUTCOME_HELP['peak_active']}"]
     (constant,) = rc.find(v.Html, class_="crowd-sweep-constant").widgets
     assert "civilians = 1120" in constant.children[0]
+
+
+def test_sweep_menus_ignore_values_they_do_not_offer(sweep):
+    rc, session = sweep
+    selects = {w.label: w for w in rc.find(v.Select).widgets}
+    for label, bad in (("scenario", "/etc/passwd"), ("parameter", "ratio_rule"), ("parameter", "__class__"),
+                       ("second parameter (heatmap)", "nope")):
+        before = selects[label].v_model
+        selects[label].v_model = bad
+        selects = {w.label: w for w in rc.find(v.Select).widgets}
+        assert selects[label].v_model in (before, bad)  # the widget may echo it; the page does not use it
+    (plan,) = [t for t in _alerts(rc) if t.startswith("Plan:")]
+    assert "5 points × 4 replications = 20 runs" in plan
+    (workers,) = [w for w in rc.find(v.Slider).widgets if w.label.startswith("worker processes")]
+    workers.v_model = 10**6
+    assert any("worker processes: 1000000 is not allowed" in t for t in _alerts(rc))
+    assert rc.find(v.Btn, children=["Run sweep"]).widget.disabled
