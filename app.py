@@ -16,7 +16,7 @@ import multiprocessing
 import tempfile
 import threading
 import time
-from concurrent.futures import Executor, Future
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -745,16 +745,16 @@ class SweepCancelled(BaseException):
 
 
 class CancellablePool(Executor):
-    """A process pool whose runs, running ones included, stop on :meth:`cancel`: it terminates
-    the workers (``multiprocessing.Pool.terminate``), and every run not finished then ends
-    with :class:`SweepCancelled`. Workers come from a fork server (the server is threaded, so
-    it must not fork itself) that has imported the run function's module. ``on_done`` is
-    called for each run that finished."""
+    """A process pool whose runs, running ones included, stop on :meth:`cancel`: every run not
+    finished then ends with :class:`SweepCancelled` and the worker processes are terminated.
+    Workers come from a fork server (the server is threaded, so it must not fork itself) that
+    has imported the run function's module. ``on_done`` is called for each run that finished.
+    A worker that dies otherwise fails its run, as on ``crowd-model sweep``'s pool."""
 
     def __init__(self, workers: int, on_done=lambda: None):
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload([execute.__module__])
-        self.pool = context.Pool(workers)
+        self.pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
         self.on_done = on_done
         self.lock = threading.Lock()
         self.pending: set[Future] = set()
@@ -768,36 +768,44 @@ class CancellablePool(Executor):
                 raise SweepCancelled()
             self.pending.add(future)
 
-        def settle(method, value):
+        def settle(inner: Future) -> None:
             with self.lock:
                 mine = future in self.pending
                 self.pending.discard(future)
-            if mine:
-                method(value)
-                self.on_done()
+            if not mine:
+                return
+            error = SweepCancelled() if inner.cancelled() else inner.exception()
+            if error is None:
+                future.set_result(inner.result())
+            else:
+                future.set_exception(error)
+            self.on_done()
 
-        self.pool.apply_async(fn, args, kwargs, callback=lambda r: settle(future.set_result, r),
-                              error_callback=lambda e: settle(future.set_exception, e))
+        self.pool.submit(fn, *args, **kwargs).add_done_callback(settle)
         return future
 
     def worker_pids(self) -> list[int]:
-        return [p.pid for p in self.pool._pool]  # noqa: SLF001 (Pool has no public list)
+        return list(self.pool._processes or {})  # noqa: SLF001 (public only from Python 3.14)
 
     def cancel(self) -> None:
-        """Terminate the workers now; runs not finished end with :class:`SweepCancelled`."""
+        """End every unfinished run with :class:`SweepCancelled` and terminate the workers;
+        returns once they have exited."""
         with self.lock:
             self.cancelled = True
             pending, self.pending = self.pending, set()
-        self.pool.terminate()
         for future in pending:
             future.set_exception(SweepCancelled())
+        processes = list((self.pool._processes or {}).values())  # noqa: SLF001
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.join(10)
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         if cancel_futures:
             self.cancel()
-        self.pool.close()
-        if wait:
-            self.pool.join()
+        self.pool.shutdown(wait=wait)
 
 
 def sweepable_specs() -> list[ParameterSpec]:

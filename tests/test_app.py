@@ -665,3 +665,19 @@ def test_sweep_menus_ignore_values_they_do_not_offer(sweep):
     workers.v_model = 10**6
     assert any("worker processes: 1000000 is not allowed" in t for t in _alerts(rc))
     assert rc.find(v.Btn, children=["Run sweep"]).widget.disabled
+
+
+def test_the_cancellable_pool_returns_results_and_a_dead_worker_fails_its_run():
+    import math
+    import os
+    from concurrent.futures.process import BrokenProcessPool
+
+    done = []
+    pool = app.CancellablePool(1, on_done=lambda: done.append(1))
+    try:
+        assert pool.submit(math.factorial, 5).result(timeout=60) == 120
+        with pytest.raises(BrokenProcessPool):
+            pool.submit(os._exit, 1).result(timeout=60)  # the worker dies: the run fails, nothing hangs
+        assert len(done) == 2
+    finally:
+        pool.shutdown()
