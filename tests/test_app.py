@@ -681,3 +681,17 @@ def test_the_cancellable_pool_returns_results_and_a_dead_worker_fails_its_run():
         assert len(done) == 2
     finally:
         pool.shutdown()
+
+
+def test_add_site_keeps_maps_in_memory_by_content_and_bounded():
+    from crowd_model import site as site_module
+
+    text = "\n".join(["SSOOSS", "S#GG#S", "..CC..", "AAAAAA", "EEEEEE"])
+    key = site_module.add_site(text, label="'drill.txt'")
+    assert key == site_module.add_site(text) and key.startswith(site_module.IN_MEMORY_PREFIX)
+    assert site_module.load_site(key).name == key and site_module.load_site(key).width == 6
+    with pytest.raises(app.InputError, match="site 'bad.txt': unknown symbol"):
+        site_module.add_site("AAX\nEEG", label="'bad.txt'")
+    for i in range(site_module.IN_MEMORY_KEEP + 3):
+        site_module.add_site(text + "\nEEEEEE" * (i + 1))  # distinct maps
+    assert len(site_module._IN_MEMORY) == site_module.IN_MEMORY_KEEP
