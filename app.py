@@ -12,11 +12,13 @@ from __future__ import annotations
 import html
 import io
 import math
+import multiprocessing
 import tempfile
 import threading
 import time
-from concurrent.futures import Executor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +33,10 @@ from crowd_model.kernel import CELL_CATEGORIES, STATE_NAMES
 from crowd_model.model import CrowdModel
 from crowd_model.parameters import Parameters, ParameterSpec, parameter_specs
 from crowd_model.scenario import Scenario, load_scenario, preset_names
-from crowd_model.experiments.executors import default_workers, make_executor
+from crowd_model import site as site_codes
+from crowd_model.site import IN_MEMORY_PREFIX, add_site, load_site, site_names
+from crowd_model.experiments.worker import execute
+from crowd_model.experiments.executors import default_workers
 from crowd_model.experiments.spec import parse_experiment
 from crowd_model.experiments.sweep import run_sweep
 
@@ -138,27 +143,143 @@ def chart_options(model: CrowdModel) -> list[dict]:
     return options
 
 
+SPECS = {s.name: s for s in parameter_specs()}
+NO_SITE = "none"
+MAP_MAX_BYTES = 256 * 1024
+MAP_MAX_SIDE = 500
+SEED_MAX = 2**32 - 1
+SITE_HELP = ("Site map: 'none' (Epstein's open grid), a map the package ships, or a map file dropped "
+             "below (parsed in memory, never saved; the server opens no path named by the browser).")
+
+
 def control_kind(spec: ParameterSpec) -> str:
-    """Which input a parameter gets: slider, select, checkbox or a number box."""
+    """Which input a parameter gets: the site menu, slider, select, checkbox or a number box.
+
+    A number gets a slider only when a grid of at most :data:`SLIDER_MAX_STEPS` positions holds
+    its default and every preset's value (:func:`slider_step`), so that it shows them exactly."""
+    if spec.name == "site":
+        return "site"
     if spec.choices:
         return "select"
     if spec.type is bool:
         return "checkbox"
-    if spec.type is str:
-        return "text"
-    if spec.low is None or spec.high is None:
-        return "number"
-    if spec.type is int and spec.high - spec.low > SLIDER_MAX_STEPS:
+    if spec.low is None or spec.high is None or slider_step(spec) is None:
         return "number"
     return "slider"
 
 
-def slider_step(spec: ParameterSpec) -> float:
-    """A round step giving about a thousand positions between the bounds."""
-    return 10.0 ** math.floor(math.log10((spec.high - spec.low) / 1000)) if spec.high > spec.low else 1.0
+@lru_cache(maxsize=None)
+def preset_values(name: str) -> tuple:
+    """The values a parameter has at step 0 in the shipped presets."""
+    return tuple(sorted({getattr(load_scenario(p).parameters, name) for p in preset_names()}))
+
+
+def on_grid(value: float, low: float, step: float) -> bool:
+    position = (value - low) / step
+    return abs(position - round(position)) < 1e-6
+
+
+@lru_cache(maxsize=None)
+def slider_step(spec: ParameterSpec) -> float | None:
+    """The coarsest round step (1, 2 or 5 times a power of ten) with at least a thousand
+    positions between the bounds whose grid holds the default and every preset's value; None
+    when that would need more than :data:`SLIDER_MAX_STEPS` positions."""
+    if spec.low is None or spec.high is None or spec.high <= spec.low:
+        return None
+    span = spec.high - spec.low
+    values = (spec.default, *preset_values(spec.name))
+    if spec.type is int:
+        return 1 if span <= SLIDER_MAX_STEPS else None
+    exponent = math.floor(math.log10(span / 1000))
+    for e in range(exponent, exponent - 12, -1):
+        for mantissa in (5, 2, 1):
+            step = mantissa * 10.0**e
+            if span / step > SLIDER_MAX_STEPS:
+                return None
+            if span / step >= 1000 - 1e-9 and all(on_grid(v, spec.low, step) for v in values):
+                return float(f"{step:.12g}")
+    return None
+
+
+def same_value(a: Any, b: Any) -> bool:
+    if isinstance(a, float) or isinstance(b, float):
+        return isinstance(a, (int, float)) and isinstance(b, (int, float)) and math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
+    return a == b
+
+
+def site_overrides(key: str, scenario: Scenario) -> dict[str, Any]:
+    """The site and what must go with it: the map's width and height and a bounded grid, and
+    no more water cannons than the map has trucks (W cells); for no site, the scenario's size
+    and a torus (the scenario's own setting if it has no site)."""
+    base = scenario.parameters
+    if key == NO_SITE:
+        return {"site": NO_SITE, "width": base.width, "height": base.height,
+                "torus": base.torus if base.site == NO_SITE else True}
+    site = load_site(key)
+    trucks = len(site.cells(site_codes.CANNON))
+    return {"site": key, "width": site.width, "height": site.height, "torus": False,
+            "water_cannons": min(base.water_cannons, trucks)}
+
+
+def checked_int(name: str, value: Any, low: int, high: int) -> int:
+    """``value`` if it is an integer in [low, high]; otherwise one line saying what is allowed."""
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise InputError(f"{name}: {repr(value)[:40]} is not allowed; expected an integer in [{low}, {high}]")
+    return value
+
+
+def shipped_sites() -> dict[str, str]:
+    """The site menu's fixed part, label to key: the open grid and the maps the package ships."""
+    return {NO_SITE: NO_SITE, **{name: name for name in site_names()}}
+
+
+def with_override(overrides: dict[str, Any], scenario: Scenario, name: str, value: Any,
+                  sites: dict[str, str]) -> dict[str, Any]:
+    """``overrides`` with ``name`` set to ``value``, checked on the server against the
+    parameter's declared type and bounds; a site must be one of ``sites`` (menu label to key;
+    never a path) and brings the size it needs (:func:`site_overrides`). Values equal to the
+    scenario's are dropped, so the overrides hold only real changes."""
+    spec = SPECS.get(name)
+    if spec is None:
+        raise InputError(f"unknown parameter {str(name)[:80]!r}")
+    if name == "site":
+        if not isinstance(value, str) or value not in sites:
+            raise InputError(f"site {str(value)[:80]!r} is not offered; choose one of {', '.join(sites)}")
+        values = site_overrides(sites[value], scenario)
+    else:
+        values = {name: spec.coerce(value)}
+    out = dict(overrides)
+    for key, v in values.items():
+        if same_value(v, getattr(scenario.parameters, key)):
+            out.pop(key, None)
+        else:
+            out[key] = v
+    return out
+
+
+def read_uploaded_map(name: str, data: bytes) -> str:
+    """The text of an uploaded map, checked for size and content before it is parsed."""
+    label = f"map {name[:80]!r}"
+    if len(data) > MAP_MAX_BYTES:
+        raise InputError(f"{label} is larger than {MAP_MAX_BYTES // 1024} KB; a map must be smaller")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InputError(f"{label} is not a text file (UTF-8); a map is one character per cell") from None
+    if any(not c.isprintable() for c in text.replace("\n", "").replace("\r", "")):
+        raise InputError(f"{label} is not a text file: it holds control characters; a map is one character per cell")
+    lines = text.strip("\n").splitlines()
+    if len(lines) > MAP_MAX_SIDE or max(map(len, lines), default=0) > MAP_MAX_SIDE:
+        raise InputError(f"{label} has more than {MAP_MAX_SIDE} rows or columns; at most {MAP_MAX_SIDE}x{MAP_MAX_SIDE} cells")
+    return text
 
 
 def build_parameters(scenario: Scenario, overrides: dict[str, Any]) -> Parameters:
+    """The scenario's parameters with the controls' values; a site must be one the app offers
+    (never a path)."""
+    site = overrides.get("site", scenario.parameters.site)
+    if site != NO_SITE and site not in site_names() and not str(site).startswith(IN_MEMORY_PREFIX):
+        raise InputError(f"site {str(site)[:80]!r} is not offered; sites: {NO_SITE}, {', '.join(site_names())}")
     return Parameters.from_mapping(overrides, base=scenario.parameters)
 
 
@@ -202,6 +323,9 @@ class LiveSession:
         self.notice = solara.reactive("")
         self.frame = solara.reactive(None)
         self.charts = solara.reactive(Charts())
+        self.applied = solara.reactive({})  # the overrides the current model was built with
+        self.uploads = solara.reactive({})  # menu label -> key of a map uploaded in this tab
+        self.upload_attempts = solara.reactive(0)
         self.model: CrowdModel | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -216,12 +340,23 @@ class LiveSession:
             return str(exc)
         return ""
 
+    def site_menu(self) -> dict[str, str]:
+        """The sites this tab may choose, menu label to key: none, the shipped maps, and the
+        maps it uploaded."""
+        return {**shipped_sites(), **self.uploads.value}
+
+    def site_label(self, key: str) -> str:
+        return next((label for label, k in self.site_menu().items() if k == key), key)
+
+    def refuse(self, message: str) -> None:
+        self.message.value = message
+
     def choose_scenario(self, name: str) -> None:
-        try:
-            scenario = load_scenario(name)
-        except InputError as exc:
-            self.message.value = str(exc)
+        """Switch to a shipped preset (only those: a name from the browser is never a path)."""
+        if name not in preset_names():
+            self.refuse(f"Not changed: scenario {str(name)[:80]!r} is not offered; presets: {', '.join(preset_names())}")
             return
+        scenario = load_scenario(name)
         self.pause()
         with self.lock:
             self.scenario = scenario
@@ -231,16 +366,57 @@ class LiveSession:
         self.reset()
 
     def set_parameter(self, name: str, value: Any) -> None:
-        self.overrides.value = {**self.overrides.value, name: value}
+        """A control's new value, checked here by :func:`with_override` (the browser's own
+        limits can be bypassed); a refused value leaves the controls as they were."""
+        try:
+            self.overrides.value = with_override(self.overrides.value, self.scenario, name, value, self.site_menu())
+        except InputError as exc:
+            self.refuse(f"Not changed: {exc}")
+            return
+        self.message.value = ""
+
+    def choose_site(self, label: Any) -> None:
+        self.set_parameter("site", label)
+
+    def upload_map(self, name: str, data: bytes) -> None:
+        """A map file uploaded from the browser: checked, parsed in memory (never written to
+        disk) and chosen as the site."""
+        try:
+            key = add_site(read_uploaded_map(name, data), label=repr(name[:80]))
+        except InputError as exc:
+            self.refuse(f"Map not used: {exc}")
+            return
+        finally:
+            # last: a new count mounts a fresh drop zone, which ends the upload's own thread
+            self.upload_attempts.value += 1
+        label = f"uploaded: {name[:40]} ({key.removeprefix(IN_MEMORY_PREFIX)[:8]})"
+        self.uploads.value = {**self.uploads.value, label: key}
+        self.choose_site(label)
+
+    def set_speed(self, value: Any) -> None:
+        self._set_int(self.speed, "speed", value, 1, MAX_SPEED)
+
+    def set_seed(self, value: Any) -> None:
+        self._set_int(self.seed, "seed", value, 0, SEED_MAX)
+
+    def _set_int(self, reactive, name: str, value: Any, low: int, high: int) -> None:
+        try:
+            reactive.value = checked_int(name, value, low, high)
+        except InputError as exc:
+            self.refuse(f"Not changed: {exc}")
+
+    def changed(self) -> bool:
+        """Whether the controls differ from what the current model was built with."""
+        return self.overrides.value != self.applied.value
 
     def reset(self) -> None:
         """Build a fresh model from the scenario, the changed controls and the seed."""
         self.pause()
         seed = self.seed.value
+        overrides = self.overrides.value
         try:
-            if seed is None or isinstance(seed, bool) or int(seed) != seed or seed < 0:
-                raise InputError(f"seed: {seed!r} is not allowed; expected a non-negative integer")
-            parameters = build_parameters(self.scenario, self.overrides.value)
+            checked_int("seed", seed, 0, SEED_MAX)
+            parameters = build_parameters(self.scenario, overrides)
             model = CrowdModel(parameters, rng=int(seed))
         except InputError as exc:
             self.message.value = f"Not reset: {exc}"
@@ -250,6 +426,7 @@ class LiveSession:
             return
         with self.lock:
             self.model = model
+            self.applied.value = overrides
             self.message.value = ""
             self._publish(charts=True)
 
@@ -396,19 +573,14 @@ def Legend(session: LiveSession):
 
 
 @solara.component
-def ParameterControl(session: LiveSession, spec: ParameterSpec, scenario: Scenario):
-    """One parameter's input; ``scenario`` (a prop, so that a new preset redraws it) gives its value."""
-    overrides = session.overrides.value
-    base = getattr(scenario.parameters, spec.name)
-    value = overrides.get(spec.name, base)
+def ParameterInput(spec: ParameterSpec, value: Any, on_value, sites: list[str] | None = None, note: str = ""):
+    """One parameter's input, as :func:`control_kind` says; ``sites`` is the site menu."""
     kind = control_kind(spec)
     shown = f" = {value:g}" if kind == "slider" else ""
     label = spec.name + shown + (f" {spec.unit}" if spec.unit else "")
-
-    def on_value(v):
-        session.set_parameter(spec.name, v)
-
-    if kind == "select":
+    if kind == "site":
+        solara.Select(label=label, values=list(sites or shipped_sites()), value=value, on_value=on_value)
+    elif kind == "select":
         solara.Select(label=label, values=list(spec.choices), value=value, on_value=on_value)
     elif kind == "checkbox":
         solara.Checkbox(label=label, value=bool(value), on_value=on_value)
@@ -419,14 +591,37 @@ def ParameterControl(session: LiveSession, spec: ParameterSpec, scenario: Scenar
                            step=slider_step(spec), on_value=on_value)
     elif spec.type is int:
         solara.InputInt(label=label, value=int(value), on_value=on_value)
-    elif kind == "number":
-        solara.InputFloat(label=label, value=float(value), on_value=on_value)
     else:
-        solara.InputText(label=label, value=str(value), on_value=on_value)
-    notes = [spec.help]
-    if spec.name in scenario.parameters.schedules:
-        notes.append("This preset changes it over time; moving the control replaces the schedule.")
-    solara.Text(" ".join(notes), style={"font-size": "12px", "color": "#555"})
+        solara.InputFloat(label=label, value=float(value), on_value=on_value)
+    text = SITE_HELP if kind == "site" else spec.help
+    solara.Text(" ".join(filter(None, [text, note])), style={"font-size": "12px", "color": "#555"})
+
+
+@solara.component
+def ParameterControl(session: LiveSession, spec: ParameterSpec, scenario: Scenario):
+    """One parameter's input; ``scenario`` (a prop, so that a new preset redraws it) gives its value."""
+    value = session.overrides.value.get(spec.name, getattr(scenario.parameters, spec.name))
+    note = "This preset changes it over time; moving the control replaces the schedule." \
+        if spec.name in scenario.parameters.schedules else ""
+    if spec.name == "site":
+        ParameterInput(spec, session.site_label(value), session.choose_site, sites=list(session.site_menu()), note=note)
+        # a fresh drop zone after each upload: Solara's FileDrop takes one file per mount
+        MapUpload(session).key(f"upload-{session.upload_attempts.value}")
+    else:
+        ParameterInput(spec, value, lambda v: session.set_parameter(spec.name, v), note=note)
+
+
+@solara.component
+def MapUpload(session: LiveSession):
+    """Drop a map file (text, one character per cell); it is parsed in memory and chosen as the site."""
+
+    def on_file(info):
+        data = info["file_obj"].read(MAP_MAX_BYTES + 1)
+        # in a thread of its own: remounting the drop zone cancels the thread that read the file
+        threading.Thread(target=session.upload_map, args=(info["name"], data), name="crowd-model-upload").start()
+
+    solara.FileDrop(label=f"Drop a site map here (text, at most {MAP_MAX_BYTES // 1024} KB and "
+                          f"{MAP_MAX_SIDE}x{MAP_MAX_SIDE} cells)", on_file=on_file, lazy=True)
 
 
 @solara.component
@@ -443,8 +638,29 @@ def Controls(session: LiveSession):
             solara.Button("Step", on_click=session.step, classes=["crowd-step"])
             solara.Button("Reset", on_click=session.reset, classes=["crowd-reset"])
         solara.SliderInt(label=f"speed: {session.speed.value} steps per second", value=session.speed.value,
-                         min=1, max=MAX_SPEED, on_value=session.speed.set)
-        solara.InputInt(label="seed", value=session.seed.value, on_value=session.seed.set)
+                         min=1, max=MAX_SPEED, on_value=session.set_speed)
+        solara.InputInt(label="seed", value=session.seed.value, on_value=session.set_seed)
+        Messages(session)
+        groups: dict[str, list[ParameterSpec]] = {}
+        for spec in parameter_specs():
+            groups.setdefault(spec.group, []).append(spec)
+        for group, specs in groups.items():
+            # keyed: a panel keeps its open state whatever appears above it (a message once
+            # shifted the panels' states, so the water-cannon panel closed as it opened)
+            with solara.Details(summary=f"Parameters: {group}", expand=group in ("behaviour", "security")).key(
+                    f"parameters-{group}"):
+                for spec in specs:
+                    ParameterControl(session, spec, session.scenario).key(spec.name)
+
+
+@solara.component
+def Messages(session: LiveSession):
+    """The live view's messages, in a component of their own, so that they come and go without
+    shifting the controls below them."""
+    playing = session.playing.value
+    session.overrides.value
+    session.applied.value
+    with solara.Column(gap="4px", classes=["crowd-messages"]):
         if session.message.value:
             solara.Error(session.message.value, classes=["crowd-message"])
         if session.notice.value:
@@ -455,15 +671,8 @@ def Controls(session: LiveSession):
         pending = session.pending_error()
         if pending:
             solara.Warning(pending, classes=["crowd-pending"])
-        elif session.overrides.value:
-            solara.Info("Changed parameters apply on Reset.")
-        groups: dict[str, list[ParameterSpec]] = {}
-        for spec in parameter_specs():
-            groups.setdefault(spec.group, []).append(spec)
-        for group, specs in groups.items():
-            with solara.Details(summary=f"Parameters: {group}", expand=group in ("behaviour", "security")):
-                for spec in specs:
-                    ParameterControl(session, spec, session.scenario)
+        elif session.changed():
+            solara.Info("Changed parameters apply on Reset.", classes=["crowd-changed"])
 
 
 @solara.component
@@ -493,9 +702,45 @@ def Page():
 
 # ---------------------------------------------------------------- sweep page
 
+# Bounds of a sweep from the page, checked on the server before anything is planned (1e8
+# replications once grew the server by 3 GB): per-parameter points, replications, steps
+# per run, runs in all, and steps in all (runs x steps).
 SWEEP_MAX_POINTS = 50
+SWEEP_MAX_REPLICATIONS = 1_000
+SWEEP_MAX_STEPS = 100_000
+SWEEP_MAX_RUNS = 10_000
+SWEEP_MAX_TOTAL_STEPS = 20_000_000
 NO_SECOND = "(none)"
 TIMESERIES_ROWS_PER_RUN = 100
+# The time estimate before a sweep: agent-steps per second of one worker (README: 290,000
+# to 490,000 on this project's machines; a cautious figure), replaced by what the last
+# finished sweep of this server measured, plus a fixed cost per run.
+ESTIMATE_AGENT_STEPS_PER_SECOND = 250_000.0
+ESTIMATE_SECONDS_PER_RUN = 0.05
+_measured_rate: list[float] = []
+
+# One line per outcome of the sweep page's menu.
+OUTCOME_HELP = {
+    "civilians": "civilians in the run",
+    "peak_active": "most civilians active (protesting) at one step",
+    "peak_active_step": "step at which the most civilians were active",
+    "peak_violent": "most civilians violent at one step",
+    "peak_violent_step": "step at which the most civilians were violent",
+    "mean_active": "active civilians per step, averaged over the run",
+    "final_active": "active civilians at the last step",
+    "final_arrested": "civilians under arrest at the last step",
+    "outbursts": "spells with more active civilians than outburst_threshold",
+    "mean_time_between_outbursts": "mean steps between the starts of two outbursts (empty with fewer than two)",
+    "time_to_dispersal": "first step after the peak at which fewer than 5% of the crowd is engaged (empty if never)",
+    "arrests_total": "arrests over the run",
+    "provocateurs_arrested": "provocateurs arrested over the run",
+    "injuries_civilians": "injuries to civilians over the run",
+    "injuries_security": "injuries to officers over the run",
+    "property_damage": "damage to fences, gate and facilities (hits) over the run",
+    "water_used": "litres of water the cannons used",
+    "gate_breached": "1 if the crowd breached the gate, else 0",
+    "left": "civilians who went home (left the area) by the end",
+}
 
 
 class SweepCancelled(BaseException):
@@ -503,18 +748,68 @@ class SweepCancelled(BaseException):
     so the engine does not record it as a failed run but stops and marks the sweep interrupted."""
 
 
-class WatchedExecutor(Executor):
-    """An executor that counts finished runs and refuses new ones once cancelled."""
+class CancellablePool(Executor):
+    """A process pool whose runs, running ones included, stop on :meth:`cancel`: every run not
+    finished then ends with :class:`SweepCancelled` and the worker processes are terminated.
+    Workers come from a fork server (the server is threaded, so it must not fork itself) that
+    has imported the run function's module. ``on_done`` is called for each run that finished.
+    A worker that dies otherwise fails its run, as on ``crowd-model sweep``'s pool."""
 
-    def __init__(self, inner: Executor, cancel: threading.Event, on_done):
-        self.inner, self.cancel, self.on_done = inner, cancel, on_done
+    def __init__(self, workers: int, on_done=lambda: None):
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload([execute.__module__])
+        self.pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+        self.on_done = on_done
+        self.lock = threading.Lock()
+        self.pending: set[Future] = set()
+        self.cancelled = False
 
-    def submit(self, fn, /, *args, **kwargs):
-        if self.cancel.is_set():
-            raise SweepCancelled()
-        future = self.inner.submit(fn, *args, **kwargs)
-        future.add_done_callback(lambda f: f.cancelled() or self.on_done())
+    def submit(self, fn, /, *args, **kwargs) -> Future:
+        future: Future = Future()
+        future.set_running_or_notify_cancel()  # it is the pool's now: only cancel() ends it early
+        with self.lock:
+            if self.cancelled:
+                raise SweepCancelled()
+            self.pending.add(future)
+
+        def settle(inner: Future) -> None:
+            with self.lock:
+                mine = future in self.pending
+                self.pending.discard(future)
+            if not mine:
+                return
+            error = SweepCancelled() if inner.cancelled() else inner.exception()
+            if error is None:
+                future.set_result(inner.result())
+            else:
+                future.set_exception(error)
+            self.on_done()
+
+        self.pool.submit(fn, *args, **kwargs).add_done_callback(settle)
         return future
+
+    def worker_pids(self) -> list[int]:
+        return list(self.pool._processes or {})  # noqa: SLF001 (public only from Python 3.14)
+
+    def cancel(self) -> None:
+        """End every unfinished run with :class:`SweepCancelled` and terminate the workers;
+        returns once they have exited."""
+        with self.lock:
+            self.cancelled = True
+            pending, self.pending = self.pending, set()
+        for future in pending:
+            future.set_exception(SweepCancelled())
+        processes = list((self.pool._processes or {}).values())  # noqa: SLF001
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.join(10)
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        if cancel_futures:
+            self.cancel()
+        self.pool.shutdown(wait=wait)
 
 
 def sweepable_specs() -> list[ParameterSpec]:
@@ -532,9 +827,10 @@ def default_range(spec: ParameterSpec, value: float) -> tuple[float, float]:
 
 
 def range_values(spec: ParameterSpec, low: float, high: float, points: int) -> list:
-    """``points`` evenly spaced values from ``low`` to ``high`` (whole numbers for integers)."""
-    if not 1 <= points <= SWEEP_MAX_POINTS:
-        raise InputError(f"{spec.name}: points must be 1..{SWEEP_MAX_POINTS}, got {points}")
+    """``points`` evenly spaced values from ``low`` to ``high`` (whole numbers for integers),
+    each checked against the parameter's type and bounds."""
+    points = checked_int(f"{spec.name}: points", points, 1, SWEEP_MAX_POINTS)
+    low, high = spec.coerce(low), spec.coerce(high)
     if high < low:
         raise InputError(f"{spec.name}: low ({low:g}) must not exceed high ({high:g})")
     values = np.linspace(low, high, points)
@@ -543,20 +839,95 @@ def range_values(spec: ParameterSpec, low: float, high: float, points: int) -> l
     return [float(np.round(v, 10)) for v in values]
 
 
-def sweep_experiment(scenario: str, steps: int, replications: int, seed: int, ranges: list[tuple]) -> dict:
+def sweep_experiment(scenario: str, steps: int, replications: int, seed: int, ranges: list[tuple],
+                     fixed: dict[str, Any] | None = None) -> dict:
     """An experiment (the TOML form of :mod:`crowd_model.experiments.spec`) for a grid over ``ranges``,
-    each ``(name, low, high, points)``."""
-    specs = {s.name: s for s in parameter_specs()}
+    each ``(name, low, high, points)``, with ``fixed`` parameters; every value is checked
+    here (a shipped preset, bounded counts, parameters within their bounds, a shipped site)."""
+    if scenario not in preset_names():
+        raise InputError(f"scenario {str(scenario)[:80]!r} is not offered; presets: {', '.join(preset_names())}")
+    specs = {s.name: s for s in sweepable_specs()}
+    names = [r[0] for r in ranges]
+    if not 1 <= len(ranges) <= 2 or len(set(names)) != len(names) or not all(n in specs for n in names):
+        raise InputError(f"vary one or two different numeric parameters, got {[str(n)[:40] for n in names]}")
     vary = {name: range_values(specs[name], low, high, points) for name, low, high, points in ranges}
-    return {
+    base = load_scenario(scenario)
+    fixed_checked: dict[str, Any] = {}
+    for name, value in (fixed or {}).items():
+        if name in vary:
+            raise InputError(f"{name} is varied; it cannot also be fixed")
+        fixed_checked = with_override(fixed_checked, base, name, value, shipped_sites())
+    steps = checked_int("steps per run", steps, 1, SWEEP_MAX_STEPS)
+    experiment = {
         "scenario": scenario,
         "steps": steps,
-        "replications": replications,
-        "seed": seed,
+        "replications": checked_int("replications", replications, 1, SWEEP_MAX_REPLICATIONS),
+        "seed": checked_int("root seed", seed, 0, SEED_MAX),
         "design": "grid",
+        "set": fixed_checked,
         "vary": vary,
         "record": {"every": max(1, steps // TIMESERIES_ROWS_PER_RUN)},
     }
+    plan_runs(experiment)
+    return experiment
+
+
+def plan_runs(experiment: dict) -> int:
+    """The number of runs of a grid experiment from the page, refused above the page's bounds
+    before anything is planned or allocated."""
+    if experiment.get("design", "grid") != "grid" or experiment.get("scenario") not in preset_names():
+        raise InputError("the sweep page runs grid designs over the shipped presets")
+    steps = checked_int("steps per run", experiment.get("steps"), 1, SWEEP_MAX_STEPS)
+    runs = checked_int("replications", experiment.get("replications"), 1, SWEEP_MAX_REPLICATIONS)
+    for name, values in experiment.get("vary", {}).items():
+        if not isinstance(values, list):
+            raise InputError(f"{str(name)[:40]}: the sweep page takes a list of values")
+        runs *= checked_int(f"{str(name)[:40]}: points", len(values), 1, SWEEP_MAX_POINTS)
+    site = experiment.get("set", {}).get("site", NO_SITE)
+    if site not in shipped_sites():
+        raise InputError(f"site {str(site)[:80]!r} is not offered for sweeps; sites: {', '.join(shipped_sites())}")
+    if runs > SWEEP_MAX_RUNS:
+        raise InputError(f"the plan has {runs:,} runs; the sweep page runs at most {SWEEP_MAX_RUNS:,} "
+                         "(use crowd-model sweep for more)")
+    if runs * steps > SWEEP_MAX_TOTAL_STEPS:
+        raise InputError(f"the plan has {runs:,} runs of {steps:,} steps ({runs * steps:,} steps); the sweep page "
+                         f"runs at most {SWEEP_MAX_TOTAL_STEPS:,} steps in all (use crowd-model sweep for more)")
+    return runs
+
+
+def agent_count(parameters: Parameters) -> int:
+    """Agents a run of ``parameters`` starts with (about; for the time estimate)."""
+    p = parameters
+    if p.site != NO_SITE:
+        return p.crowd_size + p.police_officers + p.tni_soldiers + p.linmas_guards
+    cells = p.width * p.height
+    return round(p.citizen_density * cells) + round(p.officer_density * cells)
+
+
+def estimate_seconds(parameters: Parameters, steps: int, runs: int, workers: int) -> float:
+    rate = _measured_rate[-1] if _measured_rate else ESTIMATE_AGENT_STEPS_PER_SECOND
+    per_run = steps * max(1, agent_count(parameters)) / rate + ESTIMATE_SECONDS_PER_RUN
+    return runs * per_run / max(1, min(workers, runs))
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 60:
+        return f"{max(1, round(seconds))} s"
+    if seconds < 3600:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def plan_summary(experiment: dict, workers: int) -> str:
+    """The plan's size and an estimated time, for the page before a sweep starts."""
+    runs = plan_runs(experiment)
+    parameters = build_parameters(load_scenario(experiment["scenario"]), experiment.get("set", {}))
+    points = " × ".join(str(len(v)) for v in experiment["vary"].values())
+    seconds = estimate_seconds(parameters, experiment["steps"], runs, workers)
+    basis = "the last sweep's speed" if _measured_rate else f"{ESTIMATE_AGENT_STEPS_PER_SECOND:,.0f} agent-steps/s per worker"
+    return (f"Plan: {points} points × {experiment['replications']} replications = {runs:,} runs of "
+            f"{experiment['steps']:,} steps, about {agent_count(parameters):,} agents each; estimated "
+            f"{_duration(seconds)} on {workers} worker process{'es' if workers > 1 else ''} (from {basis}).")
 
 
 def mean_with_ci(outcomes: pd.DataFrame, by: list[str], metric: str) -> pd.DataFrame:
@@ -569,6 +940,20 @@ def mean_with_ci(outcomes: pd.DataFrame, by: list[str], metric: str) -> pd.DataF
     return table
 
 
+def varying_outcomes(outcomes: pd.DataFrame, metrics: list[str]) -> tuple[list[str], dict[str, Any]]:
+    """The numeric outcomes that differ between runs (offered in the menu), and those with the
+    same value in every run (named below it with that value)."""
+    ok = outcomes[outcomes["status"] == "ok"] if "status" in outcomes else outcomes
+    varying, constant = [], {}
+    for metric in numeric_metrics(ok, metrics):
+        values = ok[metric].dropna().unique()
+        if len(values) > 1:
+            varying.append(metric)
+        else:
+            constant[metric] = values[0]
+    return varying, constant
+
+
 def sweep_chart(outcomes: pd.DataFrame, varied: list[str], metric: str) -> dict:
     """A line with its confidence band for one varied parameter; a heatmap of means for two."""
     table = mean_with_ci(outcomes, varied, metric)
@@ -576,6 +961,8 @@ def sweep_chart(outcomes: pd.DataFrame, varied: list[str], metric: str) -> dict:
     if len(varied) == 1:
         x = varied[0]
         band = f"{CONFIDENCE:.0%} CI"
+        bound_style = {"type": "line", "symbol": "none", "itemStyle": {"color": "#e57373"},
+                       "lineStyle": {"color": "#e57373", "type": "dashed", "width": 1.5}}
         return {
             "animation": False,
             "title": title,
@@ -584,13 +971,10 @@ def sweep_chart(outcomes: pd.DataFrame, varied: list[str], metric: str) -> dict:
             "grid": {"left": 60, "right": 20, "top": 60, "bottom": 40},
             "xAxis": {"type": "category", "boundaryGap": False, "data": [f"{v:g}" for v in table[x]],
                       "name": x, "nameLocation": "middle", "nameGap": 26},
-            "yAxis": {"type": "value", "name": metric},
+            "yAxis": {"type": "value", "name": metric, "scale": True},
             "series": [
-                {"name": "ci-low", "type": "line", "stack": "ci", "symbol": "none", "lineStyle": {"opacity": 0},
-                 "data": table["ci_low"].tolist(), "tooltip": {"show": False}},
-                {"name": band, "type": "line", "stack": "ci", "symbol": "none", "lineStyle": {"opacity": 0},
-                 "areaStyle": {"color": "rgba(213, 0, 0, 0.18)"}, "itemStyle": {"color": "rgba(213, 0, 0, 0.18)"},
-                 "data": (table["ci_high"] - table["ci_low"]).tolist()},
+                {"name": band, **bound_style, "id": "ci-low", "data": table["ci_low"].tolist()},
+                {"name": band, **bound_style, "id": "ci-high", "data": table["ci_high"].tolist()},
                 {"name": "mean", "type": "line", "symbolSize": 7, "itemStyle": {"color": "#d50000"},
                  "data": table["mean"].tolist()},
             ],
@@ -599,6 +983,16 @@ def sweep_chart(outcomes: pd.DataFrame, varied: list[str], metric: str) -> dict:
     xs, ys = sorted(table[x].unique()), sorted(table[y].unique())
     data = [[xs.index(a), ys.index(b), round(float(m), 4)] for a, b, m in zip(table[x], table[y], table["mean"])]
     means = [d[2] for d in data] or [0]
+    # zero is the scale's pale end (or its middle, white, when means are negative too), and
+    # an all-zero map stays pale: the scale never collapses to one value painted mid-way
+    low, high = min(0.0, min(means)), max(0.0, max(means))
+    if low < 0 < high:
+        bound = max(-low, high)
+        low, high, colours = -bound, bound, ["#2166ac", "#ffffff", "#b2182b"]
+    else:
+        colours = ["#fff5eb", "#fd8d3c", "#7f2704"] if low == 0 else ["#08306b", "#6baed6", "#f7fbff"]
+    if low == high:
+        high = low + 1
     return {
         "animation": False,
         "title": title,
@@ -606,15 +1000,15 @@ def sweep_chart(outcomes: pd.DataFrame, varied: list[str], metric: str) -> dict:
         "grid": {"left": 70, "right": 20, "top": 40, "bottom": 90},
         "xAxis": {"type": "category", "data": [f"{v:g}" for v in xs], "name": x, "nameLocation": "middle", "nameGap": 26},
         "yAxis": {"type": "category", "data": [f"{v:g}" for v in ys], "name": y},
-        "visualMap": {"min": min(means), "max": max(means), "calculable": True, "orient": "horizontal",
-                      "left": "center", "bottom": 0, "inRange": {"color": ["#fff5eb", "#fd8d3c", "#7f2704"]}},
+        "visualMap": {"min": low, "max": high, "calculable": True, "orient": "horizontal",
+                      "left": "center", "bottom": 0, "inRange": {"color": colours}},
         "series": [{"name": metric, "type": "heatmap", "data": data, "label": {"show": len(data) <= 60}}],
     }
 
 
 @dataclass
 class SweepStatus:
-    state: str = "idle"  # idle | running | done | cancelled | failed
+    state: str = "idle"  # idle | running | cancelling | done | cancelled | failed
     done: int = 0
     total: int = 0
     message: str = ""
@@ -624,13 +1018,15 @@ class SweepStatus:
 
 
 class SweepSession:
-    """One tab's sweep: its form, and the run in a background thread through :mod:`experiments`."""
+    """One tab's sweep: its form, and the run in a background thread through :mod:`experiments`,
+    on a :class:`CancellablePool` whose workers Cancel terminates."""
 
     def __init__(self):
         self.status = solara.reactive(SweepStatus())
         self.metric = solara.reactive("")
         self._cancel = threading.Event()
         self._thread: threading.Thread | None = None
+        self._pool: CancellablePool | None = None
         self._dir: tempfile.TemporaryDirectory | None = None
 
     @property
@@ -638,27 +1034,38 @@ class SweepSession:
         return self._thread is not None and self._thread.is_alive()
 
     def start(self, experiment: dict, workers: int) -> None:
-        """Validate ``experiment`` and run it in the background; a bad value shows a message."""
+        """Check ``experiment`` and ``workers`` (bounded here, whatever the page sent) and run
+        it in the background; a bad value shows one line."""
         if self.running:
             return
         try:
+            workers = checked_int("worker processes", workers, 1, default_workers())
+            runs = plan_runs(experiment)
             parsed = parse_experiment(experiment, name="app-sweep")
         except InputError as exc:
             self.status.value = SweepStatus("failed", message=str(exc))
             return
-        runs = parsed.replications * int(np.prod([len(v.values) for v in parsed.vary]))
         if self._dir is not None:
             self._dir.cleanup()
         self._dir = tempfile.TemporaryDirectory(prefix="crowd-model-sweep-")
         self._cancel.clear()
+        self._pool = None
         self.status.value = SweepStatus("running", 0, runs, varied=tuple(parsed.varied_names),
                                         metrics=tuple(parsed.outcome_columns))
-        self._thread = threading.Thread(target=self._run, args=(parsed, workers), name="crowd-model-sweep",
+        self._thread = threading.Thread(target=self._run, args=(parsed, workers, runs), name="crowd-model-sweep",
                                         daemon=True)
         self._thread.start()
 
     def cancel(self) -> None:
+        """Stop the sweep, its running runs included; the page says "cancelling…" until the
+        workers have ended."""
+        if not self.running or self._cancel.is_set():
+            return
         self._cancel.set()
+        self.status.value = _replace(self.status.value, state="cancelling", message="cancelling…")
+        pool = self._pool
+        if pool is not None:
+            pool.cancel()
 
     def wait(self, timeout: float | None = None) -> None:
         if self._thread is not None:
@@ -668,7 +1075,7 @@ class SweepSession:
     def outcomes_path(self) -> Path | None:
         return Path(self._dir.name) / "outcomes.csv" if self._dir is not None else None
 
-    def _run(self, experiment, workers: int) -> None:
+    def _run(self, experiment, workers: int, runs: int) -> None:
         lock = threading.Lock()
         finished = 0
 
@@ -676,16 +1083,26 @@ class SweepSession:
             nonlocal finished
             with lock:
                 finished += 1
-                self.status.value = _replace(self.status.value, done=finished)
+                if self.status.value.state == "running":
+                    self.status.value = _replace(self.status.value, done=finished)
 
         state, message = "done", ""
         try:
-            with make_executor(workers) as (executor, label, in_flight):
-                summary = run_sweep(experiment, self._dir.name, WatchedExecutor(executor, self._cancel, on_done),
-                                    in_flight=in_flight, progress=False, executor_label=f"app, {label}")
+            pool = self._pool = CancellablePool(workers, on_done)
+            try:
+                if self._cancel.is_set():
+                    pool.cancel()
+                label = f"process pool of {workers}"
+                summary = run_sweep(experiment, self._dir.name, pool, in_flight=2 * workers, progress=False,
+                                    executor_label=f"app, {label}")
+            finally:
+                pool.shutdown(wait=True)
             message = f"{summary.ok} of {summary.runs} runs ok in {summary.seconds:.1f} s on {label}"
             if summary.failed:
                 message += f"; {summary.failed} failed (see the status and error columns)"
+            elif summary.compute_seconds > 1:
+                agents = agent_count(experiment.base)
+                _measured_rate.append(summary.runs * experiment.steps * max(1, agents) / summary.compute_seconds)
         except SweepCancelled:
             state = "cancelled"
         except InputError as exc:
@@ -720,14 +1137,19 @@ def SweepResults(session: SweepSession):
     status = session.status.value
     if status.outcomes is None:
         return
-    numeric = numeric_metrics(status.outcomes, list(status.metrics))
-    if not numeric:
-        solara.Warning("No numeric outcome to show.")
-        return
-    metric = session.metric.value if session.metric.value in numeric else numeric[0]
-    solara.Select(label="outcome", values=numeric, value=metric, on_value=session.metric.set)
-    solara.FigureEcharts(option=sweep_chart(status.outcomes, list(status.varied), metric),
-                         attributes={"style": "height: 420px; width: 100%", "class": "crowd-sweep-chart"})
+    offered, constant = varying_outcomes(status.outcomes, list(status.metrics))
+    if not offered:
+        solara.Warning("No outcome differs between the runs.")
+    else:
+        metric = session.metric.value if session.metric.value in offered else offered[0]
+        solara.Select(label="outcome", values=offered, value=metric, on_value=session.metric.set)
+        solara.Text(f"{metric}: {OUTCOME_HELP.get(metric, metric.replace('_', ' '))}",
+                    classes=["crowd-sweep-outcome-help"], style={"font-size": "13px"})
+        solara.FigureEcharts(option=sweep_chart(status.outcomes, list(status.varied), metric),
+                             attributes={"style": "height: 420px; width: 100%", "class": "crowd-sweep-chart"})
+    if constant:
+        solara.Text("The same in every run: " + ", ".join(f"{k} = {_fmt(v)}" for k, v in constant.items()),
+                    style={"font-size": "12px", "color": "#555"}, classes=["crowd-sweep-constant"])
     path = session.outcomes_path
     solara.FileDownload(lambda: path.read_bytes(), filename="outcomes.csv",
                         label=f"Download outcomes.csv ({len(status.outcomes)} runs)")
@@ -735,7 +1157,8 @@ def SweepResults(session: SweepSession):
 
 @solara.component
 def SweepView(session: SweepSession | None = None):
-    """Pick one or two parameters with ranges, replications and steps; run; plot; download."""
+    """Pick one or two parameters with ranges, replications, steps and fixed parameters; see
+    the plan's size and time; run; plot; download."""
     session = solara.use_memo(lambda: session or SweepSession(), [])
     solara.use_effect(lambda: session.cancel, [])
     specs = {s.name: s for s in sweepable_specs()}
@@ -744,12 +1167,27 @@ def SweepView(session: SweepSession | None = None):
     first, set_first = solara.use_state("legitimacy" if "legitimacy" in specs else next(iter(specs)))
     second, set_second = solara.use_state(NO_SECOND)
     ranges, set_ranges = solara.use_state({})
+    fixed, set_fixed = solara.use_state({})
+    fixed_error, set_fixed_error = solara.use_state("")
     steps, set_steps = solara.use_state(scenario.steps)
     replications, set_replications = solara.use_state(4)
     seed, set_seed = solara.use_state(scenario.seed)
     workers, set_workers = solara.use_state(default_workers())
     status = session.status.value
-    running = status.state == "running"
+    busy = status.state in ("running", "cancelling")
+
+    def choose_scenario(name):  # menus too are checked here: a browser can send any value
+        if name in preset_names():
+            set_scenario_name(name)
+            set_fixed({})
+
+    def choose_first(name):
+        if name in specs:
+            set_first(name)
+
+    def choose_second(name):
+        if name == NO_SECOND or name in specs:
+            set_second(name)
 
     def range_of(name):
         value = getattr(scenario.parameters, name)
@@ -761,22 +1199,29 @@ def SweepView(session: SweepSession | None = None):
         current[index] = value
         set_ranges({**ranges, name: tuple(current)})
 
-    def run():
-        chosen = [first] + ([second] if second not in (NO_SECOND, first) else [])
+    def fix(name, value):
         try:
-            experiment = sweep_experiment(scenario_name, steps, replications, seed,
-                                          [(name, *range_of(name)) for name in chosen])
+            set_fixed(with_override(fixed, scenario, name, value, shipped_sites()))
+            set_fixed_error("")
         except InputError as exc:
-            session.status.value = SweepStatus("failed", message=str(exc))
-            return
-        session.start(experiment, workers)
+            set_fixed_error(f"Not changed: {exc}")
+
+    chosen = [first] + ([second] if second not in (NO_SECOND, first) else [])
+    try:
+        experiment = sweep_experiment(scenario_name, steps, replications, seed,
+                                      [(name, *range_of(name)) for name in chosen],
+                                      {k: v for k, v in fixed.items() if k not in chosen})
+        checked_int("worker processes", workers, 1, default_workers())
+        plan, plan_error = plan_summary(experiment, workers), ""
+    except InputError as exc:
+        experiment, plan, plan_error = None, "", str(exc)
 
     with solara.Columns([1, 3]):
         with solara.Column(style={"min-width": "300px"}, classes=["crowd-sweep-controls"]):
-            solara.Select(label="scenario", values=preset_names(), value=scenario_name, on_value=set_scenario_name)
+            solara.Select(label="scenario", values=preset_names(), value=scenario_name, on_value=choose_scenario)
             for label, name, on_name, options in (
-                ("parameter", first, set_first, list(specs)),
-                ("second parameter (heatmap)", second, set_second, [NO_SECOND, *specs]),
+                ("parameter", first, choose_first, list(specs)),
+                ("second parameter (heatmap)", second, choose_second, [NO_SECOND, *specs]),
             ):
                 solara.Select(label=label, values=options, value=name, on_value=on_name)
                 if name in specs:
@@ -787,21 +1232,41 @@ def SweepView(session: SweepSession | None = None):
                         number(label=f"{name} from", value=low, on_value=lambda v, n=name: set_range(n, 0, v))
                         number(label="to", value=high, on_value=lambda v, n=name: set_range(n, 1, v))
                         solara.InputInt(label="points", value=points, on_value=lambda v, n=name: set_range(n, 2, v))
-                    solara.Text(f"allowed: {spec.describe_allowed()}", style={"font-size": "12px", "color": "#555"})
+                    solara.Text(f"allowed: {spec.describe_allowed()}; at most {SWEEP_MAX_POINTS} points",
+                                style={"font-size": "12px", "color": "#555"})
             solara.InputInt(label="steps per run", value=steps, on_value=set_steps)
             solara.InputInt(label="replications", value=replications, on_value=set_replications)
             solara.InputInt(label="root seed", value=seed, on_value=set_seed)
             solara.SliderInt(label=f"worker processes: {workers}", value=workers, min=1,
                              max=max(1, default_workers()), on_value=set_workers)
+            solara.Text(f"At most {SWEEP_MAX_STEPS:,} steps per run, {SWEEP_MAX_REPLICATIONS:,} replications, "
+                        f"{SWEEP_MAX_RUNS:,} runs and {SWEEP_MAX_TOTAL_STEPS:,} steps in all.",
+                        style={"font-size": "12px", "color": "#555"})
+            with solara.Details(summary=f"Other parameters, the same in every run ({len(fixed)} changed)").key(
+                    "fixed-parameters"):
+                with solara.Column(gap="4px").key("fixed-message"):
+                    if fixed_error:
+                        solara.Error(fixed_error, classes=["crowd-sweep-fixed-message"])
+                for spec in parameter_specs():
+                    if spec.name not in chosen:
+                        value = fixed.get(spec.name, getattr(scenario.parameters, spec.name))
+                        ParameterInput(spec, value, lambda v, n=spec.name: fix(n, v),
+                                       sites=list(shipped_sites())).key(f"fixed-{spec.name}")
             with solara.Row():
-                solara.Button("Run sweep", on_click=run, disabled=running, color="primary", classes=["crowd-sweep-run"])
-                solara.Button("Cancel", on_click=session.cancel, disabled=not running, classes=["crowd-sweep-cancel"])
+                solara.Button("Run sweep", on_click=lambda: session.start(experiment, workers),
+                              disabled=busy or experiment is None, color="primary", classes=["crowd-sweep-run"])
+                solara.Button("Cancel", on_click=session.cancel, disabled=status.state != "running",
+                              classes=["crowd-sweep-cancel"])
         with solara.Column():
-            if running or status.total:
+            if plan_error:
+                solara.Warning(plan_error, classes=["crowd-sweep-plan"])
+            elif not busy:
+                solara.Info(plan, classes=["crowd-sweep-plan"])
+            if busy or status.total:
                 share = 100 * status.done / status.total if status.total else 0
                 solara.ProgressLinear(value=share, color="primary")
-                solara.Text(f"{status.done} of {status.total} runs" + (" (running)" if running else ""),
-                            classes=["crowd-sweep-progress"])
+                suffix = {"running": " (running)", "cancelling": " (cancelling…)"}.get(status.state, "")
+                solara.Text(f"{status.done} of {status.total} runs{suffix}", classes=["crowd-sweep-progress"])
             if status.message:
                 if status.state == "failed":
                     solara.Error(status.message, classes=["crowd-sweep-message"])

@@ -232,12 +232,26 @@ def cmd_app(args) -> int:
         raise InputError(f"{app} not found: the app runs from a source checkout of crowd-model")
     if importlib.util.find_spec("solara") is None:
         raise InputError("the app needs Solara: install the 'app' extra (scripts/bootstrap.sh app)")
+    if not _is_loopback(args.host):
+        print(f"crowd-model: warning: the app on {args.host} has no authentication: anyone who can reach "
+              "it can run models and sweeps on this machine's CPU", file=sys.stderr)
     command = [sys.executable, "-m", "solara", "run", str(app), "--host", args.host,
                "--no-open", "--production", "--no-check-version"]
     if args.port is not None:
         command += ["--port", str(args.port)]
     sys.stdout.flush()
     os.execv(sys.executable, command)
+
+
+def _is_loopback(host: str) -> bool:
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def sparkline(values, width: int = 60) -> str:

@@ -10,9 +10,10 @@ A site is a text file, one character per cell, top row first (y = 0 is the offic
     W  water-cannon truck position
 
 Presets live in ``crowd_model/presets/sites``; the ``site`` parameter takes a preset name
-or a path. A map must have a gate, an exit, an assembly area and a cordon line; every
-assembly cell must be able to walk to an exit, and at least one to the gate (a map that
-fails one of these is refused with one line naming what is missing). Distance fields to the gate and to the exits are geodesic (walking around
+or a path, or the key :func:`add_site` gave a map held in memory (the app's uploads). A map
+must have a gate, an exit, an assembly area and a cordon line; every assembly cell must be able
+to walk to an exit, and at least one to the gate (a map that fails one of these is refused with
+one line naming what is missing). Distance fields to the gate and to the exits are geodesic (walking around
 obstacles, 8-neighbour moves of length 1 and √2), computed with scipy's Dijkstra.
 """
 
@@ -148,9 +149,28 @@ def site_names() -> list[str]:
     return sorted(p.name.removesuffix(".txt") for p in folder.iterdir() if p.name.endswith(".txt"))
 
 
+IN_MEMORY_PREFIX = "memory:"
+IN_MEMORY_KEEP = 32
+_IN_MEMORY: dict[str, Site] = {}
+
+
+def add_site(text: str, label: str | None = None) -> str:
+    """Parse a map held in memory (never read from a path) and return the key, ``memory:``
+    and a hash of the text, that the ``site`` parameter then takes in this process; ``label``
+    names the map in messages. The last :data:`IN_MEMORY_KEEP` maps are kept."""
+    key = IN_MEMORY_PREFIX + hashlib.sha256(text.encode()).hexdigest()[:16]
+    site = _IN_MEMORY.pop(key, None) or Site(key, parse_site(text, label or key).kind, text)
+    _IN_MEMORY[key] = site
+    while len(_IN_MEMORY) > IN_MEMORY_KEEP:
+        _IN_MEMORY.pop(next(iter(_IN_MEMORY)))
+    return key
+
+
 def load_site(name_or_path: str) -> Site:
-    """A site preset by name (``kpu``) or a map file by path (read again at each call, so
-    an edited map is seen; parsed once per distinct text)."""
+    """A site preset by name (``kpu``), a map added by :func:`add_site`, or a map file by path
+    (read again at each call, so an edited map is seen; parsed once per distinct text)."""
+    if name_or_path in _IN_MEMORY:
+        return _IN_MEMORY[name_or_path]
     if name_or_path in site_names():
         text = (resources.files("crowd_model") / "presets" / "sites" / f"{name_or_path}.txt").read_text()
         return _parse_cached(text, name_or_path)

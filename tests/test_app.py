@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import io
+import threading
 import time
+from pathlib import Path
 
 import ipyvuetify as v
 import numpy as np
@@ -39,13 +41,34 @@ def test_grid_png_puts_x_right_and_y_up():
 def test_every_parameter_gets_a_control_and_bounded_numbers_a_slider():
     for spec in parameter_specs():
         kind = app.control_kind(spec)
-        if spec.choices:
+        if spec.name == "site":
+            assert kind == "site"
+        elif spec.choices:
             assert kind == "select"
         elif spec.type is bool:
             assert kind == "checkbox"
-        elif spec.type is float and spec.low is not None and spec.high is not None:
-            assert kind == "slider"
-            assert (spec.high - spec.low) / app.slider_step(spec) >= 100
+        elif kind == "slider":
+            assert (spec.high - spec.low) / app.slider_step(spec) >= 1000 or spec.type is int
+        else:
+            assert kind == "number"
+    kinds = {s.name: app.control_kind(s) for s in parameter_specs()}
+    assert kinds["legitimacy"] == kinds["water_capacity"] == kinds["water_cannon_cone"] == "slider"
+    assert "text" not in kinds.values()
+
+
+@pytest.mark.parametrize("preset", app.preset_names())
+def test_every_slider_shows_every_presets_value_exactly(preset):
+    """A slider's grid (min + k * step) holds the preset's value, so that opening a panel
+    changes nothing (water_per_shot's 400 once snapped to 401)."""
+    parameters = app.load_scenario(preset).parameters
+    sliders = [s for s in parameter_specs() if app.control_kind(s) == "slider"]
+    assert len(sliders) > 20
+    for spec in sliders:
+        value = getattr(parameters, spec.name)
+        step = app.slider_step(spec)
+        position = (value - spec.low) / step
+        assert position == pytest.approx(round(position), abs=1e-6), (spec.name, value, spec.low, step)
+        assert spec.low <= value <= spec.high
 
 
 def test_extra_chart_columns_take_arrests_injuries_and_damage():
@@ -139,7 +162,7 @@ def test_a_negative_seed_is_refused_with_a_message(live):
     session.seed.value = -3
     _click(rc, "Reset")
     assert session.model is before
-    assert "seed" in session.message.value and "non-negative" in session.message.value
+    assert "seed: -3 is not allowed" in session.message.value and "[0, " in session.message.value
 
 
 def test_the_seed_fixes_the_run(live):
@@ -224,12 +247,17 @@ def test_two_parameters_give_a_heatmap(sweep):
     assert len(option["series"][0]["data"]) == 6
 
 
+def _stored_runs(session) -> int:
+    path = session.outcomes_path
+    return len(path.read_text().splitlines()) - 1 if path is not None and path.exists() else 0
+
+
 def test_cancel_stops_a_sweep_and_keeps_finished_runs(sweep):
     rc, session = sweep
     experiment = app.sweep_experiment("epstein", 200, 20, 1, [("legitimacy", 0.6, 0.9, 10)])
     session.start(experiment, workers=1)
     deadline = time.time() + 60
-    while session.status.value.done < 2 and time.time() < deadline:
+    while _stored_runs(session) < 2 and time.time() < deadline:
         time.sleep(0.05)
     session.cancel()
     session.wait(60)
@@ -277,3 +305,396 @@ def test_choosing_a_scenario_shows_its_values_and_builds_its_model():
     finally:
         session.pause()
         rc.close()
+
+
+# ---------------------------------------------------------------- what the browser may send
+
+
+def _site_select(rc):
+    (select,) = [w for w in rc.find(v.Select).widgets if w.label.startswith("site")]
+    return select
+
+
+@pytest.fixture
+def opened_paths(monkeypatch):
+    """Every path the app opens or reads from now on."""
+    import builtins
+    from pathlib import Path
+
+    seen: list[str] = []
+    real_open, real_read_text, real_read_bytes = builtins.open, Path.read_text, Path.read_bytes
+
+    def record_open(file, *args, **kwargs):
+        seen.append(str(file))
+        return real_open(file, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", record_open)
+    monkeypatch.setattr(Path, "read_text", lambda self, *a, **k: seen.append(str(self)) or real_read_text(self, *a, **k))
+    monkeypatch.setattr(Path, "read_bytes", lambda self, *a, **k: seen.append(str(self)) or real_read_bytes(self, *a, **k))
+    return seen
+
+
+def test_the_site_control_is_a_menu_of_shipped_maps_and_refuses_paths(live, opened_paths):
+    rc, session = live
+    select = _site_select(rc)
+    assert select.items == ["none", *app.site_names()]
+    assert not rc.find(v.TextField, label="site").widgets
+    for path in ("/etc/passwd", "/proc/self/environ", "../../etc/passwd", "kpu.txt"):
+        select.v_model = path
+        assert session.message.value.startswith("Not changed: site") and "not offered" in session.message.value
+        assert "site" not in session.overrides.value
+        session.set_parameter("site", path)  # the server-side handler itself refuses it too
+        assert "site" not in session.overrides.value
+    session.overrides.value = {"site": "/etc/passwd"}  # even if an override slipped through
+    before = session.model
+    _click(rc, "Reset")
+    assert session.model is before and "not offered" in session.message.value
+    import crowd_model
+
+    import sys
+
+    allowed = (str(Path(crowd_model.__file__).parent), sys.prefix)  # the package, and the libraries' own files
+    assert [p for p in opened_paths if not p.startswith(allowed)] == []
+    assert not any("passwd" in p or "environ" in p for p in opened_paths)
+
+
+def test_choosing_a_shipped_site_sets_its_size_and_builds_it(live):
+    rc, session = live
+    _site_select(rc).v_model = "kpu"
+    assert session.overrides.value == {"site": "kpu", "width": 100, "height": 60, "torus": False}
+    session.set_parameter("crowd_size", 500)
+    _click(rc, "Reset")
+    assert session.model.site is not None and session.model.n_civilians == 500
+
+
+KPU_MAP = (Path(__file__).resolve().parent.parent / "crowd_model" / "presets" / "sites" / "kpu.txt").read_text()
+
+
+def test_an_uploaded_map_is_parsed_in_memory_and_chosen(live, opened_paths, tmp_path, monkeypatch):
+    rc, session = live
+    monkeypatch.chdir(tmp_path)
+    small = "\n".join(["SSOOSS", "S#GG#S", "..CC..", "AAAAAA", "AAAAAA", "EEEEEE"]) + "\n"
+    session.upload_map("drill.txt", small.encode())
+    assert session.message.value == ""
+    key = session.overrides.value["site"]
+    assert key.startswith("memory:") and session.overrides.value["width"] == 6
+    assert any(label.startswith("uploaded: drill.txt") for label in _site_select(rc).items)
+    session.set_parameter("crowd_size", 10)
+    for name in ("police_officers", "tni_soldiers", "linmas_guards"):
+        session.set_parameter(name, 1)
+    _click(rc, "Reset")
+    assert session.message.value == "" and session.model.site.width == 6
+    assert list(tmp_path.iterdir()) == []  # nothing written
+    assert not any("drill" in p for p in opened_paths)
+
+
+@pytest.mark.parametrize(
+    "data, expected",
+    [
+        (bytes(range(256)) * 4, "not a text file"),
+        (b"\x00\x01PNG\x00" * 10, "not a text file"),
+        ("A" * (app.MAP_MAX_SIDE + 1) + "\n", f"more than {app.MAP_MAX_SIDE} rows or columns"),
+        (b"E" * (app.MAP_MAX_BYTES + 1), "larger than 256 KB"),
+        ("AAX\nEEG\n", "unknown symbol"),
+        ("AAA\nEEG\nAA\n", "rows must be equal"),
+    ],
+)
+def test_a_bad_upload_gives_one_clear_message_and_keeps_the_site(live, data, expected):
+    rc, session = live
+    before = dict(session.overrides.value)
+    session.upload_map("map.bin", data if isinstance(data, bytes) else data.encode())
+    message = session.message.value
+    assert message.startswith("Map not used:") and expected in message, message
+    assert "\n" not in message and "Traceback" not in message and len(message) < 300
+    assert session.overrides.value == before
+    assert any(message == text for text in _alerts(rc))
+
+
+def test_values_out_of_bounds_from_the_browser_are_refused(live):
+    rc, session = live
+    for name, value in [("legitimacy", 1.5), ("legitimacy", "nan"), ("citizen_vision", 2.5),
+                        ("water_cannons", 10**9), ("ratio_rule", "exec"), ("movement", "yes please"),
+                        ("no_such_parameter", 1)]:
+        session.set_parameter(name, value)
+        assert session.message.value.startswith("Not changed:"), (name, value)
+        assert name not in session.overrides.value
+    session.choose_scenario("/etc/passwd")
+    assert "not offered" in session.message.value and session.scenario.name == "epstein"
+    for bad in (-1, 2**40, 1.5, "7"):
+        session.set_seed(bad)
+        assert session.seed.value == 42 and "seed" in session.message.value
+    for bad in (0, app.MAX_SPEED + 1, 10**9):
+        session.set_speed(bad)
+        assert session.speed.value == app.DEFAULT_SPEED and "speed" in session.message.value
+
+
+def test_changed_parameters_note_only_for_real_changes_and_clears_after_reset(live):
+    rc, session = live
+    notes = lambda: [t for t in _alerts(rc) if "apply on Reset" in t]  # noqa: E731
+    _slider(rc, "legitimacy").v_model = 0.82 + 1e-13  # the slider sends back the preset's value
+    assert notes() == [] and session.overrides.value == {}
+    _slider(rc, "legitimacy").v_model = 0.5
+    assert notes() == ["Changed parameters apply on Reset."]
+    _click(rc, "Reset")
+    assert notes() == []
+    _slider(rc, "legitimacy").v_model = 0.82
+    assert notes() == ["Changed parameters apply on Reset."]  # back to the preset: differs from the model
+    _click(rc, "Reset")
+    assert notes() == [] and session.model.parameters.legitimacy == 0.82
+
+
+@pytest.mark.parametrize("host, warned", [("127.0.0.1", False), ("localhost", False), ("::1", False),
+                                          ("0.0.0.0", True), ("192.168.1.5", True), ("example.org", True)])
+def test_app_command_warns_once_when_listening_beyond_loopback(monkeypatch, capsys, host, warned):
+    import os
+
+    from crowd_model import cli
+
+    calls = []
+    monkeypatch.setattr(os, "execv", lambda exe, argv: calls.append(argv))
+    cli.main(["app", "--host", host, "--port", "0"])
+    err = capsys.readouterr().err
+    assert calls and calls[0][calls[0].index("--host") + 1] == host
+    if warned:
+        assert err.count("\n") == 1 and "no authentication" in err and "CPU" in err
+    else:
+        assert err == ""
+
+
+# ---------------------------------------------------------------- sweep page: bounds, plan, cancel, charts
+
+
+@pytest.mark.parametrize(
+    "change, expected",
+    [
+        ({"scenario": "/etc/passwd"}, "not offered"),
+        ({"scenario": "../crowd_model/presets/epstein.toml"}, "not offered"),
+        ({"steps": 0}, "steps per run"),
+        ({"steps": 10**12}, "steps per run"),
+        ({"replications": 10**8}, "replications"),
+        ({"replications": 2.5}, "replications"),
+        ({"seed": -1}, "root seed"),
+        ({"ranges": [("legitimacy", 0.5, 2.0, 3)]}, "legitimacy"),
+        ({"ranges": [("legitimacy", 0.5, 0.9, 51)]}, "points"),
+        ({"ranges": [("legitimacy", 0.5, 0.9, 10**9)]}, "points"),
+        ({"ranges": [("ratio_rule", 0, 1, 2)]}, "numeric parameters"),
+        ({"ranges": [("legitimacy", 0.1, 0.9, 50), ("citizen_vision", 1, 40, 40)], "replications": 10}, "runs"),
+        ({"ranges": [("legitimacy", 0.1, 0.9, 50)], "replications": 100, "steps": 10_000}, "steps in all"),
+        ({"fixed": {"site": "/etc/passwd"}}, "not offered"),
+        ({"fixed": {"legitimacy": 0.5}}, "varied"),
+        ({"fixed": {"citizen_vision": 99}}, "citizen_vision"),
+        ({"fixed": {"nope": 1}}, "unknown parameter"),
+    ],
+)
+def test_sweep_values_out_of_bounds_are_refused_with_one_line(change, expected):
+    form = {"scenario": "epstein", "steps": 10, "replications": 2, "seed": 1,
+            "ranges": [("legitimacy", 0.6, 0.9, 3)], "fixed": {}}
+    form.update(change)
+    with pytest.raises(app.InputError, match=expected) as refused:
+        app.sweep_experiment(form["scenario"], form["steps"], form["replications"], form["seed"],
+                             form["ranges"], form["fixed"])
+    assert "\n" not in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    "change, workers, expected",
+    [
+        ({"replications": 10**8}, 1, "replications"),
+        ({"steps": 10**12}, 1, "steps per run"),
+        ({"vary": {"legitimacy": [0.5] * 1000}}, 1, "points"),
+        ({"scenario": "/etc/passwd"}, 1, "shipped presets"),
+        ({"set": {"site": "/etc/passwd"}}, 1, "not offered"),
+        ({}, 10**6, "worker processes"),
+        ({}, 0, "worker processes"),
+    ],
+)
+def test_the_sweep_handler_itself_refuses_what_the_page_would_not_send(sweep, change, workers, expected):
+    rc, session = sweep
+    experiment = {**app.sweep_experiment("epstein", 10, 1, 1, [("legitimacy", 0.6, 0.9, 2)]), **change}
+    started = time.perf_counter()
+    session.start(experiment, workers)
+    assert time.perf_counter() - started < 5
+    status = session.status.value
+    assert status.state == "failed" and expected in status.message and "\n" not in status.message
+    assert not session.running
+    assert any(status.message == text for text in _alerts(rc))
+
+
+def test_the_page_shows_the_plan_and_an_estimate_before_it_starts(sweep):
+    rc, session = sweep
+    (plan,) = [t for t in _alerts(rc) if t.startswith("Plan:")]
+    assert "5 points × 4 replications = 20 runs of 600 steps" in plan and "estimated" in plan
+    experiment = app.sweep_experiment("kpu-riot", 600, 4, 1, [("legitimacy", 0.35, 1.0, 5)])
+    seconds = app.estimate_seconds(app.load_scenario("kpu-riot").parameters, 600, 20, 2)
+    assert 10 < seconds < 600  # 20 runs of 600 steps of 2,300 agents on two workers
+    assert app.plan_summary(experiment, 1).startswith("Plan: 5 points × 4 replications = 20 runs")
+
+
+def test_fixed_parameters_go_into_every_run(sweep):
+    rc, session = sweep
+    (field,) = [w for w in rc.find(v.TextField).widgets if str(w.label).startswith("crowd_size")]
+    field.v_model = "500"
+    field.fire_event("keyup.enter", None)
+    assert any("(1 changed)" in str(w.children) for w in rc.find(v.ExpansionPanelHeader).widgets)
+    experiment = app.sweep_experiment("epstein", 5, 1, 1, [("legitimacy", 0.6, 0.9, 2)],
+                                      {"citizen_vision": 3, "site": "kpu", "crowd_size": 300})
+    assert experiment["set"] == {"citizen_vision": 3, "site": "kpu", "width": 100, "height": 60, "torus": False,
+                                 "crowd_size": 300}
+    session.start(experiment, 1)
+    session.wait(120)
+    status = session.status.value
+    assert status.state == "done", status.message
+    assert (status.outcomes["civilians"] == 300).all()
+
+
+def _process_gone(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(")")[-1].split()[0] in ("Z", "X")
+    except FileNotFoundError:
+        return True
+
+
+def test_cancel_stops_a_run_already_executing(sweep):
+    rc, session = sweep
+    experiment = app.sweep_experiment("epstein", app.SWEEP_MAX_STEPS, 1, 1, [("legitimacy", 0.6, 0.6, 1)])
+    session.start(experiment, 1)
+    deadline = time.time() + 60
+    while (session._pool is None or not session._pool.pending) and time.time() < deadline:
+        time.sleep(0.05)
+    pids = session._pool.worker_pids()
+    time.sleep(2)  # the run is busy in its worker
+    assert session.status.value.state == "running" and not any(map(_process_gone, pids))
+    cancelled_at = time.time()
+    session.cancel()
+    assert session.status.value.state in ("cancelling", "cancelled")
+    session.wait(10)
+    assert time.time() - cancelled_at < 5
+    status = session.status.value
+    assert status.state == "cancelled" and status.message.startswith("Cancelled")
+    assert all(map(_process_gone, pids))
+
+
+def test_the_page_says_cancelling_until_the_runs_have_stopped(sweep, monkeypatch):
+    rc, session = sweep
+    stopped = threading.Event()
+    real_cancel = app.CancellablePool.cancel
+
+    def slow_cancel(pool):
+        stopped.wait(5)
+        real_cancel(pool)
+
+    monkeypatch.setattr(app.CancellablePool, "cancel", slow_cancel)
+    session.start(app.sweep_experiment("epstein", 1000, 5, 1, [("legitimacy", 0.6, 0.9, 2)]), 1)
+    deadline = time.time() + 60
+    while session._pool is None and time.time() < deadline:
+        time.sleep(0.05)
+    canceller = threading.Thread(target=session.cancel)
+    canceller.start()
+    deadline = time.time() + 4
+    while time.time() < deadline and not rc.find(v.Html, class_="crowd-sweep-progress").widgets[0].children[0].endswith(
+            "runs (cancelling…)"):
+        time.sleep(0.05)
+    assert session.status.value.state == "cancelling"
+    (progress,) = rc.find(v.Html, class_="crowd-sweep-progress").widgets
+    assert progress.children[0].endswith("runs (cancelling…)")
+    assert rc.find(v.Btn, children=["Run sweep"]).widget.disabled
+    assert rc.find(v.Btn, children=["Cancel"]).widget.disabled
+    stopped.set()
+    canceller.join(10)
+    session.wait(10)
+    assert session.status.value.state == "cancelled"
+
+
+def test_the_band_draws_its_bounds_as_they_are_even_below_zero():
+    outcomes = pd.DataFrame({"x": [1, 1, 1, 2, 2, 2], "y": [0.0, 0.0, 3.0, 5.0, 6.0, 7.0], "status": ["ok"] * 6})
+    option = app.sweep_chart(outcomes, ["x"], "y")
+    table = app.mean_with_ci(outcomes, ["x"], "y")
+    assert table["ci_low"].iloc[0] < 0
+    series = option["series"]
+    assert not any("stack" in s or "areaStyle" in s for s in series)
+    bounds = [s["data"] for s in series if s["name"] == "95% CI"]
+    assert bounds == [table["ci_low"].tolist(), table["ci_high"].tolist()]
+    assert [s["data"] for s in series if s["name"] == "mean"] == [table["mean"].tolist()]
+
+
+def test_the_heatmap_shows_zero_as_zero():
+    grid = pd.DataFrame({"a": [1, 1, 2, 2], "b": [1, 2, 1, 2], "status": ["ok"] * 4})
+    zeros = app.sweep_chart(grid.assign(y=0), ["a", "b"], "y")["visualMap"]
+    assert zeros["min"] == 0 and zeros["max"] > 0  # all zero: the pale end, not mid-scale
+    positive = app.sweep_chart(grid.assign(y=[3, 4, 5, 6]), ["a", "b"], "y")["visualMap"]
+    assert positive["min"] == 0 and positive["max"] == 6 and positive["inRange"]["color"][0] == "#fff5eb"
+    mixed = app.sweep_chart(grid.assign(y=[-2, 0, 1, 4]), ["a", "b"], "y")["visualMap"]
+    assert mixed["min"] == -mixed["max"] and mixed["inRange"]["color"][1] == "#ffffff"
+
+
+def test_every_outcome_has_a_description_and_constant_ones_are_not_offered():
+    from crowd_model.runner import simulate
+
+    for preset in app.preset_names():
+        result = simulate(app.load_scenario(preset).parameters, 0, 0)
+        assert set(result.outcomes) <= set(app.OUTCOME_HELP), preset
+    assert all(text and "\n" not in text for text in app.OUTCOME_HELP.values())
+    outcomes = pd.DataFrame({"civilians": [1120] * 3, "peak_active": [4, 9, 2], "gate_breached": [0, 0, 0],
+                             "time_to_dispersal": [None, None, None], "status": ["ok"] * 3})
+    offered, constant = app.varying_outcomes(outcomes, ["civilians", "peak_active", "gate_breached", "time_to_dispersal"])
+    assert offered == ["peak_active"]
+    assert constant == {"civilians": 1120, "gate_breached": 0}
+
+
+def test_the_outcome_menu_offers_varying_outcomes_with_their_description(sweep):
+    rc, session = sweep
+    status = _sweep(session, 20, 2, [("legitimacy", 0.6, 0.9, 3)])
+    (menu,) = [w for w in rc.find(v.Select).widgets if w.label == "outcome"]
+    assert "civilians" not in menu.items and "peak_active" in menu.items
+    (help_text,) = rc.find(v.Html, class_="crowd-sweep-outcome-help").widgets
+    assert help_text.children == [f"peak_active: {app.OUTCOME_HELP['peak_active']}"]
+    (constant,) = rc.find(v.Html, class_="crowd-sweep-constant").widgets
+    assert "civilians = 1120" in constant.children[0]
+
+
+def test_sweep_menus_ignore_values_they_do_not_offer(sweep):
+    rc, session = sweep
+    selects = {w.label: w for w in rc.find(v.Select).widgets}
+    for label, bad in (("scenario", "/etc/passwd"), ("parameter", "ratio_rule"), ("parameter", "__class__"),
+                       ("second parameter (heatmap)", "nope")):
+        before = selects[label].v_model
+        selects[label].v_model = bad
+        selects = {w.label: w for w in rc.find(v.Select).widgets}
+        assert selects[label].v_model in (before, bad)  # the widget may echo it; the page does not use it
+    (plan,) = [t for t in _alerts(rc) if t.startswith("Plan:")]
+    assert "5 points × 4 replications = 20 runs" in plan
+    (workers,) = [w for w in rc.find(v.Slider).widgets if w.label.startswith("worker processes")]
+    workers.v_model = 10**6
+    assert any("worker processes: 1000000 is not allowed" in t for t in _alerts(rc))
+    assert rc.find(v.Btn, children=["Run sweep"]).widget.disabled
+
+
+def test_the_cancellable_pool_returns_results_and_a_dead_worker_fails_its_run():
+    import math
+    import os
+    from concurrent.futures.process import BrokenProcessPool
+
+    done = []
+    pool = app.CancellablePool(1, on_done=lambda: done.append(1))
+    try:
+        assert pool.submit(math.factorial, 5).result(timeout=60) == 120
+        with pytest.raises(BrokenProcessPool):
+            pool.submit(os._exit, 1).result(timeout=60)  # the worker dies: the run fails, nothing hangs
+        assert len(done) == 2
+    finally:
+        pool.shutdown()
+
+
+def test_add_site_keeps_maps_in_memory_by_content_and_bounded():
+    from crowd_model import site as site_module
+
+    text = "\n".join(["SSOOSS", "S#GG#S", "..CC..", "AAAAAA", "EEEEEE"])
+    key = site_module.add_site(text, label="'drill.txt'")
+    assert key == site_module.add_site(text) and key.startswith(site_module.IN_MEMORY_PREFIX)
+    assert site_module.load_site(key).name == key and site_module.load_site(key).width == 6
+    with pytest.raises(app.InputError, match="site 'bad.txt': unknown symbol"):
+        site_module.add_site("AAX\nEEG", label="'bad.txt'")
+    for i in range(site_module.IN_MEMORY_KEEP + 3):
+        site_module.add_site(text + "\nEEEEEE" * (i + 1))  # distinct maps
+    assert len(site_module._IN_MEMORY) == site_module.IN_MEMORY_KEEP

@@ -298,8 +298,17 @@ def test_a_running_sweep_shows_progress_keeps_the_page_responsive_and_cancels(pa
     page.click("button.crowd-step")
     _wait_numbers(page, lambda n: n["step"] == "1", timeout=10)
     page.get_by_role("tab", name="Sweep").click()
+    page.evaluate(
+        """() => { window.__progress = [];
+        const record = () => { const el = document.querySelector('.crowd-sweep-progress');
+                               if (el) window.__progress.push(el.textContent); };
+        window.__progressObserver = new MutationObserver(record);
+        window.__progressObserver.observe(document.body, {subtree: true, childList: true, characterData: true}); }"""
+    )
     page.click("button.crowd-sweep-cancel")
     page.wait_for_selector("text=Cancelled", timeout=60_000)
+    seen = page.evaluate("() => { window.__progressObserver.disconnect(); return window.__progress; }")
+    assert any(text.endswith("(cancelling…)") for text in seen), seen
     assert page.locator(".crowd-sweep-chart canvas").count() == 1
 
 
@@ -321,3 +330,84 @@ def test_a_second_parameter_gives_a_heatmap(page):
     if SCREENSHOTS:
         page.wait_for_timeout(1000)
         page.screenshot(path=str(Path(SCREENSHOTS) / "app-sweep-heatmap.png"), full_page=True)
+
+
+def test_the_water_cannon_panel_opens_on_one_click_and_changes_nothing(page):
+    """It once needed two clicks: opening it snapped water_per_shot's 400 to 401, the
+    'changed' note appeared above the panels and shifted their open state."""
+    page.get_by_text("Parameters: water cannon").click()
+    panel = page.locator(".v-expansion-panel", has_text="Parameters: water cannon")
+    page.wait_for_timeout(1500)  # the opening animation, and any echo from the server
+    assert panel.evaluate("e => e.classList.contains('v-expansion-panel--active')")
+    assert panel.get_by_text("water_per_shot").count() >= 1
+    assert page.locator(".crowd-changed").count() == 0
+    assert page.locator(".crowd-pending, .crowd-message").count() == 0
+    water = panel.get_by_label("water_per_shot litres")
+    assert water.is_visible() and float(water.input_value()) == 400
+
+
+_DROP = """([name, bytes]) => {
+  // headless Chromium cannot drag a file from the desktop: hand the drop zone a file the way
+  // a real drop does (webkitGetAsEntry is empty for a scripted DataTransfer)
+  DataTransferItem.prototype.webkitGetAsEntry = function () {
+    const file = this.getAsFile(); return {isFile: true, file: (resolve) => resolve(file)}; };
+  const dt = new DataTransfer();
+  dt.items.add(new File([new Uint8Array(bytes)], name));
+  document.querySelector('.solara-file-drop').dispatchEvent(
+    new DragEvent('drop', {dataTransfer: dt, bubbles: true, cancelable: true})); }"""
+
+
+def test_the_site_is_a_menu_of_shipped_maps_and_an_upload(page):
+    from crowd_model.site import site_names
+
+    page.get_by_text("Parameters: site").click()
+    page.wait_for_timeout(800)
+    controls = page.locator(".crowd-live-controls")
+    site = controls.locator(".v-select").filter(has=page.locator("label", has_text=re.compile("^site$")))
+    site.click()
+    items = page.locator(".v-menu__content.menuable__content__active .v-list-item").all_inner_texts()
+    assert items == ["none", *site_names()]
+    page.keyboard.press("Escape")
+    assert site.locator("input[type=text]:not([readonly])").count() == 0  # nothing to type a path into
+
+    page.evaluate(_DROP, ["photo.png", list(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" * 40)])
+    message = page.locator(".crowd-message")
+    message.wait_for(timeout=20_000)
+    assert message.inner_text().strip() == ("Map not used: map 'photo.png' is not a text file (UTF-8); "
+                                            "a map is one character per cell")
+
+    drill = "SSOOOOSS\nS##GG##S\n...CC...\n.AAAAAA.\n.AAAAAA.\nEEEEEEEE\n"
+    page.evaluate(_DROP, ["drill.txt", list(drill.encode())])
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.crowd-live-controls .v-select__selection')]"
+        ".some(e => e.textContent.startsWith('uploaded: drill.txt'))", timeout=20_000)
+    page.wait_for_function("() => !document.querySelector('.crowd-message')", timeout=10_000)
+    page.get_by_text("Parameters: population").click()
+    page.wait_for_timeout(800)
+    for label, value in (("crowd_size civilians", 12), ("police_officers officers", 2),
+                         ("tni_soldiers officers", 1), ("linmas_guards officers", 1)):
+        field = controls.get_by_label(label, exact=True)
+        field.fill(str(value))
+        field.press("Enter")
+    page.wait_for_selector(".crowd-changed")
+    page.click("button.crowd-reset")
+    page.wait_for_function("() => !document.querySelector('.crowd-changed')", timeout=20_000)
+    assert page.locator(".crowd-message, .crowd-pending").count() == 0
+    _wait_civilians(page, 12)
+    page.wait_for_function("() => { const img = document.querySelector('img.crowd-grid');"
+                           " return img.naturalWidth * 6 === img.naturalHeight * 8; }", timeout=10_000)
+
+
+def test_the_sweep_page_shows_the_plan_and_refuses_a_plan_too_big(page):
+    _open_sweep_tab(page)
+    _fill(page, "steps per run", 20)
+    _fill(page, "replications", 3)
+    plan = page.locator(".crowd-sweep-plan")
+    page.wait_for_function(
+        "() => /= 15 runs of 20 steps/.test(document.querySelector('.crowd-sweep-plan').textContent)")
+    assert "estimated" in plan.inner_text()
+    _fill(page, "replications", 100_000_000)
+    page.wait_for_function(
+        "() => /not allowed/.test(document.querySelector('.crowd-sweep-plan').textContent)")
+    assert plan.inner_text().strip() == "replications: 100000000 is not allowed; expected an integer in [1, 1000]"
+    assert page.locator("button.crowd-sweep-run").is_disabled()
