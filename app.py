@@ -27,6 +27,8 @@ import pandas as pd
 import solara
 from PIL import Image
 
+import app_text
+from app_text import LANGUAGES, say, shown
 from crowd_model.analysis.stats import CONFIDENCE, interval, numeric_metrics
 from crowd_model.errors import InputError
 from crowd_model.kernel import CELL_CATEGORIES, STATE_NAMES
@@ -40,37 +42,46 @@ from crowd_model.experiments.executors import default_workers
 from crowd_model.experiments.spec import parse_experiment
 from crowd_model.experiments.sweep import run_sweep
 
-# Colour and legend text of each cell category: dark, saturated security units and site
-# features on a near-white ground, warm colours for an aroused crowd, so that the picture
-# stays readable on a washed-out projector.
-CATEGORY_STYLE: dict[str, tuple[str, str]] = {
-    "empty": ("#f7f7f7", "empty cell"),
-    "calm": ("#8ec5f0", "calm civilian"),
-    "active": ("#ff9800", "active (protesting)"),
-    "violent": ("#d50000", "violent"),
-    "fleeing": ("#b2dc00", "fleeing"),
-    "arrested": ("#7a7a7a", "arrested"),
-    "provocateur": ("#ff00d4", "provocateur"),
-    "police": ("#0d2c8c", "police officer"),
-    "tni": ("#1b5e20", "military (TNI)"),
-    "linmas": ("#6a1b9a", "civil protection (Linmas)"),
-    "water_cannon": ("#000000", "water cannon"),
-    "spray": ("#00e5ff", "water spray"),
-    "office": ("#6d4c41", "KPU office"),
-    "gate": ("#ffc400", "gate"),
-    "fence": ("#37474f", "fence"),
-    "facility": ("#bcaaa4", "public facility"),
-    "facility_damaged": ("#3e2000", "damaged facility"),
-    "exit": ("#00a651", "exit"),
-    "cordon_line": ("#90a4ae", "cordon line"),
+# Colour of each cell category (its legend text is in the catalogues, locales/*.toml): dark,
+# saturated security units and site features on a near-white ground, warm colours for an
+# aroused crowd, so that the picture stays readable on a washed-out projector.
+CATEGORY_STYLE: dict[str, str] = {
+    "empty": "#f7f7f7",
+    "calm": "#8ec5f0",
+    "active": "#ff9800",
+    "violent": "#d50000",
+    "fleeing": "#b2dc00",
+    "arrested": "#7a7a7a",
+    "provocateur": "#ff00d4",
+    "police": "#0d2c8c",
+    "tni": "#1b5e20",
+    "linmas": "#6a1b9a",
+    "water_cannon": "#000000",
+    "spray": "#00e5ff",
+    "office": "#6d4c41",
+    "gate": "#ffc400",
+    "fence": "#37474f",
+    "facility": "#bcaaa4",
+    "facility_damaged": "#3e2000",
+    "exit": "#00a651",
+    "cordon_line": "#90a4ae",
 }
 PALETTE = np.array(
-    [[int(CATEGORY_STYLE[c][0][i : i + 2], 16) for i in (1, 3, 5)] for c in CELL_CATEGORIES],
+    [[int(CATEGORY_STYLE[c][i : i + 2], 16) for i in (1, 3, 5)] for c in CELL_CATEGORIES],
     dtype=np.uint8,
 )
-STATE_COLOURS = {**{s: CATEGORY_STYLE[s][0] for s in STATE_NAMES if s in CATEGORY_STYLE}, "left": "#00897b"}
+STATE_COLOURS = {**{s: CATEGORY_STYLE[s] for s in STATE_NAMES if s in CATEGORY_STYLE}, "left": "#00897b"}
 
 GRID_PIXELS = 640
+# The page's language (English or Bahasa Indonesia): one per browser page (a Solara reactive
+# value is per session). Texts come from the catalogues (app_text, locales/*.toml); messages a
+# session makes are app_text.Said texts, shown in the page's language when drawn.
+LANGUAGE = solara.reactive(app_text.DEFAULT_LANGUAGE)
+
+
+def t(key: str, lang: str | None = None, /, **fields) -> str:
+    """The text ``key`` in ``lang`` (by default the page's language)."""
+    return app_text.text(key, LANGUAGE.value if lang is None else lang, **fields)
 CHART_INTERVAL = 0.5
 DEFAULT_SPEED = 10
 MAX_SPEED = 30
@@ -105,21 +116,24 @@ def extra_chart_columns(columns) -> list[str]:
     return [c for c in columns if c == "arrests_total" or any(m in c for m in EXTRA_CHART_MARKERS)]
 
 
-def line_chart(title: str, series: dict[str, list], colours: dict[str, str] | None = None) -> dict:
-    """An ECharts option for a few lines over steps, with animation off (it is redrawn live)."""
+def line_chart(title: str, series: dict[str, list], colours: dict[str, str] | None = None,
+               lang: str = app_text.DEFAULT_LANGUAGE, names: dict[str, str] | None = None) -> dict:
+    """An ECharts option for a few lines over steps, with animation off (it is redrawn live);
+    ``names`` gives each series' shown name (by default its key)."""
     colours = colours or {}
+    names = names or {}
     steps = len(next(iter(series.values()), []))
     return {
         "animation": False,
         "title": {"text": title, "textStyle": {"fontSize": 14}},
         "tooltip": {"trigger": "axis"},
-        "legend": {"top": 22, "data": list(series)},
+        "legend": {"top": 22, "data": [names.get(name, name) for name in series]},
         "grid": {"left": 50, "right": 16, "top": 60, "bottom": 30},
-        "xAxis": {"type": "category", "data": list(range(steps)), "name": "step"},
+        "xAxis": {"type": "category", "data": list(range(steps)), "name": t("chart.step_axis", lang)},
         "yAxis": {"type": "value"},
         "series": [
             {
-                "name": name,
+                "name": names.get(name, name),
                 "type": "line",
                 "showSymbol": False,
                 "data": [float(v) for v in values],
@@ -131,15 +145,24 @@ def line_chart(title: str, series: dict[str, list], colours: dict[str, str] | No
     }
 
 
-def chart_options(model: CrowdModel) -> list[dict]:
+def chart_series(model: CrowdModel) -> dict[str, list]:
+    """The columns the live charts draw: civilians by state, arrests, injuries and damage."""
     data = model.datacollector.model_vars
+    return {c: list(data[c]) for c in (*[s for s in STATE_NAMES if s in data], *extra_chart_columns(data))}
+
+
+def chart_options(data: dict[str, list], lang: str = app_text.DEFAULT_LANGUAGE) -> list[dict]:
+    """The live charts' ECharts options in ``lang``."""
     states = {s: data[s] for s in STATE_NAMES if s in data}
     extra = {c: data[c] for c in extra_chart_columns(data)}
-    options = [line_chart("Civilians by state", states, STATE_COLOURS)]
+    names = {c: app_text.metric_label(c, lang) for c in (*states, *extra)}
+    options = [line_chart(t("chart.civilians_by_state", lang), states, STATE_COLOURS, lang, names)]
     if extra:
-        shown = [w for w, marker in (("arrests", "arrest"), ("injuries", "injur"), ("damage", "damage"))
+        words = [t(key, lang) for key, marker in (("chart.arrests", "arrest"), ("chart.injuries", "injur"),
+                                                   ("chart.damage", "damage"))
                  if any(marker in c for c in extra)]
-        options.append(line_chart(", ".join(shown).capitalize(), extra))
+        title = ", ".join(words)
+        options.append(line_chart(title[:1].upper() + title[1:], extra, None, lang, names))
     return options
 
 
@@ -148,8 +171,7 @@ NO_SITE = "none"
 MAP_MAX_BYTES = 256 * 1024
 MAP_MAX_SIDE = 500
 SEED_MAX = 2**32 - 1
-SITE_HELP = ("Site map: 'none' (Epstein's open grid), a map the package ships, or a map file dropped "
-             "below (parsed in memory, never saved; the server opens no path named by the browser).")
+SITE_HELP = app_text.text("control.site_help", "en")
 
 
 def control_kind(spec: ParameterSpec) -> str:
@@ -296,7 +318,7 @@ class Frame:
 class Charts:
     """What is redrawn a few times a second: charts, outcome figures, the legend."""
 
-    options: list[dict] = field(default_factory=list)
+    series: dict[str, list] = field(default_factory=dict)
     outcomes: dict[str, Any] = field(default_factory=dict)
     present: frozenset[str] = frozenset()
 
@@ -354,7 +376,7 @@ class LiveSession:
     def choose_scenario(self, name: str) -> None:
         """Switch to a shipped preset (only those: a name from the browser is never a path)."""
         if name not in preset_names():
-            self.refuse(f"Not changed: scenario {str(name)[:80]!r} is not offered; presets: {', '.join(preset_names())}")
+            self.refuse(say("message.scenario_not_offered", name=repr(str(name)[:80]), presets=", ".join(preset_names())))
             return
         scenario = load_scenario(name)
         self.pause()
@@ -371,7 +393,7 @@ class LiveSession:
         try:
             self.overrides.value = with_override(self.overrides.value, self.scenario, name, value, self.site_menu())
         except InputError as exc:
-            self.refuse(f"Not changed: {exc}")
+            self.refuse(say("message.not_changed", error=str(exc)))
             return
         self.message.value = ""
 
@@ -384,12 +406,12 @@ class LiveSession:
         try:
             key = add_site(read_uploaded_map(name, data), label=repr(name[:80]))
         except InputError as exc:
-            self.refuse(f"Map not used: {exc}")
+            self.refuse(say("message.map_not_used", error=str(exc)))
             return
         finally:
             # last: a new count mounts a fresh drop zone, which ends the upload's own thread
             self.upload_attempts.value += 1
-        label = f"uploaded: {name[:40]} ({key.removeprefix(IN_MEMORY_PREFIX)[:8]})"
+        label = t("control.uploaded_site", "en", name=name[:40], key=key.removeprefix(IN_MEMORY_PREFIX)[:8])
         self.uploads.value = {**self.uploads.value, label: key}
         self.choose_site(label)
 
@@ -403,7 +425,7 @@ class LiveSession:
         try:
             reactive.value = checked_int(name, value, low, high)
         except InputError as exc:
-            self.refuse(f"Not changed: {exc}")
+            self.refuse(say("message.not_changed", error=str(exc)))
 
     def changed(self) -> bool:
         """Whether the controls differ from what the current model was built with."""
@@ -419,10 +441,10 @@ class LiveSession:
             parameters = build_parameters(self.scenario, overrides)
             model = CrowdModel(parameters, rng=int(seed))
         except InputError as exc:
-            self.message.value = f"Not reset: {exc}"
+            self.message.value = say("message.not_reset", error=str(exc))
             return
         except Exception as exc:  # the page shows one line, never a traceback
-            self.message.value = f"Not reset: could not build the model ({type(exc).__name__}: {exc})"
+            self.message.value = say("message.not_reset_build", error=f"{type(exc).__name__}: {exc}")
             return
         with self.lock:
             self.model = model
@@ -436,15 +458,14 @@ class LiveSession:
             try:
                 self._advance()
             except Exception as exc:  # the page shows one line, never a traceback
-                self.message.value = f"Step failed: {type(exc).__name__}: {exc}"
+                self.message.value = say("message.step_failed", error=f"{type(exc).__name__}: {exc}")
             self._publish(charts=True)
 
     def _advance(self) -> None:
         """One model step; the first of a scenario in this process may compile the kernel."""
         first = self.scenario.name not in _STEPPED_SCENARIOS
         if first:
-            self.notice.value = ("Compiling the model's kernel for this scenario: on a fresh checkout "
-                                 "the first step takes a minute or two, later ones are fast.")
+            self.notice.value = say("message.compiling")
         try:
             self.model.step()
         finally:
@@ -484,7 +505,7 @@ class LiveSession:
                     due = time.perf_counter()
                 self._stop.wait(max(0.0, delay))
         except Exception as exc:
-            self.message.value = f"Stopped: {type(exc).__name__}: {exc}"
+            self.message.value = say("message.stopped", error=f"{type(exc).__name__}: {exc}")
         finally:
             with self.lock:
                 self._publish(charts=True)
@@ -497,7 +518,7 @@ class LiveSession:
         if charts:
             self._charted_at = time.perf_counter()
             present = frozenset(CELL_CATEGORIES[c] for c in np.unique(codes))
-            self.charts.value = Charts(chart_options(model), model.outcomes(), present)
+            self.charts.value = Charts(chart_series(model), model.outcomes(), present)
 
 
 def _fmt(value: Any) -> str:
@@ -510,7 +531,9 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
-def _big_numbers_html(items: list[tuple[str, Any, str | None]], size: str) -> str:
+def _big_numbers_html(items: list[tuple[str, Any, str | None]], size: str,
+                      lang: str = app_text.DEFAULT_LANGUAGE) -> str:
+    """Big figures, each with its label in ``lang`` (``data-name`` keeps the column's name)."""
     cells = []
     for name, value, colour in items:
         swatch = (
@@ -522,7 +545,7 @@ def _big_numbers_html(items: list[tuple[str, Any, str | None]], size: str) -> st
             f'style="padding:4px 10px;min-width:90px">'
             f'<div style="font-size:{size};font-weight:700;line-height:1.1" class="crowd-number-value">'
             f"{html.escape(_fmt(value))}</div>"
-            f'<div style="font-size:13px;color:#333">{swatch}{html.escape(name.replace("_", " "))}</div></div>'
+            f'<div style="font-size:13px;color:#333">{swatch}{html.escape(app_text.metric_label(name, lang))}</div></div>'
         )
     return '<div style="display:flex;flex-wrap:wrap;gap:4px">' + "".join(cells) + "</div>"
 
@@ -543,41 +566,48 @@ def CountNumbers(session: LiveSession):
     items = [("step", frame.step, None)]
     items += [(s, counts[s], STATE_COLOURS.get(s)) for s in STATE_NAMES if s in counts]
     items += [(c, counts[c], None) for c in extra_chart_columns(counts)]
-    solara.HTML(tag="div", unsafe_innerHTML=_big_numbers_html(items, "34px"), classes=["crowd-counts"])
+    solara.HTML(tag="div", unsafe_innerHTML=_big_numbers_html(items, "34px", LANGUAGE.value), classes=["crowd-counts"])
 
 
 @solara.component
 def ChartsView(session: LiveSession):
     charts = session.charts.value
+    lang = LANGUAGE.value
     with solara.Column(classes=["crowd-charts"]):
-        for option in charts.options:
+        for option in chart_options(charts.series, lang) if charts.series else []:
             solara.FigureEcharts(option=option, attributes={"style": "height: 260px; width: 100%"})
         if charts.outcomes:
-            solara.Text("Outcome so far", style={"font-weight": "bold"})
+            solara.Text(t("chart.outcome_so_far", lang), style={"font-weight": "bold"})
             items = [(k, v, None) for k, v in charts.outcomes.items()]
-            solara.HTML(tag="div", unsafe_innerHTML=_big_numbers_html(items, "22px"), classes=["crowd-outcomes"])
+            solara.HTML(tag="div", unsafe_innerHTML=_big_numbers_html(items, "22px", lang), classes=["crowd-outcomes"])
 
 
 @solara.component
 def Legend(session: LiveSession):
     """Every category; those not on the grid now are faded."""
     present = session.charts.value.present
+    lang = LANGUAGE.value
     rows = "".join(
         f'<div class="crowd-legend-item" data-name="{name}" data-present="{int(name in present)}" '
         f'style="display:flex;align-items:center;margin:1px 0;opacity:{1 if name in present else 0.35}">'
         f'<span style="display:inline-block;width:16px;height:16px;background:{colour};'
-        f'border:1px solid #444;margin-right:6px"></span>{html.escape(label)}</div>'
-        for name, (colour, label) in ((c, CATEGORY_STYLE[c]) for c in CELL_CATEGORIES)
+        f'border:1px solid #444;margin-right:6px"></span>{html.escape(app_text.category(name, lang))}</div>'
+        for name, colour in ((c, CATEGORY_STYLE[c]) for c in CELL_CATEGORIES)
     )
     solara.HTML(tag="div", unsafe_innerHTML=f'<div style="font-size:14px">{rows}</div>', classes=["crowd-legend"])
 
 
 @solara.component
 def ParameterInput(spec: ParameterSpec, value: Any, on_value, sites: list[str] | None = None, note: str = ""):
-    """One parameter's input, as :func:`control_kind` says; ``sites`` is the site menu."""
+    """One parameter's input, as :func:`control_kind` says, labelled in the page's language;
+    ``sites`` is the site menu."""
+    lang = LANGUAGE.value
     kind = control_kind(spec)
-    shown = f" = {value:g}" if kind == "slider" else ""
-    label = spec.name + shown + (f" {spec.unit}" if spec.unit else "")
+    unit = app_text.unit(spec.unit, lang)
+    label = app_text.param_label(spec, lang)
+    if kind == "slider":
+        label = t("control.slider_value", lang, label=label, value=f"{value:g}")
+    label += f" {unit}" if unit else ""
     if kind == "site":
         solara.Select(label=label, values=list(sites or shipped_sites()), value=value, on_value=on_value)
     elif kind == "select":
@@ -593,16 +623,15 @@ def ParameterInput(spec: ParameterSpec, value: Any, on_value, sites: list[str] |
         solara.InputInt(label=label, value=int(value), on_value=on_value)
     else:
         solara.InputFloat(label=label, value=float(value), on_value=on_value)
-    text = SITE_HELP if kind == "site" else spec.help
-    solara.Text(" ".join(filter(None, [text, note])), style={"font-size": "12px", "color": "#555"})
+    text = t("control.site_help", lang) if kind == "site" else app_text.param_help(spec, lang)
+    solara.Text(" ".join(filter(None, [text, shown(note, lang)])), style={"font-size": "12px", "color": "#555"})
 
 
 @solara.component
 def ParameterControl(session: LiveSession, spec: ParameterSpec, scenario: Scenario):
     """One parameter's input; ``scenario`` (a prop, so that a new preset redraws it) gives its value."""
     value = session.overrides.value.get(spec.name, getattr(scenario.parameters, spec.name))
-    note = "This preset changes it over time; moving the control replaces the schedule." \
-        if spec.name in scenario.parameters.schedules else ""
+    note = say("control.schedule_note") if spec.name in scenario.parameters.schedules else ""
     if spec.name == "site":
         ParameterInput(spec, session.site_label(value), session.choose_site, sites=list(session.site_menu()), note=note)
         # a fresh drop zone after each upload: Solara's FileDrop takes one file per mount
@@ -620,26 +649,28 @@ def MapUpload(session: LiveSession):
         # in a thread of its own: remounting the drop zone cancels the thread that read the file
         threading.Thread(target=session.upload_map, args=(info["name"], data), name="crowd-model-upload").start()
 
-    solara.FileDrop(label=f"Drop a site map here (text, at most {MAP_MAX_BYTES // 1024} KB and "
-                          f"{MAP_MAX_SIDE}x{MAP_MAX_SIDE} cells)", on_file=on_file, lazy=True)
+    solara.FileDrop(label=t("control.drop_map", kb=MAP_MAX_BYTES // 1024, side=MAP_MAX_SIDE),
+                    on_file=on_file, lazy=True)
 
 
 @solara.component
 def Controls(session: LiveSession):
     playing = session.playing.value
     session.overrides.value  # redraw when a control changes
+    lang = LANGUAGE.value
     with solara.Column(style={"min-width": "300px"}, classes=["crowd-live-controls"]):
-        solara.Select(label="scenario", values=preset_names(), value=session.scenario_name.value,
+        solara.Select(label=t("control.scenario", lang), values=preset_names(), value=session.scenario_name.value,
                       on_value=session.choose_scenario)
         solara.Text(session.scenario.description, style={"font-size": "13px"})
         with solara.Row():
-            solara.Button("Play", on_click=session.play, disabled=playing, color="primary", classes=["crowd-play"])
-            solara.Button("Pause", on_click=session.pause, disabled=not playing, classes=["crowd-pause"])
-            solara.Button("Step", on_click=session.step, classes=["crowd-step"])
-            solara.Button("Reset", on_click=session.reset, classes=["crowd-reset"])
-        solara.SliderInt(label=f"speed: {session.speed.value} steps per second", value=session.speed.value,
+            solara.Button(t("button.play", lang), on_click=session.play, disabled=playing, color="primary",
+                          classes=["crowd-play"])
+            solara.Button(t("button.pause", lang), on_click=session.pause, disabled=not playing, classes=["crowd-pause"])
+            solara.Button(t("button.step", lang), on_click=session.step, classes=["crowd-step"])
+            solara.Button(t("button.reset", lang), on_click=session.reset, classes=["crowd-reset"])
+        solara.SliderInt(label=t("control.speed", lang, speed=session.speed.value), value=session.speed.value,
                          min=1, max=MAX_SPEED, on_value=session.set_speed)
-        solara.InputInt(label="seed", value=session.seed.value, on_value=session.set_seed)
+        solara.InputInt(label=t("control.seed", lang), value=session.seed.value, on_value=session.set_seed)
         Messages(session)
         groups: dict[str, list[ParameterSpec]] = {}
         for spec in parameter_specs():
@@ -647,7 +678,7 @@ def Controls(session: LiveSession):
         for group, specs in groups.items():
             # keyed: a panel keeps its open state whatever appears above it (a message once
             # shifted the panels' states, so the water-cannon panel closed as it opened)
-            with solara.Details(summary=f"Parameters: {group}", expand=group in ("behaviour", "security")).key(
+            with solara.Details(summary=t("control.parameters_group", lang, group=app_text.group(group, lang)), expand=group in ("behaviour", "security")).key(
                     f"parameters-{group}"):
                 for spec in specs:
                     ParameterControl(session, spec, session.scenario).key(spec.name)
@@ -660,19 +691,19 @@ def Messages(session: LiveSession):
     playing = session.playing.value
     session.overrides.value
     session.applied.value
+    lang = LANGUAGE.value
     with solara.Column(gap="4px", classes=["crowd-messages"]):
         if session.message.value:
-            solara.Error(session.message.value, classes=["crowd-message"])
+            solara.Error(shown(session.message.value, lang), classes=["crowd-message"])
         if session.notice.value:
-            solara.Info(session.notice.value, classes=["crowd-notice"])
+            solara.Info(shown(session.notice.value, lang), classes=["crowd-notice"])
         if not playing and session.finished():
-            solara.Info(f"The run has reached the scenario's {session.scenario.steps} steps: "
-                        "Step goes on, Reset starts again.")
+            solara.Info(t("message.finished", lang, steps=session.scenario.steps))
         pending = session.pending_error()
         if pending:
             solara.Warning(pending, classes=["crowd-pending"])
         elif session.changed():
-            solara.Info("Changed parameters apply on Reset.", classes=["crowd-changed"])
+            solara.Info(t("message.changed", lang), classes=["crowd-changed"])
 
 
 @solara.component
@@ -691,12 +722,29 @@ def LiveView(session: LiveSession | None = None):
 
 
 @solara.component
+def LanguageMenu():
+    """English / Bahasa Indonesia for this page; a value the menu does not offer changes nothing."""
+    lang = LANGUAGE.value
+    names = {name: code for code, name in LANGUAGES.items()}
+
+    def choose(name):
+        if name in names:
+            LANGUAGE.set(names[name])
+
+    solara.Select(label=t("language.menu", lang), values=list(names), value=LANGUAGES[lang], on_value=choose,
+                  classes=["crowd-language"], style={"max-width": "220px"})
+
+
+@solara.component
 def Page():
-    solara.Title("crowd_model: live riot view")
-    with solara.lab.Tabs():
-        with solara.lab.Tab("Live view"):
+    lang = LANGUAGE.value
+    tab, set_tab = solara.use_state(0)
+    solara.Title(t("app.title", lang))
+    LanguageMenu()
+    with solara.lab.Tabs(value=tab, on_value=set_tab):
+        with solara.lab.Tab(t("app.tab_live", lang)):
             LiveView()
-        with solara.lab.Tab("Sweep"):
+        with solara.lab.Tab(t("app.tab_sweep", lang)):
             SweepView()
 
 
@@ -719,28 +767,6 @@ ESTIMATE_AGENT_STEPS_PER_SECOND = 250_000.0
 ESTIMATE_SECONDS_PER_RUN = 0.05
 _measured_rate: list[float] = []
 
-# One line per outcome of the sweep page's menu.
-OUTCOME_HELP = {
-    "civilians": "civilians in the run",
-    "peak_active": "most civilians active (protesting) at one step",
-    "peak_active_step": "step at which the most civilians were active",
-    "peak_violent": "most civilians violent at one step",
-    "peak_violent_step": "step at which the most civilians were violent",
-    "mean_active": "active civilians per step, averaged over the run",
-    "final_active": "active civilians at the last step",
-    "final_arrested": "civilians under arrest at the last step",
-    "outbursts": "spells with more active civilians than outburst_threshold",
-    "mean_time_between_outbursts": "mean steps between the starts of two outbursts (empty with fewer than two)",
-    "time_to_dispersal": "first step after the peak at which fewer than 5% of the crowd is engaged (empty if never)",
-    "arrests_total": "arrests over the run",
-    "provocateurs_arrested": "provocateurs arrested over the run",
-    "injuries_civilians": "injuries to civilians over the run",
-    "injuries_security": "injuries to officers over the run",
-    "property_damage": "damage to fences, gate and facilities (hits) over the run",
-    "water_used": "litres of water the cannons used",
-    "gate_breached": "1 if the crowd breached the gate, else 0",
-    "left": "civilians who went home (left the area) by the end",
-}
 
 
 class SweepCancelled(BaseException):
@@ -918,16 +944,18 @@ def _duration(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
-def plan_summary(experiment: dict, workers: int) -> str:
+def plan_summary(experiment: dict, workers: int, lang: str = app_text.DEFAULT_LANGUAGE) -> str:
     """The plan's size and an estimated time, for the page before a sweep starts."""
     runs = plan_runs(experiment)
     parameters = build_parameters(load_scenario(experiment["scenario"]), experiment.get("set", {}))
     points = " × ".join(str(len(v)) for v in experiment["vary"].values())
     seconds = estimate_seconds(parameters, experiment["steps"], runs, workers)
-    basis = "the last sweep's speed" if _measured_rate else f"{ESTIMATE_AGENT_STEPS_PER_SECOND:,.0f} agent-steps/s per worker"
-    return (f"Plan: {points} points × {experiment['replications']} replications = {runs:,} runs of "
-            f"{experiment['steps']:,} steps, about {agent_count(parameters):,} agents each; estimated "
-            f"{_duration(seconds)} on {workers} worker process{'es' if workers > 1 else ''} (from {basis}).")
+    basis = (t("sweep.basis_measured", lang) if _measured_rate
+             else t("sweep.basis_default", lang, rate=f"{ESTIMATE_AGENT_STEPS_PER_SECOND:,.0f}"))
+    processes = t("sweep.processes_many" if workers > 1 else "sweep.processes_one", lang, workers=workers)
+    return t("sweep.plan", lang, points=points, replications=experiment["replications"], runs=f"{runs:,}",
+             steps=f"{experiment['steps']:,}", agents=f"{agent_count(parameters):,}", duration=_duration(seconds),
+             processes=processes, basis=basis)
 
 
 def mean_with_ci(outcomes: pd.DataFrame, by: list[str], metric: str) -> pd.DataFrame:
@@ -954,20 +982,22 @@ def varying_outcomes(outcomes: pd.DataFrame, metrics: list[str]) -> tuple[list[s
     return varying, constant
 
 
-def sweep_chart(outcomes: pd.DataFrame, varied: list[str], metric: str) -> dict:
+def sweep_chart(outcomes: pd.DataFrame, varied: list[str], metric: str,
+                lang: str = app_text.DEFAULT_LANGUAGE) -> dict:
     """A line with its confidence band for one varied parameter; a heatmap of means for two."""
     table = mean_with_ci(outcomes, varied, metric)
-    title = {"text": f"{metric}: mean over replicates", "textStyle": {"fontSize": 14}}
+    title = {"text": t("sweep.chart_title", lang, metric=metric), "textStyle": {"fontSize": 14}}
+    mean = t("sweep.mean", lang)
     if len(varied) == 1:
         x = varied[0]
-        band = f"{CONFIDENCE:.0%} CI"
+        band = t("sweep.band", lang, confidence=f"{CONFIDENCE:.0%}")
         bound_style = {"type": "line", "symbol": "none", "itemStyle": {"color": "#e57373"},
                        "lineStyle": {"color": "#e57373", "type": "dashed", "width": 1.5}}
         return {
             "animation": False,
             "title": title,
             "tooltip": {"trigger": "axis"},
-            "legend": {"top": 22, "data": ["mean", band]},
+            "legend": {"top": 22, "data": [mean, band]},
             "grid": {"left": 60, "right": 20, "top": 60, "bottom": 40},
             "xAxis": {"type": "category", "boundaryGap": False, "data": [f"{v:g}" for v in table[x]],
                       "name": x, "nameLocation": "middle", "nameGap": 26},
@@ -975,7 +1005,7 @@ def sweep_chart(outcomes: pd.DataFrame, varied: list[str], metric: str) -> dict:
             "series": [
                 {"name": band, **bound_style, "id": "ci-low", "data": table["ci_low"].tolist()},
                 {"name": band, **bound_style, "id": "ci-high", "data": table["ci_high"].tolist()},
-                {"name": "mean", "type": "line", "symbolSize": 7, "itemStyle": {"color": "#d50000"},
+                {"name": mean, "type": "line", "symbolSize": 7, "itemStyle": {"color": "#d50000"},
                  "data": table["mean"].tolist()},
             ],
         }
@@ -1062,7 +1092,7 @@ class SweepSession:
         if not self.running or self._cancel.is_set():
             return
         self._cancel.set()
-        self.status.value = _replace(self.status.value, state="cancelling", message="cancelling…")
+        self.status.value = _replace(self.status.value, state="cancelling", message=say("sweep.cancelling_message"))
         pool = self._pool
         if pool is not None:
             pool.cancel()
@@ -1097,9 +1127,11 @@ class SweepSession:
                                     executor_label=f"app, {label}")
             finally:
                 pool.shutdown(wait=True)
-            message = f"{summary.ok} of {summary.runs} runs ok in {summary.seconds:.1f} s on {label}"
+            message = say("sweep.summary", ok=summary.ok, runs=summary.runs, seconds=f"{summary.seconds:.1f}",
+                          executor=label)
             if summary.failed:
-                message += f"; {summary.failed} failed (see the status and error columns)"
+                message = say("sweep.summary_with_failed", summary=message,
+                              failed=say("sweep.summary_failed", failed=summary.failed))
             elif summary.compute_seconds > 1:
                 agents = agent_count(experiment.base)
                 _measured_rate.append(summary.runs * experiment.steps * max(1, agents) / summary.compute_seconds)
@@ -1119,7 +1151,7 @@ class SweepSession:
             outcomes = None
         if state == "cancelled":
             kept = 0 if outcomes is None else len(outcomes)
-            message = f"Cancelled; the {kept} runs finished before are kept and shown."
+            message = say("sweep.cancelled", kept=kept)
         metric = self.metric.value
         metrics = self.status.value.metrics
         if metric not in metrics:
@@ -1138,21 +1170,22 @@ def SweepResults(session: SweepSession):
     if status.outcomes is None:
         return
     offered, constant = varying_outcomes(status.outcomes, list(status.metrics))
+    lang = LANGUAGE.value
     if not offered:
-        solara.Warning("No outcome differs between the runs.")
+        solara.Warning(t("sweep.no_varying", lang))
     else:
         metric = session.metric.value if session.metric.value in offered else offered[0]
-        solara.Select(label="outcome", values=offered, value=metric, on_value=session.metric.set)
-        solara.Text(f"{metric}: {OUTCOME_HELP.get(metric, metric.replace('_', ' '))}",
+        solara.Select(label=t("sweep.outcome", lang), values=offered, value=metric, on_value=session.metric.set)
+        solara.Text(t("sweep.outcome_help", lang, metric=metric, help=app_text.metric_help(metric, lang)),
                     classes=["crowd-sweep-outcome-help"], style={"font-size": "13px"})
-        solara.FigureEcharts(option=sweep_chart(status.outcomes, list(status.varied), metric),
+        solara.FigureEcharts(option=sweep_chart(status.outcomes, list(status.varied), metric, lang),
                              attributes={"style": "height: 420px; width: 100%", "class": "crowd-sweep-chart"})
     if constant:
-        solara.Text("The same in every run: " + ", ".join(f"{k} = {_fmt(v)}" for k, v in constant.items()),
+        solara.Text(t("sweep.constant", lang, values=", ".join(f"{k} = {_fmt(v)}" for k, v in constant.items())),
                     style={"font-size": "12px", "color": "#555"}, classes=["crowd-sweep-constant"])
     path = session.outcomes_path
     solara.FileDownload(lambda: path.read_bytes(), filename="outcomes.csv",
-                        label=f"Download outcomes.csv ({len(status.outcomes)} runs)")
+                        label=t("sweep.download", lang, runs=len(status.outcomes)))
 
 
 @solara.component
@@ -1175,6 +1208,7 @@ def SweepView(session: SweepSession | None = None):
     workers, set_workers = solara.use_state(default_workers())
     status = session.status.value
     busy = status.state in ("running", "cancelling")
+    lang = LANGUAGE.value
 
     def choose_scenario(name):  # menus too are checked here: a browser can send any value
         if name in preset_names():
@@ -1204,7 +1238,7 @@ def SweepView(session: SweepSession | None = None):
             set_fixed(with_override(fixed, scenario, name, value, shipped_sites()))
             set_fixed_error("")
         except InputError as exc:
-            set_fixed_error(f"Not changed: {exc}")
+            set_fixed_error(say("message.not_changed", error=str(exc)))
 
     chosen = [first] + ([second] if second not in (NO_SECOND, first) else [])
     try:
@@ -1212,16 +1246,17 @@ def SweepView(session: SweepSession | None = None):
                                       [(name, *range_of(name)) for name in chosen],
                                       {k: v for k, v in fixed.items() if k not in chosen})
         checked_int("worker processes", workers, 1, default_workers())
-        plan, plan_error = plan_summary(experiment, workers), ""
+        plan, plan_error = plan_summary(experiment, workers, lang), ""
     except InputError as exc:
         experiment, plan, plan_error = None, "", str(exc)
 
     with solara.Columns([1, 3]):
         with solara.Column(style={"min-width": "300px"}, classes=["crowd-sweep-controls"]):
-            solara.Select(label="scenario", values=preset_names(), value=scenario_name, on_value=choose_scenario)
+            solara.Select(label=t("sweep.scenario", lang), values=preset_names(), value=scenario_name,
+                          on_value=choose_scenario)
             for label, name, on_name, options in (
-                ("parameter", first, choose_first, list(specs)),
-                ("second parameter (heatmap)", second, choose_second, [NO_SECOND, *specs]),
+                (t("sweep.parameter", lang), first, choose_first, list(specs)),
+                (t("sweep.second_parameter", lang), second, choose_second, [NO_SECOND, *specs]),
             ):
                 solara.Select(label=label, values=options, value=name, on_value=on_name)
                 if name in specs:
@@ -1229,33 +1264,35 @@ def SweepView(session: SweepSession | None = None):
                     spec = specs[name]
                     number = solara.InputInt if spec.type is int else solara.InputFloat
                     with solara.Row():
-                        number(label=f"{name} from", value=low, on_value=lambda v, n=name: set_range(n, 0, v))
-                        number(label="to", value=high, on_value=lambda v, n=name: set_range(n, 1, v))
-                        solara.InputInt(label="points", value=points, on_value=lambda v, n=name: set_range(n, 2, v))
-                    solara.Text(f"allowed: {spec.describe_allowed()}; at most {SWEEP_MAX_POINTS} points",
+                        number(label=t("sweep.range_from", lang, name=name), value=low,
+                               on_value=lambda v, n=name: set_range(n, 0, v))
+                        number(label=t("sweep.range_to", lang), value=high, on_value=lambda v, n=name: set_range(n, 1, v))
+                        solara.InputInt(label=t("sweep.points", lang), value=points,
+                                        on_value=lambda v, n=name: set_range(n, 2, v))
+                    solara.Text(t("sweep.allowed", lang, allowed=spec.describe_allowed(), points=SWEEP_MAX_POINTS),
                                 style={"font-size": "12px", "color": "#555"})
-            solara.InputInt(label="steps per run", value=steps, on_value=set_steps)
-            solara.InputInt(label="replications", value=replications, on_value=set_replications)
-            solara.InputInt(label="root seed", value=seed, on_value=set_seed)
-            solara.SliderInt(label=f"worker processes: {workers}", value=workers, min=1,
+            solara.InputInt(label=t("sweep.steps_per_run", lang), value=steps, on_value=set_steps)
+            solara.InputInt(label=t("sweep.replications", lang), value=replications, on_value=set_replications)
+            solara.InputInt(label=t("sweep.root_seed", lang), value=seed, on_value=set_seed)
+            solara.SliderInt(label=t("sweep.workers", lang, workers=workers), value=workers, min=1,
                              max=max(1, default_workers()), on_value=set_workers)
-            solara.Text(f"At most {SWEEP_MAX_STEPS:,} steps per run, {SWEEP_MAX_REPLICATIONS:,} replications, "
-                        f"{SWEEP_MAX_RUNS:,} runs and {SWEEP_MAX_TOTAL_STEPS:,} steps in all.",
+            solara.Text(t("sweep.limits", lang, steps=f"{SWEEP_MAX_STEPS:,}", replications=f"{SWEEP_MAX_REPLICATIONS:,}",
+                          runs=f"{SWEEP_MAX_RUNS:,}", total=f"{SWEEP_MAX_TOTAL_STEPS:,}"),
                         style={"font-size": "12px", "color": "#555"})
-            with solara.Details(summary=f"Other parameters, the same in every run ({len(fixed)} changed)").key(
+            with solara.Details(summary=t("sweep.other_parameters", lang, changed=len(fixed))).key(
                     "fixed-parameters"):
                 with solara.Column(gap="4px").key("fixed-message"):
                     if fixed_error:
-                        solara.Error(fixed_error, classes=["crowd-sweep-fixed-message"])
+                        solara.Error(shown(fixed_error, lang), classes=["crowd-sweep-fixed-message"])
                 for spec in parameter_specs():
                     if spec.name not in chosen:
                         value = fixed.get(spec.name, getattr(scenario.parameters, spec.name))
                         ParameterInput(spec, value, lambda v, n=spec.name: fix(n, v),
                                        sites=list(shipped_sites())).key(f"fixed-{spec.name}")
             with solara.Row():
-                solara.Button("Run sweep", on_click=lambda: session.start(experiment, workers),
+                solara.Button(t("button.run_sweep", lang), on_click=lambda: session.start(experiment, workers),
                               disabled=busy or experiment is None, color="primary", classes=["crowd-sweep-run"])
-                solara.Button("Cancel", on_click=session.cancel, disabled=status.state != "running",
+                solara.Button(t("button.cancel", lang), on_click=session.cancel, disabled=status.state != "running",
                               classes=["crowd-sweep-cancel"])
         with solara.Column():
             if plan_error:
@@ -1265,11 +1302,11 @@ def SweepView(session: SweepSession | None = None):
             if busy or status.total:
                 share = 100 * status.done / status.total if status.total else 0
                 solara.ProgressLinear(value=share, color="primary")
-                suffix = {"running": " (running)", "cancelling": " (cancelling…)"}.get(status.state, "")
-                solara.Text(f"{status.done} of {status.total} runs{suffix}", classes=["crowd-sweep-progress"])
+                key = {"running": "sweep.running", "cancelling": "sweep.cancelling"}.get(status.state, "sweep.progress")
+                solara.Text(t(key, lang, done=status.done, total=status.total), classes=["crowd-sweep-progress"])
             if status.message:
                 if status.state == "failed":
-                    solara.Error(status.message, classes=["crowd-sweep-message"])
+                    solara.Error(shown(status.message, lang), classes=["crowd-sweep-message"])
                 else:
-                    solara.Info(status.message, classes=["crowd-sweep-message"])
+                    solara.Info(shown(status.message, lang), classes=["crowd-sweep-message"])
             SweepResults(session)

@@ -1,0 +1,158 @@
+"""The app's language switch (English / Bahasa Indonesia), rendered without a browser (solara.render)."""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import ipyvuetify as v
+import pytest
+
+solara = pytest.importorskip("solara")
+
+import app  # noqa: E402
+import app_text  # noqa: E402
+from app_text import MissingTextWarning  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def no_silent_fallback():
+    """A text missing from a catalogue fails these tests instead of showing English."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", MissingTextWarning)
+        yield
+    app.LANGUAGE.set(app_text.DEFAULT_LANGUAGE)
+
+
+@solara.component
+def _LiveWithMenu(session):
+    app.LanguageMenu()
+    app.LiveView(session)
+
+
+@pytest.fixture
+def live():
+    session = app.LiveSession("epstein")
+    box, rc = solara.render(_LiveWithMenu(session), handle_error=False)
+    yield rc, session
+    session.pause()
+    rc.close()
+
+
+def _texts(rc) -> str:
+    """Every label, text, button, alert and HTML snippet on the page, as one string."""
+    parts, seen = [], set()
+
+    def walk(widget):
+        if id(widget) in seen:
+            return
+        seen.add(id(widget))
+        for attribute in ("label", "v_model", "unsafe_innerHTML", "description", "value"):
+            value = getattr(widget, attribute, None)
+            if isinstance(value, str):
+                parts.append(value)
+        option = getattr(widget, "option", None)  # an ECharts figure: its titles and series names
+        if isinstance(option, dict):
+            parts.append(json.dumps(option, ensure_ascii=False))
+        for attribute in ("children", "tabs"):
+            children = getattr(widget, attribute, None)
+            if isinstance(children, (list, tuple)):
+                for child in children:
+                    if isinstance(child, str):
+                        parts.append(child)
+                    elif child is not None:
+                        walk(child)
+        for slot in getattr(widget, "v_slots", None) or []:
+            if isinstance(slot, dict) and slot.get("children") is not None:
+                for child in slot["children"] if isinstance(slot["children"], list) else [slot["children"]]:
+                    walk(child)
+
+    walk(rc.container)
+    return "\n".join(parts)
+
+
+def _choose_language(rc, name):
+    menu = rc.find(v.Select, label=app.t("language.menu"))
+    menu.assert_single()
+    menu.widget.v_model = name
+
+
+def _click(rc, label):
+    button = rc.find(v.Btn, children=[label])
+    button.assert_single()
+    button.widget.click()
+
+
+def test_the_menu_turns_the_live_view_into_bahasa_indonesia_and_back(live):
+    rc, session = live
+    _click(rc, "Step")
+    session.set_parameter("legitimacy", 2.0)  # refused: a message
+    english = _texts(rc)
+    for shown in ("Play", "Pause", "Reset", "violent", "arrested", "Civilians by state", "Parameters: behaviour",
+                  "legitimacy = 0.82", "Not changed: parameter legitimacy", app.SPECS["legitimacy"].help):
+        assert shown in english, shown
+
+    _choose_language(rc, "Bahasa Indonesia")
+    assert app.LANGUAGE.value == "id"
+    indonesian = _texts(rc)
+    for shown in ("Jalankan", "Jeda", "Langkah", "Ulang", "anarkis", "ditangkap", "berunjuk rasa",
+                  "Massa menurut keadaan", "Parameter: perilaku", "Parameter: pengamanan", "legitimasi = 0.82",
+                  app_text.param_help("legitimacy", "id"), "kecepatan: 10 langkah per detik",
+                  "Tidak diubah: parameter legitimacy", "Bahasa"):
+        assert shown in indonesian, shown
+    for gone in ("Play", "Civilians by state", "Parameters: behaviour", "Not changed", "civil protection"):
+        assert gone not in indonesian, gone
+    counts = rc.find(attributes={"class": "crowd-counts"}).widget.unsafe_innerHTML
+    assert "berunjuk rasa" in counts and 'data-name="active"' in counts  # the big numbers too, at once
+
+    _click(rc, "Langkah")  # the buttons still work in Indonesian
+    assert int(session.model.time) == 2
+    _choose_language(rc, "English")
+    assert _texts(rc).count("Jalankan") == 0 and "Play" in _texts(rc) and "Not changed" in _texts(rc)
+
+
+def test_a_language_the_menu_does_not_offer_changes_nothing(live):
+    rc, _ = live
+    _choose_language(rc, "Klingon")
+    assert app.LANGUAGE.value == "en"
+    assert app_text.language("../../etc/passwd") == "en"
+
+
+def test_changed_parameters_note_and_compile_notice_in_indonesian(live):
+    rc, session = live
+    app.LANGUAGE.set("id")
+    session.set_parameter("legitimacy", 0.5)
+    assert "Parameter yang diubah berlaku setelah Ulang." in _texts(rc)
+    session.notice.value = app_text.say("message.compiling")
+    assert app_text.text("message.compiling", "id") in _texts(rc)
+
+
+def test_sweep_page_texts_follow_the_language():
+    app.LANGUAGE.set("id")
+    session = app.SweepSession()
+    box, rc = solara.render(app.SweepView(session), handle_error=False)
+    try:
+        texts = _texts(rc)
+        for shown in ("Jalankan sapuan", "Batal", "langkah per simulasi", "ulangan", "Rencana:", "proses pekerja"):
+            assert shown in texts, shown
+        assert "Run sweep" not in texts and "Plan:" not in texts
+    finally:
+        rc.close()
+
+
+@solara.component
+def _Stand_in():
+    solara.Text("stand-in")
+
+
+def test_the_tabs_and_title_follow_the_language(monkeypatch):
+    monkeypatch.setattr(app, "LiveView", _Stand_in)
+    monkeypatch.setattr(app, "SweepView", _Stand_in)
+    box, rc = solara.render(app.Page(), handle_error=False)
+    try:
+        assert "Live view" in _texts(rc)
+        _choose_language(rc, "Bahasa Indonesia")
+        texts = _texts(rc)
+        assert "Tampilan langsung" in texts and "Sapuan parameter" in texts and "Live view" not in texts
+    finally:
+        rc.close()
