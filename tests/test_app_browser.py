@@ -411,3 +411,26 @@ def test_the_sweep_page_shows_the_plan_and_refuses_a_plan_too_big(page):
         "() => /not allowed/.test(document.querySelector('.crowd-sweep-plan').textContent)")
     assert plan.inner_text().strip() == "replications: 100000000 is not allowed; expected an integer in [1, 1000]"
     assert page.locator("button.crowd-sweep-run").is_disabled()
+
+
+def test_the_language_menu_turns_the_page_into_bahasa_indonesia_and_back(page):
+    _choose(page, "body", "Language", "Bahasa Indonesia")
+    page.wait_for_selector("button.crowd-play:has-text('Jalankan')", timeout=20_000)
+    for text in ("Jeda", "Langkah", "Ulang"):
+        assert page.locator(".crowd-live-controls button", has_text=text).count() >= 1, text
+    page.wait_for_selector(".crowd-legend:has-text('anarkis')", timeout=20_000)
+    legend = page.locator(".crowd-legend").inner_text()
+    assert "anarkis" in legend and "ditangkap" in legend and "personel Polri" in legend and "kantor KPU" in legend
+    page.wait_for_selector(".crowd-counts:has-text('berunjuk rasa')", timeout=20_000)
+    assert "langkah" in page.locator(".crowd-counts").inner_text()
+    assert page.get_by_text("Parameter: perilaku").count() == 1
+    assert page.get_by_text("Tampilan langsung").count() >= 1 and page.get_by_text("Sapuan parameter").count() >= 1
+    page.click("button.crowd-step")  # still works, and the numbers keep their language
+    _wait_numbers(page, lambda n: n["step"] == "1")
+    assert "berunjuk rasa" in page.locator(".crowd-counts").inner_text()
+    if SCREENSHOTS:
+        _screenshot_a_riot(page, Path(SCREENSHOTS) / "app-live-view-id.png")
+    _choose(page, "body", "Bahasa", "English")
+    page.wait_for_selector("button.crowd-play:has-text('Play')", timeout=20_000)
+    page.wait_for_selector(".crowd-legend:has-text('violent')", timeout=20_000)
+    assert page.get_by_text("Parameters: behaviour").count() == 1
