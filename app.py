@@ -171,7 +171,6 @@ NO_SITE = "none"
 MAP_MAX_BYTES = 256 * 1024
 MAP_MAX_SIDE = 500
 SEED_MAX = 2**32 - 1
-SITE_HELP = app_text.text("control.site_help", "en")
 
 
 def control_kind(spec: ParameterSpec) -> str:

@@ -413,9 +413,15 @@ def test_the_sweep_page_shows_the_plan_and_refuses_a_plan_too_big(page):
     assert page.locator("button.crowd-sweep-run").is_disabled()
 
 
-def test_the_language_menu_turns_the_page_into_bahasa_indonesia_and_back(page):
+def test_the_language_menu_turns_the_page_into_bahasa_indonesia_and_back(page, browser, server):
     _choose(page, "body", "Language", "Bahasa Indonesia")
     page.wait_for_selector("button.crowd-play:has-text('Jalankan')", timeout=20_000)
+    other = _open(browser, server)  # the language is the page's own: another tab stays English
+    try:
+        other.wait_for_selector("button.crowd-play:has-text('Play')", timeout=20_000)
+        assert "violent" in other.locator(".crowd-legend").inner_text()
+    finally:
+        other.close()
     for text in ("Jeda", "Langkah", "Ulang"):
         assert page.locator(".crowd-live-controls button", has_text=text).count() >= 1, text
     page.wait_for_selector(".crowd-legend:has-text('anarkis')", timeout=20_000)
