@@ -660,7 +660,8 @@ def Controls(session: LiveSession):
     with solara.Column(style={"min-width": "300px"}, classes=["crowd-live-controls"]):
         solara.Select(label=t("control.scenario", lang), values=preset_names(), value=session.scenario_name.value,
                       on_value=session.choose_scenario)
-        solara.Text(session.scenario.description, style={"font-size": "13px"})
+        solara.Text(app_text.scenario_description(session.scenario.name, session.scenario.description, lang),
+                    style={"font-size": "13px"})
         with solara.Row():
             solara.Button(t("button.play", lang), on_click=session.play, disabled=playing, color="primary",
                           classes=["crowd-play"])

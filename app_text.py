@@ -2,10 +2,11 @@
 
 ``text(key, lang, **fields)`` gives one text with its ``{fields}`` filled in. The catalogues
 are TOML tables (``locales/en.toml``, ``locales/id.toml``) flattened to dotted keys such as
-``button.play`` or ``metric.peak_active.help``. A parameter's English label and help are not
-copied into ``en.toml``: they are the parameter's name and help in
-:func:`crowd_model.parameters.parameter_specs` (the one source of truth), added here at load
-time; ``id.toml``'s ``[param.NAME]`` tables translate them.
+``button.play`` or ``metric.peak_active.help``. Texts that have an English source elsewhere
+are not copied into ``en.toml``: a parameter's label and help are its name and help in
+:func:`crowd_model.parameters.parameter_specs`, a preset's description is the one in its file
+(one source of truth each), added here at load time; ``id.toml``'s ``[param.NAME]`` and
+``[scenario.NAME]`` tables translate them.
 
 A key missing from the Indonesian catalogue falls back to English with a
 :class:`MissingTextWarning` (the tests turn that warning into an error, so the fallback is
@@ -23,6 +24,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from crowd_model.parameters import ParameterSpec, parameter_specs
+from crowd_model.scenario import load_scenario, preset_names
 
 LOCALES = Path(__file__).resolve().with_name("locales")
 LANGUAGES = {"en": "English", "id": "Bahasa Indonesia"}
@@ -66,6 +68,11 @@ def parameter_texts() -> dict[str, str]:
     return out
 
 
+def scenario_texts() -> dict[str, str]:
+    """The English description of every shipped preset, from its file."""
+    return {f"scenario.{name}.description": load_scenario(name).description for name in preset_names()}
+
+
 @lru_cache(maxsize=None)
 def catalogue(lang: str) -> dict[str, str]:
     """Every text of ``lang`` by key (English: the file and the parameters' specs)."""
@@ -73,10 +80,11 @@ def catalogue(lang: str) -> dict[str, str]:
         raise KeyError(f"no catalogue for language {lang!r}; languages: {', '.join(LANGUAGES)}")
     table = load_file(LOCALES / f"{lang}.toml")
     if lang == "en":
-        clash = set(table) & set(parameter_texts())
+        derived = {**parameter_texts(), **scenario_texts()}
+        clash = set(table) & set(derived)
         if clash:
-            raise ValueError(f"en.toml restates parameter texts that come from parameters.py: {sorted(clash)[:5]}")
-        table.update(parameter_texts())
+            raise ValueError(f"en.toml restates texts that come from parameters.py or the presets: {sorted(clash)[:5]}")
+        table.update(derived)
     return table
 
 
@@ -142,6 +150,13 @@ def param_label(spec: ParameterSpec | str, lang: str = DEFAULT_LANGUAGE) -> str:
 def param_help(spec: ParameterSpec | str, lang: str = DEFAULT_LANGUAGE) -> str:
     name = spec if isinstance(spec, str) else spec.name
     return text(f"param.{name}.help", lang)
+
+
+def scenario_description(name: str, description: str, lang: str = DEFAULT_LANGUAGE) -> str:
+    """A preset's one-line description in ``lang``; a scenario that is no shipped preset keeps
+    its own ``description``."""
+    key = f"scenario.{name}.description"
+    return text(key, lang) if has_text(key) else description
 
 
 def unit(name: str, lang: str = DEFAULT_LANGUAGE) -> str:

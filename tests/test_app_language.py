@@ -98,7 +98,7 @@ def test_the_menu_turns_the_live_view_into_bahasa_indonesia_and_back(live):
     for shown in ("Jalankan", "Jeda", "Langkah", "Ulang", "anarkis", "ditangkap", "berunjuk rasa",
                   "Massa menurut keadaan", "Parameter: perilaku", "Parameter: pengamanan", "legitimasi = 0.82",
                   app_text.param_help("legitimacy", "id"), "kecepatan: 10 langkah per detik",
-                  "Tidak diubah: parameter legitimacy", "Bahasa"):
+                  "Tidak diubah: parameter legitimacy", "Bahasa", app_text.text("scenario.epstein.description", "id")):
         assert shown in indonesian, shown
     for gone in ("Play", "Civilians by state", "Parameters: behaviour", "Not changed", "civil protection"):
         assert gone not in indonesian, gone

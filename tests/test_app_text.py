@@ -55,6 +55,17 @@ def test_english_parameter_texts_come_from_the_specs_not_the_file():
         assert text(f"param.{spec.name}.label", "en") == spec.name
 
 
+def test_every_preset_has_its_description_in_both_languages():
+    from crowd_model.scenario import load_scenario, preset_names
+
+    assert not any(k.startswith("scenario.") for k in load_file(app_text.LOCALES / "en.toml"))
+    for name in preset_names():
+        description = load_scenario(name).description
+        assert app_text.scenario_description(name, description, "en") == description
+        assert app_text.scenario_description(name, description, "id") != description, name
+    assert app_text.scenario_description("my-file", "mine", "id") == "mine"  # not shipped: its own text
+
+
 def test_every_parameter_has_its_indonesian_label_and_help():
     indonesian = catalogue("id")
     missing = [f"param.{s.name}.{part}" for s in parameter_specs() for part in ("label", "help")
