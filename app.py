@@ -609,8 +609,11 @@ def ParameterInput(spec: ParameterSpec, value: Any, on_value, sites: list[str] |
     label += f" {unit}" if unit else ""
     if kind == "site":
         solara.Select(label=label, values=list(sites or shipped_sites()), value=value, on_value=on_value)
-    elif kind == "select":
-        solara.Select(label=label, values=list(spec.choices), value=value, on_value=on_value)
+    elif kind == "select":  # shown in the page's language; the value sent on is the choice's name
+        options = app_text.choices(spec, lang)
+        shown_value = next((text for text, choice in options.items() if choice == value), value)
+        solara.Select(label=label, values=list(options), value=shown_value,
+                      on_value=lambda text: on_value(options.get(text, text)))
     elif kind == "checkbox":
         solara.Checkbox(label=label, value=bool(value), on_value=on_value)
     elif kind == "slider" and spec.type is int:

@@ -60,11 +60,14 @@ def load_file(path: Path) -> dict[str, str]:
 
 
 def parameter_texts() -> dict[str, str]:
-    """The English label (the parameter's name) and help of every parameter, from its spec."""
+    """The English label (the parameter's name) and help of every parameter, and the names of
+    its choices, from its spec."""
     out: dict[str, str] = {}
     for spec in parameter_specs():
         out[f"param.{spec.name}.label"] = spec.name
         out[f"param.{spec.name}.help"] = spec.help
+        for choice in spec.choices or ():
+            out[f"choice.{spec.name}.{choice}"] = choice
     return out
 
 
@@ -157,6 +160,11 @@ def scenario_description(name: str, description: str, lang: str = DEFAULT_LANGUA
     its own ``description``."""
     key = f"scenario.{name}.description"
     return text(key, lang) if has_text(key) else description
+
+
+def choices(spec: ParameterSpec, lang: str = DEFAULT_LANGUAGE) -> dict[str, str]:
+    """A menu parameter's choices, shown text to value (the value is what files and the CLI use)."""
+    return {text(f"choice.{spec.name}.{choice}", lang): choice for choice in spec.choices or ()}
 
 
 def unit(name: str, lang: str = DEFAULT_LANGUAGE) -> str:

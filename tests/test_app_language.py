@@ -105,10 +105,20 @@ def test_the_menu_turns_the_live_view_into_bahasa_indonesia_and_back(live):
     counts = rc.find(attributes={"class": "crowd-counts"}).widget.unsafe_innerHTML
     assert "berunjuk rasa" in counts and 'data-name="active"' in counts  # the big numbers too, at once
 
+    _choose_language(rc, "English")  # and back, the message too
+    assert "Jalankan" not in _texts(rc) and "Not changed: parameter legitimacy" in _texts(rc)
+    _choose_language(rc, "Bahasa Indonesia")
+
+    policy = [w for w in rc.find(v.Select).widgets if w.label == "kebijakan penangkapan"]
+    assert len(policy) == 1 and "tanpa pandang bulu (siapa pun yang terlibat)" in policy[0].items
+    policy[0].v_model = "tanpa pandang bulu (siapa pun yang terlibat)"  # a menu in Indonesian sets the value's name
+    assert session.overrides.value["arrest_policy"] == "indiscriminate"
+
     _click(rc, "Langkah")  # the buttons still work in Indonesian
     assert int(session.model.time) == 2
     _choose_language(rc, "English")
-    assert _texts(rc).count("Jalankan") == 0 and "Play" in _texts(rc) and "Not changed" in _texts(rc)
+    texts = _texts(rc)
+    assert "Jalankan" not in texts and "Play" in texts and "indiscriminate" in texts
 
 
 def test_a_language_the_menu_does_not_offer_changes_nothing(live):

@@ -53,6 +53,8 @@ def test_english_parameter_texts_come_from_the_specs_not_the_file():
     for spec in parameter_specs():
         assert text(f"param.{spec.name}.help", "en") == spec.help
         assert text(f"param.{spec.name}.label", "en") == spec.name
+        assert list(app_text.choices(spec, "en").values()) == list(spec.choices or ())
+        assert list(app_text.choices(spec, "id").values()) == list(spec.choices or ())
 
 
 def test_every_preset_has_its_description_in_both_languages():
@@ -71,7 +73,10 @@ def test_every_parameter_has_its_indonesian_label_and_help():
     missing = [f"param.{s.name}.{part}" for s in parameter_specs() for part in ("label", "help")
                if f"param.{s.name}.{part}" not in indonesian]
     assert missing == [], "add these to locales/id.toml"
-    stale = {k.split(".")[1] for k in indonesian if k.startswith("param.")} - {s.name for s in parameter_specs()}
+    missing = [f"choice.{s.name}.{c}" for s in parameter_specs() for c in s.choices or ()
+               if f"choice.{s.name}.{c}" not in indonesian]
+    assert missing == [], "add these to locales/id.toml"
+    stale = {k.split(".")[1] for k in indonesian if k.startswith(("param.", "choice."))} - {s.name for s in parameter_specs()}
     assert stale == set(), "Indonesian texts of parameters that no longer exist"
 
 
