@@ -1,8 +1,8 @@
 """Behavioural rules as small pure functions on numbers or numpy arrays.
 
 Each is compiled by numba and accepts numbers or numpy arrays alike: unit tests call
-them on both, and the step kernel (:mod:`crowd_model.kernel`) calls them per agent, so
-each rule lives in exactly one place.
+them on both (``tests/test_rules.py``), and the steps (:mod:`crowd_model.epstein`,
+:mod:`crowd_model.riot`) call them per agent, so each rule lives in exactly one place.
 """
 
 from __future__ import annotations
@@ -19,6 +19,21 @@ LITERAL, FLOOR, ROUND = (RATIO_RULES.index(r) for r in ("literal", "floor", "rou
 def grievance(hardship, legitimacy):
     """G = H (1 - L). Epstein 2002, Model I, eq. 1."""
     return hardship * (1.0 - legitimacy)
+
+
+@njit(cache=True)
+def felt_grievance(hardship, legitimacy, legitimacy_deficit, arousal):
+    """The grievance an agent acts on: G = H (1 - L'), with L' the legitimacy it still grants
+    (L minus what it withdrew after seeing indiscriminate force, never below 0), plus its
+    arousal. Without deficit and arousal it is Epstein's G = H (1 - L)."""
+    return grievance(hardship, np.maximum(0.0, legitimacy - legitimacy_deficit)) + arousal
+
+
+@njit(cache=True)
+def updated_deficit(deficit, loss):
+    """A step of seeing indiscriminate force withdraws ``loss`` more legitimacy, up to all of
+    it (elaborated social identity model, Reicher, Stott and Drury)."""
+    return np.minimum(1.0, deficit + loss)
 
 
 @njit(cache=True)
@@ -52,12 +67,6 @@ def net_risk(risk_aversion, arrest_probability):
 
 
 @njit(cache=True)
-def turns_active(grievance_, net_risk_, threshold):
-    """Rule A: active when G - N > T (Epstein 2002, Model I)."""
-    return grievance_ - net_risk_ > threshold
-
-
-@njit(cache=True)
 def engagement(net, activation_threshold, violence_threshold):
     """0 calm, 1 active, 2 violent: Epstein's rule A with a second, higher threshold for
     violence, so the hardcore (high G, low R) cross it first (Jager et al. 2001)."""
@@ -74,7 +83,7 @@ def contagion_exposure(actives, violent, civilians, provocateurs_near, provocate
 @njit(cache=True)
 def updated_arousal(arousal, exposure, contagion, decay):
     """Arousal decays and is fed by contagion, kept in [0, 1] (Granovetter 1978 cascades)."""
-    return min(1.0, max(0.0, (1.0 - decay) * arousal + contagion * exposure))
+    return np.minimum(1.0, np.maximum(0.0, (1.0 - decay) * arousal + contagion * exposure))
 
 
 @njit(cache=True)
