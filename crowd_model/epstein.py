@@ -10,12 +10,11 @@ column stretch (:func:`crowd_model.world.disc`). The rules are the pure function
 
 from __future__ import annotations
 
-import numpy as np
 from numba import njit
 
 from crowd_model import rules
 from crowd_model.world import (
-    ACTIVE, CALM, CIVILIAN, LEFT, OFFICER, VIOLENT, arrest, disc, move, serve_jail_terms,
+    ACTIVE, CALM, CIVILIAN, LEFT, OFFICER, VIOLENT, arrest, disc, move, randint, serve_jail_terms,
     set_state,
 )
 
@@ -33,11 +32,10 @@ def move_to_random_empty_cell(world, p, rng, i, runs):
     for k in range(disc(world, runs, world.x[i], world.y[i], p.torus)):
         cx = segments[k, 0]
         for cy in range(segments[k, 1], segments[k, 2]):
-            if blockers[cx, cy] == 0:
-                scratch[n] = cx * h + cy
-                n += 1
+            scratch[n] = cx * h + cy  # kept only if the cell is empty (no branch to mispredict)
+            n += blockers[cx, cy] == 0
     if n > 0:
-        c = scratch[rng.integers(0, n)]
+        c = scratch[randint(rng, n)]
         move(world, i, c // h, c % h)
 
 
@@ -70,7 +68,7 @@ def random_engaged_in_vision(world, p, rng, i, runs):
             total += engaged_here[cx, cy]
     if total == 0:
         return -1
-    pick = rng.integers(0, total)
+    pick = randint(rng, total)
     for k in range(n):
         cx = segments[k, 0]
         for cy in range(segments[k, 1], segments[k, 2]):
@@ -124,10 +122,9 @@ def activate(world, p, rng, i):
 
 
 @njit(cache=True)
-def step(world, p, rng):
-    """One step: every living agent in a fresh random order, then the jail clock (a
-    civilian whose term ends is free and calm where it stood)."""
-    order = rng.permutation(np.flatnonzero(world.alive))
+def step(world, p, rng, order):
+    """One step: every agent in ``order`` (the living ones, shuffled) takes its turn, then
+    the jail clock (a civilian whose term ends is free and calm where it stood)."""
     for i in order:
         activate(world, p, rng, i)
     serve_jail_terms(world, CALM)

@@ -143,7 +143,7 @@ class CrowdModel(mesa.Model):
         packed = world_.packed(world)
         chosen = assembly[self.rng.choice(len(assembly), size=n_civ, replace=False)].reshape(-1, 2)
         world_.place_many(packed, np.arange(n_civ), chosen[:, 0], chosen[:, 1])
-        posts = riot.cordon_posts(packed, p.cordon_depth, 0)
+        posts = world.posts[: riot.cordon_posts(packed, p.cordon_depth, 0, world.posts)].copy()
         if len(units) > len(posts):
             raise InputError(
                 f"{len(units)} officers do not fit site {site.name}: it has {len(posts)} posts "
@@ -185,10 +185,11 @@ class CrowdModel(mesa.Model):
             self.step_parameters = kernel_parameters(self.current)
             if self.site is None:
                 self._match_officer_count(round(self.current.officer_density * self.cells))
+        order = self.rng.permutation(np.flatnonzero(self.world.alive))
         if self.site is None:
-            epstein.step(self.packed_world, self.step_parameters, self.rng)
+            epstein.step(self.packed_world, self.step_parameters, self.rng, order)
         else:
-            riot.step(self.packed_world, self.step_parameters, self.rng, t)
+            riot.step(self.packed_world, self.step_parameters, self.rng, t, order)
         self._update_counts()
         self.datacollector.collect(self)
 
@@ -265,14 +266,18 @@ def _site_arrays(site: Site, p: Parameters) -> dict[str, np.ndarray]:
     hit_points[kind == site_codes.FENCE] = p.fence_hit_points
     hit_points[kind == site_codes.GATE] = p.gate_hit_points
     hit_points[kind == site_codes.FACILITY] = p.facility_hit_points
-    front = site.cells(site_codes.CORDON)
+    yard = site.cells(site_codes.YARD)
     gate = site.cells(site_codes.GATE).mean(axis=0)
-    step = np.zeros(2, np.int32)
+    front = site.cells(site_codes.CORDON)
+    step = np.zeros(2, int)
     if len(front):
         toward_gate = gate - front.mean(axis=0)
         dominant = np.argmax(np.abs(toward_gate))
         step[dominant] = int(np.sign(np.round(toward_gate))[dominant]) or -1
-    yard = site.cells(site_codes.YARD)
+    rows = []  # the front line shifted toward the gate by -pushback_max .. cordon_depth - 1 rows
+    for shift in range(-p.pushback_max, p.cordon_depth):
+        row = front + shift * step
+        rows.append(row[np.argsort(np.abs(row - gate).sum(axis=1), kind="stable")])
     cannons = site.cells(site_codes.CANNON)[: p.water_cannons]
     return {
         "cell_kind": kind,
@@ -281,10 +286,9 @@ def _site_arrays(site: Site, p: Parameters) -> dict[str, np.ndarray]:
         "hit_points": hit_points,
         "gate_distance": site.distance_to(site_codes.GATE),
         "exit_distance": site.distance_to(site_codes.EXIT),
-        "cordon_front": front,
-        "cordon_step": step,
-        "gate_centre": gate,
+        "cordon_rows": np.array(rows, np.int32).reshape(len(rows), len(front), 2),
         "reserve_posts": yard[np.argsort(np.abs(yard - gate).sum(axis=1), kind="stable")],
+        "posts": np.zeros((p.cordon_depth * len(front) + len(yard), 2), np.int32),
         "cannon_x": cannons[:, 0],
         "cannon_y": cannons[:, 1],
         "cannon_water": np.full(len(cannons), p.water_capacity),

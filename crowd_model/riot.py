@@ -11,7 +11,8 @@ describes each rule with its source.
 
 from __future__ import annotations
 
-import numpy as np
+import math
+
 from numba import njit
 
 from crowd_model import rules
@@ -21,7 +22,7 @@ from crowd_model.world import (
     ACTIVE, CALM, CIVILIAN, FLEEING, LEFT, LINE_ADVANCE, LINE_ADVANCING, LINE_LAST_ADVANCE,
     LINE_VIOLENCE_SEEN, LINMAS, OFFICER, PROVOCATEUR, TALLY_BREACHED, TALLY_DAMAGE,
     TALLY_INJURIES_CIVILIANS, TALLY_INJURIES_SECURITY, TALLY_PROVOCATEURS_ARRESTED, VIOLENT, arrest,
-    civilian_state_counts, count_in_disc, disc, free_civilian_in, move, moore, serve_jail_terms, set_state,
+    civilian_state_counts, count_in_disc, disc, free_civilian_in, move, moore, randint, serve_jail_terms, set_state,
     swap, take_off_grid,
 )
 
@@ -57,7 +58,7 @@ def step_down_field(world, rng, i, field):
     here = field[x, y]
     best = here
     n = 0
-    start = rng.integers(0, 9)
+    start = randint(rng, 9)
     for kk in range(9):
         cx, cy = moore(x, y, (start + kk) % 9, w, h)
         if cx < 0 or (cx == x and cy == y) or not _free_for_civilian(world, cx, cy):
@@ -80,7 +81,7 @@ def step_down_field(world, rng, i, field):
                     return True
                 return False
         return False
-    c = world.scratch[rng.integers(0, n)]
+    c = world.scratch[randint(rng, n)]
     move(world, i, c // h, c % h)
     return True
 
@@ -95,7 +96,7 @@ def push_through(world, rng, i, field):
     w, h = world.cell_head.shape
     x, y = world.x[i], world.y[i]
     here = field[x, y]
-    start = rng.integers(0, 9)
+    start = randint(rng, 9)
     for kk in range(9):
         cx, cy = moore(x, y, (start + kk) % 9, w, h)
         if cx < 0 or field[cx, cy] >= here or world.officers_here[cx, cy] > 0:
@@ -109,7 +110,7 @@ def push_through(world, rng, i, field):
 @njit(cache=True)
 def _wander(world, rng, i):
     w, h = world.cell_head.shape
-    cx, cy = moore(world.x[i], world.y[i], rng.integers(0, 9), w, h)
+    cx, cy = moore(world.x[i], world.y[i], randint(rng, 9), w, h)
     if cx >= 0 and _free_for_civilian(world, cx, cy):
         move(world, i, cx, cy)
 
@@ -141,7 +142,7 @@ def _blend_into_crowd(world, rng, i):
     x, y = world.x[i], world.y[i]
     best = -1e9
     bx, by = x, y
-    start = rng.integers(0, 9)
+    start = randint(rng, 9)
     for kk in range(9):
         cx, cy = moore(x, y, (start + kk) % 9, w, h)
         if cx < 0 or not ((cx == x and cy == y) or _free_for_civilian(world, cx, cy)):
@@ -216,15 +217,17 @@ def civilian_step(world, p, rng, i):
     arrests_seen = 0.0
     force_seen = 0.0
     segments = world.segments
+    officers_here, engaged_here, violent_here = world.officers_here, world.engaged_here, world.violent_here
+    blockers, recent_arrests, indiscriminate = world.blockers, world.recent_arrests, world.indiscriminate
     for k in range(disc(world, world.civilian_vision, x, y, False)):
         cx = segments[k, 0]
         for cy in range(segments[k, 1], segments[k, 2]):
-            officers += world.officers_here[cx, cy]
-            engaged += world.engaged_here[cx, cy]
-            violent += world.violent_here[cx, cy]
-            civilians += world.blockers[cx, cy] - world.officers_here[cx, cy]
-            arrests_seen += world.recent_arrests[cx, cy]
-            force_seen += world.indiscriminate[cx, cy]
+            officers += officers_here[cx, cy]
+            engaged += engaged_here[cx, cy]
+            violent += violent_here[cx, cy]
+            civilians += blockers[cx, cy] - officers_here[cx, cy]
+            arrests_seen += recent_arrests[cx, cy]
+            force_seen += indiscriminate[cx, cy]
     provocateurs_near = 0
     line_pressure = 0.0
     guided = False
@@ -344,9 +347,9 @@ def _arrest_target(world, p, rng, i):
                         n_other += 1
                 j = world.next_in_cell[j]
     if n_first > 0:
-        return world.scratch[rng.integers(0, n_first)]
+        return world.scratch[randint(rng, n_first)]
     if n_other > 0:
-        return world.scratch[size + rng.integers(0, n_other)]
+        return world.scratch[size + randint(rng, n_other)]
     return -1
 
 
@@ -430,34 +433,36 @@ def officer_step(world, p, rng, i):
 
 
 @njit(cache=True)
-def cordon_posts(world, depth_rows, advance):
-    """Officer posts, best first: the cordon front line and ``depth_rows - 1`` rows behind
-    it toward the gate, central posts first, then the yard by the gate as reserve.
-    ``advance`` moves the whole line that many cells toward the crowd."""
+def cordon_posts(world, depth_rows, advance, posts):
+    """Officer posts, best first, into ``posts``; returns how many: the cordon front line and
+    ``depth_rows - 1`` rows behind it toward the gate, central posts first, then the yard by
+    the gate as reserve. ``advance`` moves the whole line that many cells toward the crowd.
+    A row's cells, central first, are ``world.cordon_rows[shift + advance_max]`` (shift =
+    depth - advance)."""
     w, h = world.cell_head.shape
-    front = world.cordon_front
-    reserve = world.reserve_posts
-    taken = np.zeros((w, h), np.bool_)
-    posts = np.empty((depth_rows * front.shape[0] + reserve.shape[0], 2), np.int32)
+    taken = world.taken
+    for x in range(w):
+        for y in range(h):
+            taken[x, y] = False
+    rows = world.cordon_rows
+    advance_max = rows.shape[0] - depth_rows
     n = 0
     for depth in range(depth_rows):
-        shift = depth - advance
-        rx = front[:, 0] + shift * world.cordon_step[0]
-        ry = front[:, 1] + shift * world.cordon_step[1]
-        distance = np.abs(rx - world.gate_centre[0]) + np.abs(ry - world.gate_centre[1])
-        for k in np.argsort(distance, kind="mergesort"):
-            x, y = rx[k], ry[k]
+        row = depth - advance + advance_max
+        for k in range(rows.shape[1]):
+            x, y = rows[row, k, 0], rows[row, k, 1]
             if 0 <= x < w and 0 <= y < h and world.officer_ok[x, y] and not taken[x, y]:
                 posts[n, 0], posts[n, 1] = x, y
                 taken[x, y] = True
                 n += 1
+    reserve = world.reserve_posts
     for k in range(reserve.shape[0]):
         x, y = reserve[k, 0], reserve[k, 1]
         if not taken[x, y]:
             posts[n, 0], posts[n, 1] = x, y
             taken[x, y] = True
             n += 1
-    return posts[:n]
+    return n
 
 
 @njit(cache=True)
@@ -480,10 +485,11 @@ def advance_cordon(world, p, t, engaged, violent, civilians):
     line[LINE_ADVANCE] += 1
     line[LINE_LAST_ADVANCE] = t
     line[LINE_ADVANCING] = 1
-    posts = cordon_posts(world, p.cordon_depth, line[LINE_ADVANCE])
+    posts = world.posts
+    n = cordon_posts(world, p.cordon_depth, line[LINE_ADVANCE], posts)
     k = 0
     for i in range(world.kind.shape[0]):
-        if world.kind[i] == OFFICER and k < posts.shape[0]:
+        if world.kind[i] == OFFICER and k < n:
             world.post_x[i], world.post_y[i] = posts[k, 0], posts[k, 1]
             k += 1
 
@@ -513,7 +519,7 @@ def fire_water_cannons(world, p, t):
                     sum_dy += dy
         if n < p.water_cannon_trigger:
             continue
-        aim = np.arctan2(sum_dy / n, sum_dx / n)
+        aim = math.atan2(sum_dy / n, sum_dx / n)
         for cx in range(w):
             for cy in range(h):
                 if rules.in_spray_cone(cx - x0, cy - y0, aim, p.water_cannon_cone, p.water_cannon_range):
@@ -545,22 +551,28 @@ def activate(world, p, rng, i):
 
 @njit(cache=True)
 def begin_step(world, p, t):
-    """What happens before the agents act: fading, the line, the cannons."""
-    world.spray[:] = False
-    world.indiscriminate[:] = 0.0
-    world.recent_arrests[:] *= ARREST_MEMORY
+    """What happens before the agents act: spray and force fade, arrests seen are halved,
+    the line may advance, the cannons may fire."""
+    w, h = world.cell_head.shape
+    for x in range(w):
+        for y in range(h):
+            world.spray[x, y] = False
+            world.indiscriminate[x, y] = 0.0
+            world.recent_arrests[x, y] *= ARREST_MEMORY
     counts = civilian_state_counts(world)
-    civilians = counts.sum()
+    civilians = 0
+    for c in counts:
+        civilians += c
     advance_cordon(world, p, t, counts[ACTIVE] + counts[VIOLENT], counts[VIOLENT], civilians)
     fire_water_cannons(world, p, t)
 
 
 @njit(cache=True)
-def step(world, p, rng, t):
-    """One step at clock ``t``: :func:`begin_step`, every living agent in a fresh random
-    order, then the jail clock (detainees were taken away and, released, go home)."""
+def step(world, p, rng, t, order):
+    """One step at clock ``t``: :func:`begin_step`; every agent in ``order`` (the living
+    ones, shuffled) takes its turn; then the jail clock (detainees were taken away and,
+    released, go home)."""
     begin_step(world, p, t)
-    order = rng.permutation(np.flatnonzero(world.alive))
     for i in order:
         activate(world, p, rng, i)
     serve_jail_terms(world, LEFT)

@@ -19,6 +19,7 @@ from typing import NamedTuple
 import numpy as np
 from numba import config, from_dtype, njit, types
 from numba.experimental import structref
+from numba.np.random.random_methods import buffered_bounded_lemire_uint32
 
 CIVILIAN, OFFICER = 0, 1
 CALM, ACTIVE, VIOLENT, FLEEING, ARRESTED, LEFT = range(6)
@@ -87,6 +88,7 @@ CELL_ARRAYS = (
     ("spray_y", np.int32, 0, ""),
     ("recent_arrests", np.float64, 0.0, "arrests here, halving each step"),
     ("indiscriminate", np.float64, 0.0, "force used on non-violent civilians this step"),
+    ("taken", np.bool_, False, "scratch: cells already given as posts"),
 )
 
 # Arrays of other shapes, made by the model when it builds the world: name, dtype, ndim.
@@ -100,10 +102,9 @@ OTHER_ARRAYS = (
     ("segments", np.int32, 2, "buffer: (x, y_start, y_end) of the cells in one agent's vision"),
     ("tally", np.int64, 1, "running totals, TALLY_*"),
     ("line", np.int64, 1, "the cordon's state, LINE_*"),
-    ("cordon_front", np.int32, 2, "(x, y) of the cordon front line cells"),
-    ("cordon_step", np.int32, 1, "(dx, dy) one row toward the gate"),
-    ("gate_centre", np.float64, 1, "(x, y) of the gate's centre"),
+    ("cordon_rows", np.int32, 3, "rows of cordon posts, central first, by shift toward the gate"),
     ("reserve_posts", np.int32, 2, "yard cells, nearest the gate first"),
+    ("posts", np.int32, 2, "buffer for the posts of the line"),
     ("cannon_x", np.int32, 1, "water-cannon trucks"),
     ("cannon_y", np.int32, 1, ""),
     ("cannon_water", np.float64, 1, "litres left in each tank"),
@@ -296,6 +297,26 @@ def withdraw(world, i):
     world.alive[i] = False
 
 
+# --- random numbers -------------------------------------------------------------------------
+
+
+if config.DISABLE_JIT:
+
+    def randint(rng, n):
+        return rng.integers(0, n)
+
+else:
+
+    @njit(cache=True)
+    def randint(rng, n):
+        """A uniform integer in [0, n), 0 < n <= 2**32: the number ``rng.integers(0, n)`` would
+        give, drawn the same way (Lemire's method, as numpy and numba do) but without the
+        one-element array numba's ``integers`` allocates for every draw."""
+        if n == 1:
+            return 0
+        return np.int64(buffered_bounded_lemire_uint32(rng.bit_generator, n - 1))
+
+
 # --- reading the world --------------------------------------------------------------------
 
 
@@ -324,7 +345,7 @@ def free_civilian_in(world, cx, cy):
 
 @njit(cache=True)
 def civilian_state_counts(world):
-    counts = np.zeros(6, dtype=np.int64)
+    counts = np.zeros(6, np.int64)
     for i in range(world.kind.shape[0]):
         if world.kind[i] == CIVILIAN and world.alive[i]:
             counts[world.state[i]] += 1
@@ -345,7 +366,7 @@ def serve_jail_terms(world, released):
 @njit(cache=True)
 def arrest(world, rng, suspect, max_jail_term):
     """Jail a suspect for a uniform 0..J_max-1 steps (NetLogo: ``random max-jailterm``)."""
-    term = rng.integers(0, max_jail_term)
+    term = randint(rng, max_jail_term)
     world.jail[suspect] = term
     set_state(world, suspect, ARRESTED if term > 0 else CALM)
     world.tally[TALLY_ARRESTS] += 1

@@ -110,3 +110,13 @@ def test_spray_cone_on_numbers_and_arrays():
     cone = rules.in_spray_cone(dx, dy, math.pi / 2, 45.0, 10)
     assert cone[10, 15] and not cone[10, 5] and not cone[15, 10]
     assert (cone == cone[::-1, :]).all()  # symmetric about the aim
+
+
+def test_randint_draws_what_numpy_integers_draws():
+    """The kernels' ``randint`` gives the numbers numpy's ``Generator.integers(0, n)`` gives from
+    the same state (so a seed means the same run compiled or not)."""
+    from crowd_model.world import randint
+
+    ns = [1, 2, 9, 149, 1000, 1_000_000_000]
+    a, b = np.random.default_rng(5), np.random.default_rng(5)
+    assert [int(randint(a, n)) for n in ns * 20] == [int(b.integers(0, n)) for n in ns * 20]
