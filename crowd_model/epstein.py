@@ -14,7 +14,7 @@ from numba import njit
 
 from crowd_model import rules
 from crowd_model.world import (
-    ACTIVE, CALM, CIVILIAN, LEFT, OFFICER, VIOLENT, arrest, disc, move, randint, serve_jail_terms,
+    ACTIVE, CALM, CIVILIAN, LEFT, OFFICER, VIOLENT, arrest, disc, disc_segments, move, randint, serve_jail_terms,
     set_state,
 )
 
@@ -24,35 +24,44 @@ ENGAGEMENT_STATES = (CALM, ACTIVE, VIOLENT)  # what rules.engagement's 0, 1, 2 m
 @njit(cache=True)
 def move_to_random_empty_cell(world, p, rng, i, runs):
     """Rule M: move to a random cell in vision with no officer and no free civilian."""
-    h = world.cell_head.shape[1]
-    blockers = world.blockers
-    segments = world.segments
-    scratch = world.scratch
+    w, h = world.cell_head.shape
+    c = _random_empty_cell(world.blockers, world.segments, world.scratch, runs, world.x[i], world.y[i], p.torus, w, h,
+                           rng)
+    if c >= 0:
+        move(world, i, c // h, c % h)
+
+
+@njit(cache=True)
+def _random_empty_cell(blockers, segments, scratch, runs, x, y, torus, w, h, rng):
     n = 0
-    for k in range(disc(world, runs, world.x[i], world.y[i], p.torus)):
+    for k in range(disc_segments(segments, runs, x, y, torus, w, h)):
         cx = segments[k, 0]
         for cy in range(segments[k, 1], segments[k, 2]):
             scratch[n] = cx * h + cy  # kept only if the cell is empty (no branch to mispredict)
             n += blockers[cx, cy] == 0
-    if n > 0:
-        c = scratch[randint(rng, n)]
-        move(world, i, c // h, c % h)
+    if n == 0:
+        return -1
+    return scratch[randint(rng, n)]
 
 
 @njit(cache=True)
 def count_in_vision(world, p, i, runs):
     """Officers and engaged (active or violent) civilians within vision of agent ``i``."""
-    officers_here = world.officers_here
-    engaged_here = world.engaged_here
-    segments = world.segments
-    officers = 0
-    engaged = 0
-    for k in range(disc(world, runs, world.x[i], world.y[i], p.torus)):
+    w, h = world.cell_head.shape
+    return _count_two(world.officers_here, world.engaged_here, world.segments, runs, world.x[i], world.y[i], p.torus,
+                      w, h)
+
+
+@njit(cache=True)
+def _count_two(first, second, segments, runs, x, y, torus, w, h):
+    a = 0
+    b = 0
+    for k in range(disc_segments(segments, runs, x, y, torus, w, h)):
         cx = segments[k, 0]
         for cy in range(segments[k, 1], segments[k, 2]):
-            officers += officers_here[cx, cy]
-            engaged += engaged_here[cx, cy]
-    return officers, engaged
+            a += first[cx, cy]
+            b += second[cx, cy]
+    return a, b
 
 
 @njit(cache=True)

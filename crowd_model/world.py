@@ -422,7 +422,12 @@ def disc(world, runs, x, y, torus):
                 ...
     """
     w, h = world.cell_head.shape
-    seg = world.segments
+    return disc_segments(world.segments, runs, x, y, torus, w, h)
+
+
+@njit(cache=True)
+def disc_segments(seg, runs, x, y, torus, w, h):
+    """:func:`disc` on plain arrays (what the hottest loops call)."""
     n = 0
     for k in range(runs.shape[0]):
         cx = x + runs[k, 0]
