@@ -14,6 +14,7 @@ from numba import njit
 
 from crowd_model import rules
 from crowd_model.world import (
+    inner,
     ACTIVE, CALM, CIVILIAN, LEFT, OFFICER, VIOLENT, arrest, disc, disc_segments, move, randint, serve_jail_terms,
     set_state,
 )
@@ -21,7 +22,7 @@ from crowd_model.world import (
 ENGAGEMENT_STATES = (CALM, ACTIVE, VIOLENT)  # what rules.engagement's 0, 1, 2 mean
 
 
-@njit(cache=True)
+@inner
 def move_to_random_empty_cell(world, p, rng, i, runs):
     """Rule M: move to a random cell in vision with no officer and no free civilian."""
     w, h = world.cell_head.shape
@@ -31,7 +32,7 @@ def move_to_random_empty_cell(world, p, rng, i, runs):
         move(world, i, c // h, c % h)
 
 
-@njit(cache=True)
+@inner
 def _random_empty_cell(blockers, segments, scratch, runs, x, y, torus, w, h, rng):
     n = 0
     for k in range(disc_segments(segments, runs, x, y, torus, w, h)):
@@ -44,7 +45,7 @@ def _random_empty_cell(blockers, segments, scratch, runs, x, y, torus, w, h, rng
     return scratch[randint(rng, n)]
 
 
-@njit(cache=True)
+@inner
 def count_in_vision(world, p, i, runs):
     """Officers and engaged (active or violent) civilians within vision of agent ``i``."""
     w, h = world.cell_head.shape
@@ -52,7 +53,7 @@ def count_in_vision(world, p, i, runs):
                       w, h)
 
 
-@njit(cache=True)
+@inner
 def _count_two(first, second, segments, runs, x, y, torus, w, h):
     a = 0
     b = 0
@@ -64,7 +65,7 @@ def _count_two(first, second, segments, runs, x, y, torus, w, h):
     return a, b
 
 
-@njit(cache=True)
+@inner
 def random_engaged_in_vision(world, p, rng, i, runs):
     """One engaged civilian chosen uniformly among those within vision, or -1."""
     engaged_here = world.engaged_here
@@ -94,7 +95,7 @@ def random_engaged_in_vision(world, p, rng, i, runs):
     return -1
 
 
-@njit(cache=True)
+@inner
 def civilian_step(world, p, rng, i):
     """Epstein's agent: rule M, then rule A. Jailed civilians do nothing."""
     if world.jail[i] > 0 or world.state[i] == LEFT:
@@ -108,7 +109,7 @@ def civilian_step(world, p, rng, i):
     set_state(world, i, ENGAGEMENT_STATES[rules.engagement(net, p.activation_threshold, p.violence_threshold)])
 
 
-@njit(cache=True)
+@inner
 def officer_step(world, p, rng, i):
     """Epstein's cop: rule M, then rule C (arrest a random engaged civilian in vision)."""
     if p.movement:
@@ -134,6 +135,9 @@ def activate(world, p, rng, i):
 def step(world, p, rng, order):
     """One step: every agent in ``order`` (the living ones, shuffled) takes its turn, then
     the jail clock (a civilian whose term ends is free and calm where it stood)."""
-    for i in order:
-        activate(world, p, rng, i)
+    for i in order:  # as activate(world, p, rng, i), spelled out: one compiled layer less
+        if world.kind[i] == OFFICER:
+            officer_step(world, p, rng, i)
+        else:
+            civilian_step(world, p, rng, i)
     serve_jail_terms(world, CALM)

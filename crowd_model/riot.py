@@ -19,6 +19,7 @@ from crowd_model import rules
 from crowd_model.parameters import ARREST_POLICIES
 from crowd_model.site import EXIT, GATE, YARD
 from crowd_model.world import (
+    inner,
     ACTIVE, CALM, CIVILIAN, FLEEING, LEFT, LINE_ADVANCE, LINE_ADVANCING, LINE_LAST_ADVANCE,
     LINE_VIOLENCE_SEEN, LINMAS, OFFICER, PROVOCATEUR, TALLY_BREACHED, TALLY_DAMAGE,
     TALLY_INJURIES_CIVILIANS, TALLY_INJURIES_SECURITY, TALLY_PROVOCATEURS_ARRESTED, VIOLENT, arrest,
@@ -43,12 +44,12 @@ HIDE_GATE_WEIGHT = 1.5
 # --- movement -----------------------------------------------------------------------------
 
 
-@njit(cache=True)
+@inner
 def _free_for_civilian(world, cx, cy):
     return world.civilian_ok[cx, cy] and world.blockers[cx, cy] == 0
 
 
-@njit(cache=True)
+@inner
 def step_down_field(world, rng, i, field):
     """Move to the free neighbouring cell lowest on ``field`` if lower than here (ties at
     random); else, now and then, sidestep to an equally low one so jams loosen
@@ -86,7 +87,7 @@ def step_down_field(world, rng, i, field):
     return True
 
 
-@njit(cache=True)
+@inner
 def push_through(world, rng, i, field):
     """Steps down ``field``, and where the crowd blocks the way trades places with a
     non-violent supporter further down it: the violent working their way to the front,
@@ -107,7 +108,7 @@ def push_through(world, rng, i, field):
             return
 
 
-@njit(cache=True)
+@inner
 def _wander(world, rng, i):
     w, h = world.cell_head.shape
     cx, cy = moore(world.x[i], world.y[i], randint(rng, 9), w, h)
@@ -115,7 +116,7 @@ def _wander(world, rng, i):
         move(world, i, cx, cy)
 
 
-@njit(cache=True)
+@inner
 def _pushed_by_spray(world, i):
     """A water-cannon hit pushes the civilian one cell straight away from the truck."""
     w, h = world.cell_head.shape
@@ -133,7 +134,7 @@ def _pushed_by_spray(world, i):
         move(world, i, bx, by)
 
 
-@njit(cache=True)
+@inner
 def _blend_into_crowd(world, rng, i):
     """Provocateurs near officers keep away from them by moving where the crowd is dense
     and officers are few, drifting toward the gate (Jager et al. 2001: hardcore members in
@@ -164,7 +165,7 @@ def _blend_into_crowd(world, rng, i):
 # --- civilians ----------------------------------------------------------------------------
 
 
-@njit(cache=True)
+@inner
 def _damage_property(world, p, rng, i):
     """A violent civilian next to a fence, gate or facility damages it (one hit point)."""
     w, h = world.cell_head.shape
@@ -188,12 +189,12 @@ def _damage_property(world, p, rng, i):
         return
 
 
-@njit(cache=True)
+@inner
 def _officers_within(world, x, y, runs):
     return count_in_disc(world, world.officers_here, runs, x, y, False)
 
 
-@njit(cache=True)
+@inner
 def _linmas_in(world, cx, cy):
     j = world.cell_head[cx, cy]
     while j >= 0:
@@ -203,7 +204,7 @@ def _linmas_in(world, cx, cy):
     return False
 
 
-@njit(cache=True)
+@inner
 def civilian_step(world, p, rng, i):
     """A supporter or provocateur at the site: perceive, feel, decide, act, move."""
     if world.jail[i] > 0 or world.state[i] == LEFT:
@@ -311,7 +312,7 @@ def civilian_step(world, p, rng, i):
 # --- officers -----------------------------------------------------------------------------
 
 
-@njit(cache=True)
+@inner
 def _arrest_target(world, p, rng, i):
     """Whom officer ``i`` may seize, by the arrest policy: violent civilians within reach;
     identified provocateurs anywhere in vision (a snatch squad), else violent ones within
@@ -353,7 +354,7 @@ def _arrest_target(world, p, rng, i):
     return -1
 
 
-@njit(cache=True)
+@inner
 def _seize(world, p, rng, suspect):
     cx, cy = world.x[suspect], world.y[suspect]
     if world.state[suspect] != VIOLENT:
@@ -368,7 +369,7 @@ def _seize(world, p, rng, suspect):
         take_off_grid(world, suspect, world.state[suspect])
 
 
-@njit(cache=True)
+@inner
 def _shove(world, j):
     """Push civilian ``j`` one cell away from the gate, if there is room; True if it moved."""
     w, h = world.cell_head.shape
@@ -385,7 +386,7 @@ def _shove(world, j):
     return True
 
 
-@njit(cache=True)
+@inner
 def _toward_post(world, i):
     """An officer steps toward its post; while the line advances it shoves a civilian in its
     way one cell back (the push-back)."""
@@ -416,7 +417,7 @@ def _toward_post(world, i):
             move(world, i, sx, sy)
 
 
-@njit(cache=True)
+@inner
 def officer_step(world, p, rng, i):
     """A police or TNI officer seizes a target within reach when backed up by enough
     officers (Lemos et al. 2016); otherwise every officer, Linmas included, keeps its post."""
@@ -465,7 +466,7 @@ def cordon_posts(world, depth_rows, advance, posts):
     return n
 
 
-@njit(cache=True)
+@inner
 def advance_cordon(world, p, t, engaged, violent, civilians):
     """Push-back: once violence has been seen and the crowd has weakened (engaged below
     ``pushback_threshold`` of it), the line steps one cell toward the crowd every
@@ -494,7 +495,7 @@ def advance_cordon(world, p, t, engaged, violent, civilians):
             k += 1
 
 
-@njit(cache=True)
+@inner
 def fire_water_cannons(world, p, t):
     """Each truck fires when enough violent civilians are within range, its cooldown has
     passed and its tank holds a shot: the spray hits every cell of a cone aimed at the
@@ -549,7 +550,7 @@ def activate(world, p, rng, i):
         civilian_step(world, p, rng, i)
 
 
-@njit(cache=True)
+@inner
 def begin_step(world, p, t):
     """What happens before the agents act: spray and force fade, arrests seen are halved,
     the line may advance, the cannons may fire."""
@@ -573,6 +574,9 @@ def step(world, p, rng, t, order):
     ones, shuffled) takes its turn; then the jail clock (detainees were taken away and,
     released, go home)."""
     begin_step(world, p, t)
-    for i in order:
-        activate(world, p, rng, i)
+    for i in order:  # as activate(world, p, rng, i), spelled out: one compiled layer less
+        if world.kind[i] == OFFICER:
+            officer_step(world, p, rng, i)
+        else:
+            civilian_step(world, p, rng, i)
     serve_jail_terms(world, LEFT)
