@@ -6,7 +6,7 @@ interleaved in rounds, alternating which side goes first, so machine noise hits 
 alike; each side's rate is the median over rounds of
 ``agents on the grid x steps / seconds``.
 
-Targets (issue 8): at least 20x Mesa at 40x40, at least 60x at 200x200, our cost per
+Targets: at least 20x Mesa at 40x40, at least 60x at 200x200, our cost per
 agent-step at 200x200 no more than 1.5x our cost at 40x40, kpu-riot at 500,000 agent-steps/s
 or more; and a first ``crowd-model run --scenario kpu-riot`` with an empty numba cache (a
 fresh ``NUMBA_CACHE_DIR``) done in 20 s or less, 2 s or less once the cache is warm.

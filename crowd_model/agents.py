@@ -45,8 +45,9 @@ class GridAgent(mesa.Agent):
         self.model.kernel.activate(self.model.packed_world, self.model.step_parameters, self.model.rng, self.index)
 
 
-class Supporter(GridAgent):
-    """A civilian (Epstein's 'agent'): hardship H, risk aversion R, a state.
+class Civilian(GridAgent):
+    """A civilian (Epstein's 'agent'; every agent not in the security forces): hardship H,
+    risk aversion R, a state. Its role is :class:`Supporter` or :class:`Provocateur`.
 
     Each turn it moves, then takes the state its net grievance calls for: calm, active
     when ``felt grievance - R * P > activation_threshold``, violent above
@@ -94,7 +95,11 @@ class Supporter(GridAgent):
         return int(self.model.world.jail[self.index])
 
 
-class Provocateur(Supporter):
+class Supporter(Civilian):
+    """A supporter of the losing candidate pair: most of the crowd."""
+
+
+class Provocateur(Civilian):
     """A hardcore agitator (Jager et al. 2001): hardship 1, low risk aversion; raises the
     arousal of those next to it, turns violent first, hides in dense crowd away from officers,
     and may be identified by officers, who then seize it first under ``provocateurs_first``."""

@@ -206,7 +206,7 @@ def _linmas_in(world, cx, cy):
 
 @inner
 def civilian_step(world, p, rng, i):
-    """A supporter or provocateur at the site: perceive, feel, decide, act, move."""
+    """A civilian (supporter or provocateur) at the site: perceive, feel, decide, act, move."""
     if world.jail[i] > 0 or world.state[i] == LEFT:
         return
     w, h = world.cell_head.shape

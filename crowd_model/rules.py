@@ -37,16 +37,17 @@ def updated_deficit(deficit, loss):
 
 
 @njit(cache=True)
-def officer_active_ratio(officers_in_vision, actives_in_vision, ratio_rule):
+def officer_active_ratio(officers_in_vision, engaged_in_vision, ratio_rule):
     """C / (1 + A), the cops-to-actives ratio an agent sees, under a ratio rule.
 
-    ``A`` counts the active agents in vision (the agent itself included when active) and
+    ``A`` counts the engaged (active or violent) agents in vision, the agent itself included
+    when engaged (on Epstein's open grid nobody is violent, so these are his actives), and
     the 1 adds the agent as a would-be rebel. ``literal`` keeps the plain ratio
     (Epstein 2002, printed formula); ``floor`` truncates it (NetLogo Rebellion, the form
     that reproduces the paper's outbursts); ``round`` rounds half to even (Mesa's
     example, Python's ``round``).
     """
-    ratio = officers_in_vision / (1.0 + actives_in_vision)
+    ratio = officers_in_vision / (1.0 + engaged_in_vision)
     if ratio_rule == FLOOR:
         return np.floor(ratio)
     if ratio_rule == ROUND:
@@ -55,9 +56,9 @@ def officer_active_ratio(officers_in_vision, actives_in_vision, ratio_rule):
 
 
 @njit(cache=True)
-def estimated_arrest_probability(officers_in_vision, actives_in_vision, k, ratio_rule):
+def estimated_arrest_probability(officers_in_vision, engaged_in_vision, k, ratio_rule):
     """P = 1 - exp(-k * ratio). Epstein 2002, Model I, eq. 2, with k = 2.3 in the paper."""
-    return 1.0 - np.exp(-k * officer_active_ratio(officers_in_vision, actives_in_vision, ratio_rule))
+    return 1.0 - np.exp(-k * officer_active_ratio(officers_in_vision, engaged_in_vision, ratio_rule))
 
 
 @njit(cache=True)
@@ -76,7 +77,8 @@ def engagement(net, activation_threshold, violence_threshold):
 @njit(cache=True)
 def contagion_exposure(actives, violent, civilians, provocateurs_near, provocateur_influence):
     """What arousal an agent is exposed to: the share of engaged agents among the civilians it
-    sees (violence counts double) plus the agitation of provocateurs next to it."""
+    sees (``actives`` active and ``violent`` violent ones; violence counts double) plus the
+    agitation of provocateurs next to it."""
     return (actives + 2.0 * violent) / (1.0 + civilians) + provocateur_influence * provocateurs_near
 
 
