@@ -318,40 +318,44 @@ def _arrest_target(world, p, rng, i):
     identified provocateurs anywhere in vision (a snatch squad), else violent ones within
     reach; or anyone engaged within reach (indiscriminate)."""
     x, y = world.x[i], world.y[i]
-    n_first = 0
-    n_other = 0
     size = world.scratch.shape[0] // 2
-    segments = world.segments
+    n_first = 0
     if p.arrest_policy == PROVOCATEURS_FIRST:
-        for k in range(disc(world, world.officer_vision, x, y, False)):
-            cx = segments[k, 0]
-            for cy in range(segments[k, 1], segments[k, 2]):
-                if world.provocateurs_here[cx, cy] == 0:
-                    continue
-                j = world.cell_head[cx, cy]
-                while j >= 0:
-                    if world.kind[j] == CIVILIAN and world.role[j] == PROVOCATEUR and world.identified[j] and n_first < size:
-                        world.scratch[n_first] = j
-                        n_first += 1
-                    j = world.next_in_cell[j]
-    for k in range(disc(world, world.reach_disc, x, y, False)):
-        cx = segments[k, 0]
-        for cy in range(segments[k, 1], segments[k, 2]):
-            if world.engaged_here[cx, cy] == 0:
-                continue
-            j = world.cell_head[cx, cy]
-            while j >= 0:
-                s = world.state[j]
-                if world.kind[j] == CIVILIAN and (s == VIOLENT or (s == ACTIVE and p.arrest_policy == INDISCRIMINATE)):
-                    if n_other < size:
-                        world.scratch[size + n_other] = j
-                        n_other += 1
-                j = world.next_in_cell[j]
+        n_first = _suspects(world, world.officer_vision, x, y, True, False, 0, size)
+    n_other = _suspects(world, world.reach_disc, x, y, False, p.arrest_policy == INDISCRIMINATE, size, size)
     if n_first > 0:
         return world.scratch[randint(rng, n_first)]
     if n_other > 0:
         return world.scratch[size + randint(rng, n_other)]
     return -1
+
+
+@inner
+def _suspects(world, runs, x, y, snatch, indiscriminate, start, size):
+    """Put into ``world.scratch[start:start + size]`` the civilians on a disc around (x, y) an
+    officer may seize: identified provocateurs (``snatch``), or else violent civilians and,
+    ``indiscriminate``, active ones too. Returns how many."""
+    n = 0
+    segments = world.segments
+    counts = world.provocateurs_here if snatch else world.engaged_here
+    for k in range(disc(world, runs, x, y, False)):
+        cx = segments[k, 0]
+        for cy in range(segments[k, 1], segments[k, 2]):
+            if counts[cx, cy] == 0:
+                continue
+            j = world.cell_head[cx, cy]
+            while j >= 0:
+                if world.kind[j] == CIVILIAN and n < size:
+                    s = world.state[j]
+                    if snatch:
+                        wanted = world.role[j] == PROVOCATEUR and world.identified[j]
+                    else:
+                        wanted = s == VIOLENT or (s == ACTIVE and indiscriminate)
+                    if wanted:
+                        world.scratch[start + n] = j
+                        n += 1
+                j = world.next_in_cell[j]
+    return n
 
 
 @inner
