@@ -216,15 +216,13 @@ class CrowdModel(mesa.Model):
 
     def _update_counts(self) -> None:
         w = self.world
-        counts = world_.civilian_state_counts(self.packed_world)
+        counts = world_.census(self.packed_world)
         for code, name in enumerate(world_.STATE_NAMES):
             setattr(self, name, int(counts[code]))
         tally = w.tally
         self.arrests_total = int(tally[world_.TALLY_ARRESTS])
         self.provocateurs_arrested = int(tally[world_.TALLY_PROVOCATEURS_ARRESTED])
-        provocateurs = (w.kind == CIVILIAN) & (w.role == PROVOCATEUR)
-        at_large = provocateurs & (w.state != world_.ARRESTED) & (w.state != world_.LEFT)
-        self.provocateurs_at_large = int(np.sum(at_large))
+        self.provocateurs_at_large = int(counts[world_.CENSUS_PROVOCATEURS_AT_LARGE])
         self.injuries_civilians = int(tally[world_.TALLY_INJURIES_CIVILIANS])
         self.injuries_security = int(tally[world_.TALLY_INJURIES_SECURITY])
         self.property_damage = int(tally[world_.TALLY_DAMAGE])
@@ -232,7 +230,7 @@ class CrowdModel(mesa.Model):
         self.water_used = float(w.cannon_used.sum())
         self.spraying = int(w.spray.sum())
         self.cordon_advance = int(w.line[world_.LINE_ADVANCE])
-        self.officers = int(np.sum(w.alive & (w.kind == OFFICER)))
+        self.officers = int(counts[world_.CENSUS_OFFICERS])
         self.legitimacy = float(self.current.legitimacy)
 
 

@@ -23,7 +23,7 @@ from crowd_model.world import (
     ACTIVE, CALM, CIVILIAN, FLEEING, LEFT, LINE_ADVANCE, LINE_ADVANCING, LINE_LAST_ADVANCE,
     LINE_VIOLENCE_SEEN, LINMAS, OFFICER, PROVOCATEUR, TALLY_BREACHED, TALLY_DAMAGE,
     TALLY_INJURIES_CIVILIANS, TALLY_INJURIES_SECURITY, TALLY_PROVOCATEURS_ARRESTED, VIOLENT, arrest,
-    civilian_state_counts, count_in_disc, disc, free_civilian_in, move, moore, randint, serve_jail_terms, set_state,
+    census, count_in_disc, disc, free_civilian_in, move, moore, randint, serve_jail_terms, set_state,
     swap, take_off_grid,
 )
 
@@ -564,10 +564,10 @@ def begin_step(world, p, t):
             world.spray[x, y] = False
             world.indiscriminate[x, y] = 0.0
             world.recent_arrests[x, y] *= ARREST_MEMORY
-    counts = civilian_state_counts(world)
+    counts = census(world)
     civilians = 0
-    for c in counts:
-        civilians += c
+    for state in range(LEFT + 1):  # CALM..LEFT
+        civilians += counts[state]
     advance_cordon(world, p, t, counts[ACTIVE] + counts[VIOLENT], counts[VIOLENT], civilians)
     fire_water_cannons(world, p, t)
 

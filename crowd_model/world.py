@@ -347,12 +347,25 @@ def free_civilian_in(world, cx, cy):
     return -1
 
 
+CENSUS_PROVOCATEURS_AT_LARGE = 6
+CENSUS_OFFICERS = 7
+
+
 @njit(cache=True)
-def civilian_state_counts(world):
-    counts = np.zeros(6, np.int64)
+def census(world):
+    """Civilians in each state (indices CALM..LEFT), then provocateurs neither arrested nor
+    gone (CENSUS_PROVOCATEURS_AT_LARGE) and officers on duty (CENSUS_OFFICERS)."""
+    counts = np.zeros(8, np.int64)
     for i in range(world.kind.shape[0]):
-        if world.kind[i] == CIVILIAN and world.alive[i]:
-            counts[world.state[i]] += 1
+        if not world.alive[i]:
+            continue
+        if world.kind[i] == OFFICER:
+            counts[CENSUS_OFFICERS] += 1
+            continue
+        s = world.state[i]
+        counts[s] += 1
+        if world.role[i] == PROVOCATEUR and s != ARRESTED and s != LEFT:
+            counts[CENSUS_PROVOCATEURS_AT_LARGE] += 1
     return counts
 
 
