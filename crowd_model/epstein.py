@@ -103,7 +103,9 @@ def civilian_step(world, p, rng, i):
     if p.movement:
         move_to_random_empty_cell(world, p, rng, i, world.civilian_vision)
     officers, engaged = count_in_vision(world, p, i, world.civilian_vision)
-    grievance = rules.felt_grievance(world.hardship[i], p.legitimacy, world.legitimacy_deficit[i], world.arousal[i])
+    # Epstein's G = H (1 - L): rules.felt_grievance without deficit or arousal, which stay 0
+    # on the open grid (two memory reads per agent saved on large grids)
+    grievance = rules.grievance(world.hardship[i], p.legitimacy)
     p_arrest = rules.estimated_arrest_probability(officers, engaged, p.arrest_constant, p.ratio_rule)
     net = grievance - rules.net_risk(world.risk_aversion[i], p_arrest)
     set_state(world, i, ENGAGEMENT_STATES[rules.engagement(net, p.activation_threshold, p.violence_threshold)])
