@@ -28,12 +28,15 @@ def _cache_per_source_version() -> None:
     folder = here / "__pycache__" / version
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        for old in folder.parent.glob("numba-*"):  # earlier versions of the sources
-            if old != folder:
-                for f in old.rglob("*"):
-                    if f.is_file():
-                        f.unlink(missing_ok=True)
-    except OSError:
+        try:
+            for old in folder.parent.glob("numba-*"):  # caches of earlier versions of the sources
+                if old != folder:
+                    for f in old.rglob("*"):
+                        if f.is_file():
+                            f.unlink(missing_ok=True)
+        except OSError:
+            pass
+    except OSError:  # a read-only install
         folder = _Path(_tempfile.gettempdir()) / f"crowd_model-{version}"
         folder.mkdir(parents=True, exist_ok=True)
     _os.environ["NUMBA_CACHE_DIR"] = str(folder)
