@@ -3,7 +3,7 @@
 Start it with ``crowd-model app`` or ``solara run app.py``. Every browser tab is its own
 session with its own model and its own sweep (run by :mod:`experiments` in the background).
 The grid is drawn as a PNG from ``model.cell_categories()`` (one colour per code of
-:data:`crowd_model.kernel.CELL_CATEGORIES`); the sliders are generated from
+:data:`crowd_model.render.CELL_CATEGORIES`); the sliders are generated from
 :func:`crowd_model.parameters.parameter_specs`; parameters apply on Reset.
 """
 
@@ -29,7 +29,8 @@ from PIL import Image
 
 from crowd_model.analysis.stats import CONFIDENCE, interval, numeric_metrics
 from crowd_model.errors import InputError
-from crowd_model.kernel import CELL_CATEGORIES, STATE_NAMES
+from crowd_model.render import CELL_CATEGORIES
+from crowd_model.world import STATE_NAMES
 from crowd_model.model import CrowdModel
 from crowd_model.parameters import Parameters, ParameterSpec, parameter_specs
 from crowd_model.scenario import Scenario, load_scenario, preset_names
