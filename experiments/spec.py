@@ -100,18 +100,23 @@ class Experiment:
 def load_experiment(path: str | Path) -> Experiment:
     """Read and validate an experiment file; bad input raises :class:`InputError`."""
     path = Path(path)
-    if not path.is_file():
-        raise InputError(f"experiment file {path} does not exist")
-    try:
-        data = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError(f"{path}: malformed TOML: {exc}") from None
-    except UnicodeDecodeError:
-        raise InputError(f"{path}: not a text file") from None
+    data = read_toml(path, "experiment file")
     try:
         return parse_experiment(data, name=path.stem, base_dir=path.parent, origin=str(path))
     except InputError as exc:
         raise InputError(f"{path}: {exc}") from None
+
+
+def read_toml(path: Path, what: str) -> dict:
+    """The TOML table in ``path``; a missing, malformed or binary file is an :class:`InputError`."""
+    if not path.is_file():
+        raise InputError(f"{what} {path} does not exist")
+    try:
+        return tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"{path}: malformed TOML: {exc}") from None
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: not a text file") from None
 
 
 def parse_experiment(data: dict, name: str, base_dir: Path = Path("."), origin: str = "experiment") -> Experiment:
