@@ -1,7 +1,12 @@
 """The ``crowd-model`` command (also ``python -m crowd_model``).
 
-Bad input (an unknown parameter, a value out of bounds, a malformed file) ends with one
-line on stderr naming the offending thing and what is allowed, and exit code 2.
+Bad input (an unknown parameter, a value out of bounds, a malformed file, a size above a
+limit, an --out that cannot be written) ends with one line on stderr naming the offending
+thing and what is allowed, and exit code 2, before any run starts.
+
+Exit codes: 0 done; 1 a result file could not be written, or every run of a sweep failed;
+2 bad input; 3 some runs of a sweep failed (the others' results are stored; --resume runs
+the failed ones again); 130 interrupted.
 """
 
 from __future__ import annotations
@@ -13,9 +18,15 @@ import time
 import numpy as np
 
 from crowd_model.errors import InputError
+from crowd_model.files import WriteError
+from crowd_model.limits import BYTES_PER_STEP, MAX_CELLS, MAX_RUNS, MAX_STEPS, MAX_STORED_VALUES, Limits
 from crowd_model.parameters import parameter_specs
 
+EXIT_WRITE_ERROR = EXIT_ALL_FAILED = 1
 EXIT_BAD_INPUT = 2
+EXIT_SOME_FAILED = 3
+EXIT_CODES = ("exit codes: 0 done; 1 a result file could not be written, or every run of a sweep failed; "
+              "2 bad input (nothing was run); 3 some runs of a sweep failed (--resume runs them again); 130 interrupted")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -34,7 +45,7 @@ def _non_negative_int(text: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="crowd-model", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="crowd-model", description=__doc__.splitlines()[0], epilog=EXIT_CODES)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     scen = sub.add_parser("scenarios", help="list scenario presets (and, with --parameters, every parameter)")
@@ -44,19 +55,24 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run one simulation")
     run.add_argument("--scenario", default="epstein", help="preset name or path to a scenario .toml (default: epstein)")
     run.add_argument("--set", dest="overrides", action="append", default=[], metavar="NAME=VALUE",
-                     help="override a parameter (repeatable); see 'crowd-model scenarios --parameters'")
-    run.add_argument("--steps", type=_non_negative_int, help="number of steps (default: the scenario's)")
+                     help="override a parameter (repeatable, each parameter once); see 'crowd-model scenarios --parameters'")
+    run.add_argument("--steps", type=_non_negative_int,
+                     help=f"number of steps (default: the scenario's); a run keeps one row of its time series per "
+                          f"step in memory, about {BYTES_PER_STEP / 1000:.1f} KB, so at most --max-steps steps")
     run.add_argument("--seed", type=_non_negative_int, help="random seed (default: the scenario's)")
-    run.add_argument("--out", help="also write timeseries.csv, outcomes.csv and metadata.json into this folder")
+    run.add_argument("--out", help="also write timeseries.csv, outcomes.csv and metadata.json into this folder "
+                                   "(checked before the run; each file written whole or not at all)")
+    _limit_flags(run, ("max_steps", "max_cells"))
     run.set_defaults(func=cmd_run)
 
-    sweep = sub.add_parser("sweep", help="run an experiment file: many runs, crash-safe results")
+    sweep = sub.add_parser("sweep", help="run an experiment file: many runs, crash-safe results", epilog=EXIT_CODES)
     sweep.add_argument("spec", metavar="SPEC.toml", help="experiment file (see experiments/*.toml)")
     sweep.add_argument("--out", help="result folder (default: results/<experiment name>)")
     _executor_arguments(sweep)
     sweep.add_argument("--resume", action="store_true", help="finish a killed or failed sweep in --out, skipping finished runs")
     sweep.add_argument("--format", choices=("csv", "parquet"), default="csv", help="also write Parquet files at the end (default: csv only)")
     sweep.add_argument("--no-progress", action="store_true", help="do not show the progress bar")
+    _limit_flags(sweep, ("max_runs", "max_steps", "max_cells", "max_stored_values"))
     sweep.add_argument("--shard", metavar="I/N", help="run only the I-th of N slices of the plan (I = 1..N) into --out; "
                        "'crowd-model merge' joins the N folders")
     sweep.set_defaults(func=cmd_sweep)
@@ -91,6 +107,26 @@ def _executor_arguments(parser) -> None:
     parser.add_argument("--scheduler", metavar="ADDRESS", help="run on a dask cluster at this scheduler address (needs the distributed extra)")
 
 
+_LIMIT_HELP = {
+    "max_runs": f"refuse a sweep of more runs than this (default {MAX_RUNS:,})",
+    "max_steps": f"refuse runs of more steps than this (default {MAX_STEPS:,})",
+    "max_cells": f"refuse grids of more cells, width x height, than this (default {MAX_CELLS:,})",
+    "max_stored_values": f"refuse a sweep whose timeseries.csv would hold more values than this (default {MAX_STORED_VALUES:,})",
+}
+
+
+def _limit_flags(parser: argparse.ArgumentParser, names: tuple[str, ...]) -> None:
+    """``--max-runs N`` and the like: raise a size limit of crowd_model/limits.py."""
+    for name in names:
+        parser.add_argument("--" + name.replace("_", "-"), dest=name, type=_positive_int, metavar="N",
+                            help=_LIMIT_HELP[name])
+
+
+def _limits(args) -> dict:
+    """The limits raised on the command line (``--max-runs`` ...), by name."""
+    return {name: getattr(args, name) for name in _LIMIT_HELP if getattr(args, name, None) is not None}
+
+
 def _positive_int(text: str) -> int:
     value = _non_negative_int(text)
     if value < 1:
@@ -114,6 +150,10 @@ def cmd_scenarios(args) -> int:
 
 
 def cmd_run(args) -> int:
+    from contextlib import nullcontext
+
+    from crowd_model.files import FolderLock, prepare_out_dir
+    from crowd_model.limits import check_run
     from crowd_model.runner import simulate, write_run
     from crowd_model.scenario import load_scenario
 
@@ -121,13 +161,16 @@ def cmd_run(args) -> int:
     parameters = scenario.parameters.with_overrides(args.overrides)
     steps = scenario.steps if args.steps is None else args.steps
     seed = scenario.seed if args.seed is None else args.seed
-    started = time.perf_counter()
-    result = simulate(parameters, steps=steps, seed=seed, scenario=scenario.name)
-    elapsed = time.perf_counter() - started
-    print(summary(result, elapsed))
-    if args.out:
-        out = write_run(result, args.out)
-        print(f"\nwrote {out / 'timeseries.csv'}, {out / 'outcomes.csv'}, {out / 'metadata.json'}")
+    check_run(steps, parameters.width, parameters.height, Limits().raised(**_limits(args)))
+    out = prepare_out_dir(args.out) if args.out else None
+    with FolderLock(out) if out else nullcontext():
+        started = time.perf_counter()
+        result = simulate(parameters, steps=steps, seed=seed, scenario=scenario.name)
+        elapsed = time.perf_counter() - started
+        print(summary(result, elapsed))
+        if out:
+            write_run(result, out)
+            print(f"\nwrote {out / 'timeseries.csv'}, {out / 'outcomes.csv'}, {out / 'metadata.json'}")
     return 0
 
 
@@ -135,14 +178,15 @@ def cmd_sweep(args) -> int:
     from pathlib import Path
 
     from crowd_model.experiments.executors import make_executor
+    from crowd_model.files import prepare_out_dir
     from crowd_model.experiments.spec import load_experiment
     from crowd_model.experiments.sweep import parse_shard, run_sweep
 
     if args.scheduler and args.workers:
         raise InputError("use --workers or --scheduler, not both")
     shard = parse_shard(args.shard) if args.shard else None
-    experiment = load_experiment(args.spec)
-    out = Path(args.out) if args.out else Path("results") / experiment.name
+    experiment = load_experiment(args.spec, limits=_limits(args))
+    out = prepare_out_dir(Path(args.out) if args.out else Path("results") / experiment.name, create=False)
     if experiment.design == "sobol":
         from crowd_model.analysis.sensitivity import small_design_note
         from crowd_model.experiments.plan import make_plan
@@ -156,8 +200,11 @@ def cmd_sweep(args) -> int:
     print(f"{done.ok} of {done.runs} runs ok ({done.resumed} already done, {done.failed} failed) "
           f"in {done.seconds:.1f} s on {label} ({done.compute_seconds:.1f} s of run time); results in {out}")
     if done.failed:
-        print(f"crowd-model: {done.failed} run(s) failed; see the status and error columns of "
-              f"{out / 'outcomes.csv'}; --resume runs them again", file=sys.stderr)
+        every = done.failed == done.runs
+        print(f"crowd-model: {'every run' if every else 'some runs'} failed: {done.failed} of {done.runs}; "
+              f"first error: {done.first_error}; see the status and error columns of {out / 'outcomes.csv'}; "
+              f"--resume runs them again", file=sys.stderr)
+        return EXIT_ALL_FAILED if every else EXIT_SOME_FAILED
     return 0
 
 
@@ -205,10 +252,17 @@ def cmd_calibrate(args) -> int:
 
 
 def cmd_analyse(args) -> int:
-    from crowd_model.analysis.report import analyse
+    from pathlib import Path
 
-    for path in analyse(args.dir, metrics=args.metric, figure_formats=args.figure_format or ["png"]):
-        print(f"wrote {path}")
+    from crowd_model.analysis.report import analyse
+    from crowd_model.files import FolderLock
+
+    folder = Path(args.dir)
+    if not folder.is_dir():
+        raise InputError(f"{folder} is not a folder written by 'crowd-model sweep'")
+    with FolderLock(folder):  # analyse writes summary.csv and figures/ there: not while a sweep runs
+        for path in analyse(folder, metrics=args.metric, figure_formats=args.figure_format or ["png"]):
+            print(f"wrote {path}")
     return 0
 
 
@@ -269,11 +323,18 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
         return args.func(args)
     except InputError as exc:
-        print(f"crowd-model: error: {exc}", file=sys.stderr)
+        print(f"crowd-model: error: {_one_line(exc)}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except WriteError as exc:
+        print(f"crowd-model: error: {_one_line(exc.strerror or exc)}", file=sys.stderr)
+        return EXIT_WRITE_ERROR
     except KeyboardInterrupt:
         print("crowd-model: interrupted", file=sys.stderr)
         return 130
+
+
+def _one_line(message) -> str:
+    return " ".join(str(message).split())
 
 
 if __name__ == "__main__":

@@ -340,7 +340,9 @@ class Parameters:
 
     def _check_cross_fields(self) -> None:
         if self.site != "none":
-            from crowd_model.site import load_site
+            import numpy as np
+
+            from crowd_model.site import CANNON, load_site
 
             site = load_site(self.site)
             if (self.width, self.height) != (site.width, site.height):
@@ -350,6 +352,10 @@ class Parameters:
                 )
             if self.torus:
                 raise InputError(f"site {self.site}: a site needs torus = false")
+            if self.water_cannons and not np.any(site.kind == CANNON):
+                raise InputError(
+                    f"site {self.site} has no water-cannon position (W): set water_cannons = 0 or add a W cell"
+                )
             return
         peak_officers = max(
             [self.officer_density, *self.schedules.get("officer_density", Schedule(((0, 0.0),))).values()]
@@ -383,12 +389,14 @@ class Parameters:
         return dataclasses.replace(base, schedules=schedules, **plain)
 
     def with_overrides(self, assignments: list[str]) -> Parameters:
-        """Apply ``name=value`` strings (the CLI's ``--set``)."""
+        """Apply ``name=value`` strings (the CLI's ``--set``); a name given twice is refused."""
         values = {}
         for item in assignments:
             name, sep, value = item.partition("=")
             if not sep or not name.strip():
                 raise InputError(f"--set expects name=value, got {item!r}")
+            if name.strip() in values:
+                raise InputError(f"--set {name.strip()} is given twice ({values[name.strip()]!r} and {value!r}); give it once")
             values[name.strip()] = value
         return Parameters.from_mapping(values, base=self)
 

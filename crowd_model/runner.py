@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-import json
 import platform
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
 import pandas as pd
 
+from crowd_model.files import write_atomic, write_json_atomic
 from crowd_model.model import CrowdModel
 from crowd_model.parameters import Parameters
+from crowd_model.site import load_site
 
 
 @dataclass
@@ -66,33 +67,53 @@ def versions() -> dict:
     }
 
 
-def git_commit() -> str | None:
+def _git(*args: str) -> str | None:
+    """``git args`` in this package's folder; None when git or the repository is missing."""
     try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            cwd=Path(__file__).resolve().parent,
-            capture_output=True,
-            text=True,
-            timeout=5,
-        )
+        out = subprocess.run(["git", *args], cwd=Path(__file__).resolve().parent,
+                             capture_output=True, text=True, timeout=5)
     except (OSError, subprocess.SubprocessError):
         return None
-    return out.stdout.strip() or None if out.returncode == 0 else None
+    return out.stdout if out.returncode == 0 else None
+
+
+def git_commit() -> str | None:
+    out = _git("rev-parse", "HEAD")
+    return (out or "").strip() or None
+
+
+def git_dirty() -> bool | None:
+    """True when the source tree has uncommitted changes (the commit does not say it all)."""
+    out = _git("status", "--porcelain", "--untracked-files=no")
+    return None if out is None else bool(out.strip())
+
+
+def site_records(names: Iterable[str]) -> dict:
+    """Each site map used, by the name the parameters give it: its SHA-256 and its text."""
+    records = {}
+    for name in dict.fromkeys(names):
+        if name != "none":
+            site = load_site(name)
+            records[name] = {"sha256": site.sha256, "text": site.text}
+    return records
 
 
 def write_run(result: RunResult, out_dir: str | Path) -> Path:
-    """Write ``timeseries.csv``, ``outcomes.csv`` and ``metadata.json`` into ``out_dir``."""
+    """Write ``timeseries.csv``, ``outcomes.csv`` and ``metadata.json`` into ``out_dir``,
+    each to a temporary name first and then renamed into place."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    result.timeseries.to_csv(out / "timeseries.csv", index=False)
-    pd.DataFrame([result.outcomes]).to_csv(out / "outcomes.csv", index=False)
+    write_atomic(out / "timeseries.csv", result.timeseries.to_csv(index=False))
+    write_atomic(out / "outcomes.csv", pd.DataFrame([result.outcomes]).to_csv(index=False))
     meta = {
         "scenario": result.scenario,
         "seed": result.seed,
         "steps": result.steps,
         "parameters": result.parameters.to_dict(),
+        "sites": site_records([result.parameters.site]),
         "versions": versions(),
         "git_commit": git_commit(),
+        "git_dirty": git_dirty(),
     }
-    (out / "metadata.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+    write_json_atomic(out / "metadata.json", meta)
     return out

@@ -20,11 +20,13 @@ from importlib import resources
 from pathlib import Path
 
 from crowd_model.errors import InputError
+from crowd_model.files import check_file, read_text_file
 from crowd_model.parameters import Parameters
 
 DEFAULT_STEPS = 500
 DEFAULT_SEED = 42
 _KEYS = {"name", "description", "steps", "seed", "parameters"}
+MAX_SCENARIO_BYTES = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -52,9 +54,9 @@ def load_scenario(name_or_path: str | Path) -> Scenario:
         return parse_scenario(source.read_text(), default_name=text_name, origin=f"preset {text_name}")
     path = Path(text_name)
     if path.suffix == ".toml" or path.exists():
-        if not path.is_file():
-            raise InputError(f"scenario file {path} does not exist")
-        return parse_scenario(path.read_text(), default_name=path.stem, origin=str(path))
+        check_file(path, "scenario file", hint="; give a preset name or a scenario .toml file")
+        text = read_text_file(path, "scenario file", MAX_SCENARIO_BYTES)
+        return parse_scenario(text, default_name=path.stem, origin=str(path))
     raise InputError(
         f"unknown scenario {text_name!r}; presets: {', '.join(preset_names())} (or a path to a .toml file)"
     )

@@ -14,6 +14,7 @@ In a scenario file a schedule is an inline table in place of a value::
 from __future__ import annotations
 
 import bisect
+import math
 from dataclasses import dataclass
 
 from crowd_model.errors import InputError
@@ -67,9 +68,19 @@ class Schedule:
 def _number(spec: dict, key: str, name: str) -> float:
     if key not in spec:
         raise InputError(f"schedule for {name}: missing key {key!r}")
-    value = spec[key]
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise InputError(f"schedule for {name}: {key!r} must be a number, got {value!r}")
+    return _finite(spec[key], f"schedule for {name}: {key!r}")
+
+
+def _finite(value, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise InputError(f"{where} must be a finite number, got {value!r}")
+    return value
+
+
+def _step(value, where: str, minimum: int = 0) -> int:
+    """A step of a schedule: an integer >= ``minimum`` (``at = 10.7`` is refused, not truncated)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise InputError(f"{where} must be a step, an integer >= {minimum}, got {value!r}")
     return value
 
 
@@ -92,11 +103,11 @@ def parse_schedule(name: str, spec: dict) -> Schedule:
             f"a {kind} schedule takes {sorted(allowed[kind] - {'schedule'})}"
         )
     if kind == "step":
-        at = int(_number(spec, "at", name))
+        at = _step(_number(spec, "at", name), f"schedule for {name}: 'at'", minimum=1)
         before, after = _number(spec, "before", name), _number(spec, "after", name)
         return Schedule(((at - 1, before), (at, after)), interpolate="step")
     if kind == "ramp":
-        start, end = int(_number(spec, "start", name)), int(_number(spec, "end", name))
+        start, end = (_step(_number(spec, k, name), f"schedule for {name}: {k!r}") for k in ("start", "end"))
         if end <= start:
             raise InputError(f"schedule for {name}: ramp end ({end}) must be after start ({start})")
         return Schedule(((start, _number(spec, "from", name)), (end, _number(spec, "to", name))))
@@ -107,9 +118,5 @@ def parse_schedule(name: str, spec: dict) -> Schedule:
         raise InputError(f"schedule for {name}: 'points' must be a list of [step, value] pairs")
     points = []
     for t, v in raw:
-        if isinstance(t, bool) or not isinstance(t, int):
-            raise InputError(f"schedule for {name}: point step {t!r} must be an integer")
-        if isinstance(v, bool) or not isinstance(v, (int, float)):
-            raise InputError(f"schedule for {name}: point value {v!r} must be a number")
-        points.append((t, v))
+        points.append((_step(t, f"schedule for {name}: point step"), _finite(v, f"schedule for {name}: point value")))
     return Schedule(tuple(points), interpolate=spec.get("interpolate", "linear"))

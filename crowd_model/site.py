@@ -10,12 +10,15 @@ A site is a text file, one character per cell, top row first (y = 0 is the offic
     W  water-cannon truck position
 
 Presets live in ``crowd_model/presets/sites``; the ``site`` parameter takes a preset name
-or a path. Distance fields to the gate and to the exits are geodesic (walking around
+or a path. A map must have a gate, an exit, an assembly area and a cordon line; every
+assembly cell must be able to walk to an exit, and at least one to the gate (a map that
+fails one of these is refused with one line naming what is missing). Distance fields to the gate and to the exits are geodesic (walking around
 obstacles, 8-neighbour moves of length 1 and √2), computed with scipy's Dijkstra.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -26,6 +29,8 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import dijkstra
 
 from crowd_model.errors import InputError
+from crowd_model.files import check_file, read_text_file
+from crowd_model.limits import MAX_SITE_BYTES
 
 STREET, ASSEMBLY, EXIT, CORDON, OFFICE, YARD, FENCE, GATE, FACILITY, CANNON = range(10)
 SYMBOLS = {".": STREET, "A": ASSEMBLY, "E": EXIT, "C": CORDON, "O": OFFICE, "S": YARD,
@@ -40,6 +45,12 @@ class Site:
 
     name: str
     kind: np.ndarray  # uint8[w, h]
+    text: str = ""  # the map file's text
+
+    @property
+    def sha256(self) -> str:
+        """The hash of the map's text: what identifies the site in run ids and metadata."""
+        return hashlib.sha256(self.text.encode()).hexdigest()
 
     @property
     def width(self) -> int:
@@ -109,11 +120,27 @@ def parse_site(text: str, name: str) -> Site:
                 f"allowed: {''.join(SYMBOLS)}"
             )
     kind = np.array([[SYMBOLS[c] for c in line] for line in lines], dtype=np.uint8).T.copy()
-    site = Site(name, kind)
-    for needed, label in ((GATE, "a gate (G)"), (EXIT, "an exit (E)"), (ASSEMBLY, "an assembly area (A)")):
+    site = Site(name, kind, text)
+    for needed, label in ((GATE, "a gate (G)"), (EXIT, "an exit (E)"), (ASSEMBLY, "an assembly area (A)"),
+                          (CORDON, "a cordon line (C), where the officers' first row of posts stands")):
         if not np.any(kind == needed):
             raise InputError(f"site {name}: the map needs {label}")
+    _check_reachable(site)
     return site
+
+
+def _check_reachable(site: Site) -> None:
+    """Refuse a map on which the crowd can never leave, or never reach the gate."""
+    assembly = site.kind == ASSEMBLY
+    trapped = assembly & ~np.isfinite(site.distance_to(EXIT))
+    if trapped.any():
+        x, y = (int(v) for v in np.argwhere(trapped)[0])
+        raise InputError(
+            f"site {site.name}: {int(trapped.sum())} assembly cell(s) (A) cannot walk to any exit (E), "
+            f"the first at x={x}, y={y}; open a way through street cells"
+        )
+    if not (assembly & np.isfinite(site.distance_to(GATE))).any():
+        raise InputError(f"site {site.name}: no assembly cell (A) can walk to the gate (G); open a way through street cells")
 
 
 def site_names() -> list[str]:
@@ -121,15 +148,22 @@ def site_names() -> list[str]:
     return sorted(p.name.removesuffix(".txt") for p in folder.iterdir() if p.name.endswith(".txt"))
 
 
-@lru_cache(maxsize=16)
 def load_site(name_or_path: str) -> Site:
-    """A site preset by name (``kpu``) or a map file by path."""
+    """A site preset by name (``kpu``) or a map file by path (read again at each call, so
+    an edited map is seen; parsed once per distinct text)."""
     if name_or_path in site_names():
         text = (resources.files("crowd_model") / "presets" / "sites" / f"{name_or_path}.txt").read_text()
-        return parse_site(text, name_or_path)
+        return _parse_cached(text, name_or_path)
     path = Path(name_or_path)
-    if not path.is_file():
+    if not path.exists():
         raise InputError(
             f"unknown site {name_or_path!r}; presets: {', '.join(site_names())}, 'none', or a path to a map file"
         )
-    return parse_site(path.read_text(), path.stem)
+    check_file(path, "site map", hint=", not a map file")
+    return _parse_cached(read_text_file(path, "site map", MAX_SITE_BYTES), path.stem)
+
+
+@lru_cache(maxsize=16)
+def _parse_cached(text: str, name: str) -> Site:
+    return parse_site(text, name)
+

@@ -48,12 +48,12 @@ import numpy as np
 import pandas as pd
 
 from crowd_model.errors import InputError
+from crowd_model.files import FolderLock, prepare_out_dir, write_atomic, write_json_atomic
 from crowd_model.parameters import Parameters, parameter_specs
 from crowd_model.runner import git_commit, simulate, versions
 
 from crowd_model.experiments.plan import RunTask, run_id
 from crowd_model.experiments.spec import _count, _only_keys, _scenario, _table, read_toml
-from crowd_model.experiments.storage import write_atomic, write_json_atomic
 
 _TOP = {"description", "scenario", "steps", "seed", "set", "fit", "target", "abc", "truth"}
 _ABC = {"particles", "generations", "quantile", "replications", "max_simulations"}
@@ -168,10 +168,14 @@ def run_statistics(task: RunTask) -> list[float]:
 def calibrate(cal: Calibration, out_dir: str | Path, executor, progress=None) -> dict:
     """Run ABC-SMC; write ``particles.csv``, ``posterior.csv``, ``posterior_summary.csv``,
     ``metadata.json`` into ``out_dir``; return the metadata."""
-    out = Path(out_dir)
-    if (out / "posterior.csv").exists():
-        raise InputError(f"{out} already holds a calibration; choose another --out")
-    out.mkdir(parents=True, exist_ok=True)
+    out = prepare_out_dir(out_dir)
+    with FolderLock(out):
+        if (out / "posterior.csv").exists():
+            raise InputError(f"{out} already holds a calibration; choose another --out")
+        return _calibrate(cal, out, executor, progress)
+
+
+def _calibrate(cal: Calibration, out: Path, executor, progress) -> dict:
     rng = np.random.default_rng(np.random.SeedSequence(cal.seed))
     names = list(cal.fit)
     lows = np.array([lo for lo, _ in cal.fit.values()])

@@ -11,29 +11,30 @@ crowd disperses before the run ends, the gate holds; ``peaceful-rally`` — no v
 from __future__ import annotations
 
 import argparse
-from concurrent.futures import ProcessPoolExecutor
+import sys
+from pathlib import Path
 
 import pandas as pd
 
-from crowd_model.runner import simulate
-from crowd_model.scenario import load_scenario
+from crowd_model.experiments.executors import make_executor
+from crowd_model.experiments.spec import parse_experiment
+from crowd_model.experiments.sweep import run_sweep
 
 PRESETS = ("kpu-riot", "peaceful-rally", "breach")
 COLUMNS = ("peak_violent", "water_used", "provocateurs_arrested", "arrests_total", "time_to_dispersal",
            "gate_breached", "property_damage", "injuries_civilians", "injuries_security")
 
 
-def run_preset(args: tuple[str, int]) -> dict:
-    name, seed = args
-    scenario = load_scenario(name)
-    outcomes = simulate(scenario.parameters, scenario.steps, seed, name).outcomes
-    return {"preset": name, "seed": seed, "steps": scenario.steps, **outcomes}
-
-
-def preset_outcomes(seeds: int, workers: int | None = None) -> pd.DataFrame:
-    jobs = [(name, seed) for name in PRESETS for seed in range(seeds)]
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        return pd.DataFrame(list(pool.map(run_preset, jobs)))
+def preset_outcomes(seeds: int, out: Path, workers: int | None = None, presets=PRESETS) -> pd.DataFrame:
+    """Each preset as a one-point sweep with ``seeds`` replications (seeds spawned from the
+    preset's own seed); their ``outcomes.csv`` rows, with a ``preset`` column."""
+    tables = []
+    with make_executor(workers) as (executor, label, in_flight):
+        for name in presets:
+            experiment = parse_experiment({"scenario": name, "replications": seeds}, name=f"check-{name}")
+            run_sweep(experiment, out / name, executor, in_flight=in_flight, progress=False, executor_label=label)
+            tables.append(pd.read_csv(out / name / "outcomes.csv").assign(preset=name))
+    return pd.concat(tables, ignore_index=True)
 
 
 def markdown_table(table: pd.DataFrame) -> str:
@@ -50,13 +51,16 @@ def markdown_table(table: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument("--seeds", type=int, default=10, help="replications per preset (default 10)")
     parser.add_argument("--workers", type=int, default=None)
-    args = parser.parse_args()
-    print(markdown_table(preset_outcomes(args.seeds, args.workers)))
+    parser.add_argument("--out", type=Path, default=Path("results/check_presets"),
+                        help="folder for the sweeps (must not hold earlier results)")
+    args = parser.parse_args(argv)
+    print(markdown_table(preset_outcomes(args.seeds, args.out, args.workers)))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

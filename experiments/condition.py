@@ -2,7 +2,9 @@
 
 ``when = "active + violent == 0"`` in an experiment's ``[stop]`` table ends a run after the
 first step at which it holds (NetLogo BehaviorSpace's "stop condition"). Only numbers,
-metric names, arithmetic, comparisons and ``and``/``or``/``not`` are allowed.
+metric names, arithmetic, comparisons and ``and``/``or``/``not`` are allowed, in at most
+``MAX_CONDITION_LENGTH`` characters nested at most ``MAX_CONDITION_DEPTH`` deep
+(``crowd_model/limits.py``).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import operator
 from collections.abc import Iterable, Mapping
 
 from crowd_model.errors import InputError
+from crowd_model.limits import MAX_CONDITION_DEPTH, MAX_CONDITION_LENGTH
 
 _BINARY = {
     ast.Add: operator.add,
@@ -35,10 +38,18 @@ class Condition:
     def __init__(self, text: str, known: Iterable[str] | None = None):
         """Parse ``text``; with ``known``, every name in it must be one of those metrics."""
         self.text = text
+        if len(text) > MAX_CONDITION_LENGTH:
+            raise InputError(f"stop condition is {len(text):,} characters long; at most {MAX_CONDITION_LENGTH:,}")
         try:
             self._tree = ast.parse(text, mode="eval").body
         except SyntaxError:
             raise InputError(f"stop condition {text!r} is not a valid expression") from None
+        except (RecursionError, MemoryError):
+            raise InputError(f"stop condition {text!r} is nested too deeply") from None
+        if _depth(self._tree) > MAX_CONDITION_DEPTH:
+            raise InputError(
+                f"stop condition {text!r} is nested more than {MAX_CONDITION_DEPTH} levels deep; simplify it"
+            )
         self.names = sorted(_names(self._tree, text))
         unknown = [] if known is None else [n for n in self.names if n not in set(known)]
         if unknown:
@@ -49,6 +60,19 @@ class Condition:
 
     def __call__(self, values: Mapping[str, float]) -> bool:
         return bool(_evaluate(self._tree, values))
+
+
+def _depth(tree: ast.AST) -> int:
+    """How deep the expression nests (iteratively: no recursion on a hostile tree)."""
+    deepest, stack = 0, [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if depth > MAX_CONDITION_DEPTH:
+            break
+        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node)
+                     if not isinstance(child, (ast.operator, ast.boolop, ast.unaryop, ast.cmpop, ast.expr_context)))
+    return deepest
 
 
 def _names(node: ast.AST, text: str) -> set[str]:

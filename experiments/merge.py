@@ -18,8 +18,9 @@ from pathlib import Path
 
 from crowd_model.errors import InputError
 
-from crowd_model.experiments.storage import (OUTCOMES, TIMESERIES, ResultStore, _complete_lines, write_atomic,
-                                             write_json_atomic)
+from crowd_model.files import FolderLock, prepare_out_dir, write_atomic, write_json_atomic
+
+from crowd_model.experiments.storage import CHECKSUMS, OUTCOMES, TIMESERIES, ResultStore, _complete_lines
 
 METADATA, DESIGN = "metadata.json", "design.csv"
 
@@ -45,18 +46,21 @@ def merge_shards(directories: list[str | Path], out_dir: str | Path) -> dict:
         if (path / DESIGN).read_bytes() != design:
             raise InputError(f"{path}/{DESIGN} differs from {first_dir}/{DESIGN}")
 
-    out = Path(out_dir)
-    if (out / OUTCOMES).exists() or (out / TIMESERIES).exists():
+    out = prepare_out_dir(out_dir)
+    with FolderLock(out):
+        return _merge(shards, out, design)
+
+
+def _merge(shards: list[tuple[Path, dict]], out: Path, design: bytes) -> dict:
+    first_dir, first = shards[0]
+    if any((out / name).exists() for name in (OUTCOMES, TIMESERIES, CHECKSUMS)):
         raise InputError(f"{out} already holds sweep results; choose another --out")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InputError(f"cannot write results to {out}: {exc.strerror}") from None
-    headers = {name: _header(first_dir / name) for name in (OUTCOMES, TIMESERIES)}
-    bodies = {OUTCOMES: [], TIMESERIES: []}
+    files = (OUTCOMES, TIMESERIES, CHECKSUMS)
+    headers = {name: _header(first_dir / name) for name in files}
+    bodies = {name: [] for name in files}
     keys = []
     for path, _ in shards:
-        for name in (OUTCOMES, TIMESERIES):
+        for name in files:
             lines = _complete_lines(path / name)
             if not lines or lines[0] != headers[name]:
                 raise InputError(f"{path}/{name} has other columns than {first_dir}/{name}")
@@ -69,7 +73,7 @@ def merge_shards(directories: list[str | Path], out_dir: str | Path) -> dict:
                          f"the sweep has {first['runs']}")
 
     write_atomic(out / DESIGN, design.decode("utf-8"))
-    for name in (OUTCOMES, TIMESERIES):
+    for name in files:
         write_atomic(out / name, headers[name] + "".join(bodies[name]))
     ResultStore(out, [], []).finalize(order, parquet=first.get("format") == "parquet")
 

@@ -17,6 +17,7 @@ import pandas as pd
 
 from crowd_model.errors import InputError
 from crowd_model.parameters import Parameters, parameter_specs
+from crowd_model.site import load_site
 
 from crowd_model.experiments.design import grid_design, lhs_design, morris_design, sobol_design
 from crowd_model.experiments.spec import Experiment
@@ -115,8 +116,11 @@ def run_seeds(seq: np.random.SeedSequence, points: int, replications: int) -> np
 
 
 def run_id(scenario: str, parameters: Parameters, seed: int, steps: int) -> str:
-    """A stable id from what decides a run: scenario, parameters, seed and steps."""
+    """A stable id from what decides a run: scenario, parameters, seed and steps, and the
+    contents of the site map (not only its path: an edited map makes other runs)."""
     what = {"scenario": scenario, "parameters": parameters.to_dict(), "seed": seed, "steps": steps}
+    if parameters.site != "none":
+        what["site_sha256"] = load_site(parameters.site).sha256
     return hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:16]
 
 

@@ -25,6 +25,8 @@ The form (DESIGN.md's contract, plus ``[record]`` and ``[stop]``)::
     [stop]                      # end a run early once this holds (not before step `after`)
     when = "active == 0"
     after = 50
+    [limits]                    # raise a size limit (crowd_model/limits.py)
+    max_runs = 200000
 """
 
 from __future__ import annotations
@@ -36,19 +38,22 @@ from pathlib import Path
 from typing import Any
 
 from crowd_model.errors import InputError
+from crowd_model.files import check_file, read_text_file
+from crowd_model.limits import Limits, check_run, check_sweep
 from crowd_model.parameters import Parameters, ParameterSpec, parameter_specs
-from crowd_model.scenario import Scenario, load_scenario, preset_names
+from crowd_model.scenario import MAX_SCENARIO_BYTES, Scenario, load_scenario, preset_names
 
 from crowd_model.experiments.condition import Condition
 
 DESIGNS = ("grid", "lhs", "sobol", "morris")
 SAMPLED = ("lhs", "sobol", "morris")
 _TOP_KEYS = ("description", "scenario", "steps", "replications", "seed", "design", "n", "levels",
-             "set", "vary", "record", "stop")
+             "set", "vary", "record", "stop", "limits")
 _RANGE_KEYS = {"start", "stop", "step"}
 _BOUND_KEYS = {"low", "high"}
 _GROUP_KEYS = {"group", "exclude"}
 MORRIS_LEVELS = 4
+_METRICS_AT_MOST = 24  # per-step metrics a scenario records (an upper bound, to size a plan before the probe)
 
 
 @dataclass(frozen=True)
@@ -97,29 +102,30 @@ class Experiment:
         return [v.name for v in self.vary]
 
 
-def load_experiment(path: str | Path) -> Experiment:
-    """Read and validate an experiment file; bad input raises :class:`InputError`."""
+def load_experiment(path: str | Path, limits: dict | None = None) -> Experiment:
+    """Read and validate an experiment file; bad input raises :class:`InputError`.
+
+    ``limits`` (``max_runs=...``, ...) raise the file's and the default size limits."""
     path = Path(path)
     data = read_toml(path, "experiment file")
     try:
-        return parse_experiment(data, name=path.stem, base_dir=path.parent, origin=str(path))
+        return parse_experiment(data, name=path.stem, base_dir=path.parent, origin=str(path), limits=limits)
     except InputError as exc:
         raise InputError(f"{path}: {exc}") from None
 
 
 def read_toml(path: Path, what: str) -> dict:
-    """The TOML table in ``path``; a missing, malformed or binary file is an :class:`InputError`."""
-    if not path.is_file():
-        raise InputError(f"{what} {path} does not exist")
+    """The TOML table in ``path``; a missing, oversized, malformed or binary file is an
+    :class:`InputError` (experiment and calibration files)."""
+    check_file(path, what)
     try:
-        return tomllib.loads(path.read_text())
+        return tomllib.loads(read_text_file(path, what, MAX_SCENARIO_BYTES))
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"{path}: malformed TOML: {exc}") from None
-    except UnicodeDecodeError:
-        raise InputError(f"{path}: not a text file") from None
 
 
-def parse_experiment(data: dict, name: str, base_dir: Path = Path("."), origin: str = "experiment") -> Experiment:
+def parse_experiment(data: dict, name: str, base_dir: Path = Path("."), origin: str = "experiment",
+                     limits: dict | None = None) -> Experiment:
     unknown = [k for k in data if k not in _TOP_KEYS]
     if unknown:
         raise InputError(f"unknown key(s) {unknown}; allowed: {', '.join(_TOP_KEYS)}")
@@ -144,9 +150,10 @@ def parse_experiment(data: dict, name: str, base_dir: Path = Path("."), origin: 
     vary = tuple(_varied(name, raw, design, specs, groups.get(name)) for name, raw in varied_raw.items())
     if design != "grid" and not vary:
         raise InputError(f"a {design} design needs at least one parameter in [vary]")
+    record = _table(data, "record")
+    _check_size(data, limits, design, n, vary, base, steps, replications, record)
 
     columns, outcome_columns = _probe(base, scenario.name)
-    record = _table(data, "record")
     _only_keys("[record]", record, {"metrics", "every"})
     metrics = record.get("metrics", columns)
     if not isinstance(metrics, list) or not metrics or not all(isinstance(m, str) for m in metrics):
@@ -185,6 +192,25 @@ def parse_experiment(data: dict, name: str, base_dir: Path = Path("."), origin: 
         source=data,
         levels=levels,
     )
+
+
+def _check_size(data: dict, overrides: dict | None, design: str, n: int | None, vary: tuple[Varied, ...],
+                base: Parameters, steps: int, replications: int, record: dict) -> None:
+    """Size the plan before anything is built: runs, stored values, the largest grid."""
+    limits = Limits.from_table(_table(data, "limits")).raised(**(overrides or {}))
+    if design == "grid":
+        points = math.prod(len(v.values) for v in vary)
+    else:
+        points = n * {"sobol": len(vary) + 2, "morris": len(vary) + 1}.get(design, 1)
+    every = record.get("every", 1)
+    every = every if isinstance(every, int) and not isinstance(every, bool) and every >= 1 else 1
+    metrics = record.get("metrics")
+    count = len(metrics) if isinstance(metrics, list) and metrics else _METRICS_AT_MOST
+    check_sweep(points, replications, steps, every, count, limits)
+    largest = {v.name: (max(v.values) if v.values is not None else v.high) for v in vary
+               if v.name in ("width", "height")}
+    width, height = (int(largest.get(k, getattr(base, k))) for k in ("width", "height"))
+    check_run(steps, width, height, limits)
 
 
 def _scenario(value, base_dir: Path) -> Scenario:

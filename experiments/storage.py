@@ -1,26 +1,37 @@
 """Crash-safe result files: ``outcomes.csv`` and ``timeseries.csv`` grow as runs finish.
 
-Each finished run is appended with one ``write`` per file, its time series first and its
-outcome row last, so a run counts as finished exactly when its outcome row is complete.
-A kill at any moment leaves both files holding every finished run; at worst the last
-line is cut off mid-write (a SIGKILL can only land inside that one system call), and
-:meth:`ResultStore.recover` drops it, along with the time series of any run whose
-outcome row is missing, before a resumed sweep goes on. At the end :meth:`finalize`
-rewrites both files in (design point, replicate) order, atomically, so an interrupted and
-resumed sweep ends with the same bytes as one that ran straight through.
+Each finished run is appended with one ``write`` per file: its time series first, then
+its line of ``checksums.csv`` (run id, number of time-series rows, SHA-256 of those rows),
+and its outcome row last. A kill at any moment leaves the files holding every finished
+run; at worst the last line is cut off mid-write. Before a resumed sweep goes on,
+:meth:`ResultStore.recover` keeps a run only if its outcome row is complete and ``ok``
+and its time-series rows in ``timeseries.csv`` are all there, as its checksum line says
+(a deleted, truncated or edited ``timeseries.csv`` loses the runs it no longer holds
+whole); every other run is dropped from all three files and runs again. At the end
+:meth:`finalize` rewrites the files in (design point, replicate) order, atomically, so an
+interrupted and resumed sweep ends with the same bytes as one that ran straight through.
 """
 
 from __future__ import annotations
 
 import csv
-import json
+import hashlib
 import os
 from collections.abc import Iterable
 from pathlib import Path
 
+from crowd_model.files import WriteError, write_atomic
+
 from crowd_model.experiments.worker import OK, RunRecord, csv_lines
 
-OUTCOMES, TIMESERIES = "outcomes.csv", "timeseries.csv"
+OUTCOMES, TIMESERIES, CHECKSUMS = "outcomes.csv", "timeseries.csv", "checksums.csv"
+CHECKSUM_HEADER = ["run_id", "rows", "sha256"]
+
+
+def checksum_line(run_id: str, timeseries_lines: str) -> str:
+    """The ``checksums.csv`` line of a run: its id, its time-series rows and their SHA-256."""
+    rows = timeseries_lines.count("\n")
+    return csv_lines([[run_id, rows, hashlib.sha256(timeseries_lines.encode()).hexdigest()]])
 
 
 class ResultStore:
@@ -38,20 +49,25 @@ class ResultStore:
     def timeseries_path(self) -> Path:
         return self.dir / TIMESERIES
 
+    @property
+    def checksums_path(self) -> Path:
+        return self.dir / CHECKSUMS
+
     def holds_results(self) -> bool:
-        return self.outcomes_path.exists() or self.timeseries_path.exists()
+        return any(p.exists() for p in (self.outcomes_path, self.timeseries_path, self.checksums_path))
 
     def create(self) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)
         write_atomic(self.timeseries_path, csv_lines([self.timeseries_header]))
+        write_atomic(self.checksums_path, csv_lines([CHECKSUM_HEADER]))
         write_atomic(self.outcomes_path, csv_lines([self.outcome_header]))
         self._open()
 
     def recover(self, planned: Iterable[str]) -> set[str]:
-        """Keep the complete, successful runs of ``planned`` and return their ids; failed
-        and cut-off runs are dropped so that they run again."""
+        """Keep the complete, successful runs of ``planned`` whose time-series rows are all
+        stored, and return their ids; every other run is dropped so that it runs again."""
         planned = set(planned)
-        kept_outcomes = {}
+        outcomes = {}
         header = None
         for line in _complete_lines(self.outcomes_path):
             fields = next(csv.reader([line]))
@@ -61,18 +77,27 @@ class ResultStore:
                     raise ValueError(f"{self.outcomes_path} has other columns than this experiment writes")
                 continue
             if len(fields) == len(header) and fields[0] in planned and fields[-2] == OK:
-                kept_outcomes[fields[0]] = line
-        kept_ts = [line for line in _complete_lines(self.timeseries_path)[1:]
-                   if line.split(",", 1)[0] in kept_outcomes]
-        write_atomic(self.timeseries_path, csv_lines([self.timeseries_header]) + "".join(kept_ts))
-        write_atomic(self.outcomes_path, csv_lines([self.outcome_header]) + "".join(kept_outcomes.values()))
+                outcomes[fields[0]] = line
+        checksums = {line.split(",", 1)[0]: line for line in _complete_lines(self.checksums_path)[1:]}
+        series = _by_run(_complete_lines(self.timeseries_path)[1:])
+        kept = [run_id for run_id in outcomes
+                if checksums.get(run_id) == checksum_line(run_id, "".join(series.get(run_id, [])))]
+        write_atomic(self.timeseries_path, csv_lines([self.timeseries_header])
+                     + "".join(line for run_id in kept for line in series[run_id]))
+        write_atomic(self.checksums_path, csv_lines([CHECKSUM_HEADER]) + "".join(checksums[r] for r in kept))
+        write_atomic(self.outcomes_path, csv_lines([self.outcome_header]) + "".join(outcomes[r] for r in kept))
         self._open()
-        return set(kept_outcomes)
+        return set(kept)
 
     def append(self, record: RunRecord) -> None:
-        if record.timeseries_lines:
-            _write_all(self._fds[TIMESERIES], record.timeseries_lines.encode())
-        _write_all(self._fds[OUTCOMES], record.outcome_line.encode())
+        try:
+            if record.timeseries_lines:
+                _write_all(self._fds[TIMESERIES], record.timeseries_lines.encode())
+            _write_all(self._fds[CHECKSUMS], checksum_line(record.run_id, record.timeseries_lines).encode())
+            _write_all(self._fds[OUTCOMES], record.outcome_line.encode())
+        except OSError as exc:
+            raise WriteError(exc.errno, f"cannot write the results of run {record.run_id} to {self.dir}: "
+                                        f"{exc.strerror or exc}") from None
 
     def close(self) -> None:
         for fd in self._fds.values():
@@ -83,13 +108,12 @@ class ResultStore:
         """Rewrite both files in ``order`` of run ids (atomically), optionally as Parquet too."""
         self.close()
         rank = {run_id: i for i, run_id in enumerate(order)}
-        outcome_lines = _complete_lines(self.outcomes_path)
-        rows = sorted(outcome_lines[1:], key=lambda line: rank[line.split(",", 1)[0]])
-        write_atomic(self.outcomes_path, outcome_lines[0] + "".join(rows))
+        for path in (self.outcomes_path, self.checksums_path):
+            lines = _complete_lines(path)
+            rows = sorted(lines[1:], key=lambda line: rank[line.split(",", 1)[0]])
+            write_atomic(path, lines[0] + "".join(rows))
         ts_lines = _complete_lines(self.timeseries_path)
-        by_run: dict[str, list[str]] = {}
-        for line in ts_lines[1:]:
-            by_run.setdefault(line.split(",", 1)[0], []).append(line)
+        by_run = _by_run(ts_lines[1:])
         body = "".join(line for run_id in sorted(by_run, key=rank.__getitem__) for line in by_run[run_id])
         write_atomic(self.timeseries_path, ts_lines[0] + body)
         if parquet:
@@ -102,22 +126,16 @@ class ResultStore:
                 os.replace(tmp, path.with_suffix(".parquet"))
 
     def _open(self) -> None:
-        for name in (OUTCOMES, TIMESERIES):
+        for name in (OUTCOMES, TIMESERIES, CHECKSUMS):
             self._fds[name] = os.open(self.dir / name, os.O_WRONLY | os.O_APPEND)
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Replace ``path`` with ``text`` so that readers see the old file or the new, never a part."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", encoding="utf-8", newline="") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-
-
-def write_json_atomic(path: Path, data: dict) -> None:
-    write_atomic(path, json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+def _by_run(lines: list[str]) -> dict[str, list[str]]:
+    """Time-series lines grouped by run id, in file order."""
+    by_run: dict[str, list[str]] = {}
+    for line in lines:
+        by_run.setdefault(line.split(",", 1)[0], []).append(line)
+    return by_run
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -130,5 +148,5 @@ def _complete_lines(path: Path) -> list[str]:
     """The file's lines that end in a newline (a line cut off by a kill does not)."""
     if not path.exists():
         return []
-    parts = path.read_bytes().decode("utf-8").split("\n")
+    parts = path.read_bytes().decode("utf-8", errors="replace").split("\n")
     return [part + "\n" for part in parts[:-1]]

@@ -11,12 +11,13 @@ from importlib import metadata as importlib_metadata
 from pathlib import Path
 
 from crowd_model.errors import InputError
-from crowd_model.runner import git_commit, versions
+from crowd_model.files import FolderLock, prepare_out_dir, write_atomic, write_json_atomic
+from crowd_model.runner import git_commit, git_dirty, site_records, versions
 
 from crowd_model.experiments.worker import OK, execute, failure, outcome_header, timeseries_header
 from crowd_model.experiments.plan import Plan, make_plan
 from crowd_model.experiments.spec import Experiment
-from crowd_model.experiments.storage import ResultStore, write_atomic, write_json_atomic
+from crowd_model.experiments.storage import ResultStore
 
 METADATA, DESIGN = "metadata.json", "design.csv"
 FORMATS = ("csv", "parquet")
@@ -31,6 +32,7 @@ class SweepSummary:
     failed: int
     seconds: float
     compute_seconds: float
+    first_error: str = ""
 
 
 def run_sweep(
@@ -47,13 +49,21 @@ def run_sweep(
 ) -> SweepSummary:
     """Run every planned run not yet finished in ``out_dir``; write results as they come.
 
-    ``shard = (i, N)`` runs only the i-th of N slices of the plan (i = 1..N; every N-th
-    run of the run order, so each slice is a balanced sample); ``crowd-model merge``
-    joins the N folders into the files one sweep writes."""
+    ``out_dir`` is locked for the whole sweep: a second writer is refused. ``shard = (i, N)``
+    runs only the i-th of N slices of the plan (i = 1..N; every N-th run of the run order, so
+    each slice is a balanced sample); ``crowd-model merge`` joins the N folders into the files
+    one sweep writes."""
     if fmt not in FORMATS:
         raise InputError(f"format {fmt!r} is not known; use one of {', '.join(FORMATS)}")
-    out = Path(out_dir)
     plan = make_plan(experiment)
+    out = prepare_out_dir(out_dir)
+    with FolderLock(out):
+        return _sweep(plan, out, executor, in_flight, resume, fmt, progress, executor_label, shard)
+
+
+def _sweep(plan: Plan, out: Path, executor: Executor, in_flight: int, resume: bool, fmt: str, progress: bool,
+           executor_label: str, shard: tuple[int, int] | None) -> SweepSummary:
+    experiment = plan.experiment
     tasks = shard_tasks(plan, shard)
     store = ResultStore(out, outcome_header(experiment), timeseries_header(experiment))
     meta_path = out / METADATA
@@ -79,10 +89,6 @@ def run_sweep(
         meta["shard"] = _shard_record(shard, tasks)
     sessions.append({"started": _now(), "executor": executor_label, "resumed_runs": len(finished)})
     meta.update(sessions=sessions, started=sessions[0]["started"], finished=None, status="running")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InputError(f"cannot write results to {out}: {exc.strerror}") from None
     write_atomic(out / DESIGN, plan.design.to_csv(index=False))
     write_json_atomic(meta_path, meta)
     if fresh:
@@ -90,7 +96,8 @@ def run_sweep(
 
     todo = [t for t in tasks if t.run_id not in finished]
     clock = time.perf_counter()
-    ok, failed, compute = _execute(todo, executor, store, in_flight, len(tasks), len(finished), experiment.name, progress, meta, meta_path)
+    ok, failed, compute, first_error = _execute(todo, executor, store, in_flight, len(tasks), len(finished),
+                                                experiment.name, progress, meta, meta_path)
     store.finalize(plan.canonical_ids, parquet=fmt == "parquet")
 
     sessions[-1]["finished"] = _now()
@@ -98,7 +105,7 @@ def run_sweep(
                 runs_ok=len(finished) + ok, runs_failed=failed)
     write_json_atomic(meta_path, meta)
     return SweepSummary(out, len(tasks), len(finished), len(finished) + ok, failed,
-                        time.perf_counter() - clock, compute)
+                        time.perf_counter() - clock, compute, first_error)
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -129,6 +136,7 @@ def _execute(todo, executor, store, in_flight, total, done_before, name, progres
     tqdm.monitor_interval = 0
     ok = failed = 0
     compute = 0.0
+    first_error = ""
     queue = iter(todo)
     pending = {}
     bar = tqdm(total=total, initial=done_before, unit="run", desc=name, file=sys.stderr,
@@ -146,13 +154,14 @@ def _execute(todo, executor, store, in_flight, total, done_before, name, progres
                 record(failure(task, exc))
 
     def record(rec):
-        nonlocal ok, failed, compute
+        nonlocal ok, failed, compute, first_error
         store.append(rec)
         compute += rec.seconds
         if rec.status == OK:
             ok += 1
         else:
             failed += 1
+            first_error = first_error or rec.error
             bar.set_postfix(failed=failed)
         bar.update()
 
@@ -177,7 +186,7 @@ def _execute(todo, executor, store, in_flight, total, done_before, name, progres
         raise
     finally:
         bar.close()
-    return ok, failed, compute
+    return ok, failed, compute, first_error
 
 
 def _metadata(plan: Plan, fmt: str) -> dict:
@@ -202,8 +211,10 @@ def _metadata(plan: Plan, fmt: str) -> dict:
         "outcome_columns": list(e.outcome_columns),
         "format": fmt,
         "plan_fingerprint": plan.fingerprint(),
+        "sites": site_records(t.parameters.site for t in plan.tasks),
         "versions": {**versions(), **_more_versions()},
         "git_commit": git_commit(),
+        "git_dirty": git_dirty(),
     }
 
 

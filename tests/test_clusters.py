@@ -109,6 +109,11 @@ def test_shards_merged_equal_the_single_sweep(reference, tmp_path, capsys, fmt):
     assert differ <= DIFFERING_KEYS
     assert joined["merged_from"] == [str(s) for s in shards]
     assert len(joined["sessions"]) == 3
+    if fmt == "csv":
+        assert (merged / "checksums.csv").read_bytes() == (serial / "checksums.csv").read_bytes()
+        assert cli.main(["sweep", str(spec), "--out", str(merged), "--workers", "1", "--no-progress", "--resume"]) == 0
+        assert "18 already done" in capsys.readouterr().out
+        same_files(serial, merged)
 
 
 def test_merge_refuses_incomplete_or_foreign_shards(reference, tmp_path, capsys):  # noqa: F811

@@ -1,21 +1,13 @@
 """Epstein (2002) Run 2 reproduced: the floor rule (NetLogo) gives outbursts, the paper's
-literal ratio gives none (experiments/reproduce_epstein.py)."""
-
-import importlib.util
-import sys
-from pathlib import Path
+literal ratio gives none (experiments/reproduce_epstein.py over experiments/specs/epstein_run2.toml)."""
 
 import numpy as np
 import pandas as pd
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[1] / "experiments" / "reproduce_epstein.py"
-_spec = importlib.util.spec_from_file_location("reproduce_epstein", SCRIPT)
-reproduce = sys.modules[_spec.name] = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(reproduce)
+from crowd_model.experiments import reproduce_epstein as reproduce
 
-SEEDS = (1, 2, 3, 4)
-STEPS = 1000
+REPLICATIONS = 4
 
 
 def test_spells_are_maximal_runs_above_threshold_with_their_peaks():
@@ -34,20 +26,20 @@ def test_outburst_stats_per_1000_steps_waiting_time_and_peaks():
 
 
 @pytest.mark.slow
-def test_floor_rule_gives_outbursts_and_literal_rule_none():
-    jobs = [
-        reproduce.Job(rule, reproduce.run2(rule), STEPS, seed)
-        for rule in ("floor", "literal")
-        for seed in SEEDS
-    ]
-    threshold = reproduce.run2("floor").outburst_threshold
-    stats = {
-        (job.label, job.seed): reproduce.outburst_stats(ts, threshold)
-        for job, ts in reproduce.run_all(jobs, workers=1)
-    }
-    for seed in SEEDS:
-        floor, literal = stats["floor", seed], stats["literal", seed]
-        assert floor["max_peak"] > threshold, seed
-        assert floor["outbursts_per_1000"] >= 5, (seed, floor)
-        assert literal["peak_active"] <= threshold, (seed, literal)
-    assert np.mean([stats["floor", s]["max_peak"] for s in SEEDS]) > 2 * threshold
+def test_floor_rule_gives_outbursts_and_literal_rule_none(tmp_path):
+    """Run 2 from its experiment file, through the sweep engine, as the script runs it."""
+    assert reproduce.main(["--only", "epstein_run2", "--replications", str(REPLICATIONS),
+                           "--workers", "1", "--out", str(tmp_path)]) == 0
+    rows = pd.read_csv(tmp_path / "epstein_run2_per_run.csv")
+    threshold = 50
+    floor, literal = rows[rows["run"] == "floor"], rows[rows["run"] == "literal"]
+    assert len(floor) == REPLICATIONS and len(literal) == REPLICATIONS
+    assert (floor["max_peak"] > threshold).all()
+    assert (floor["outbursts_per_1000"] >= 5).all()
+    assert (literal["peak_active"] <= threshold).all()
+    assert floor["max_peak"].mean() > 2 * threshold
+
+
+def test_change_start_comes_from_the_experiment_files():
+    assert reproduce.change_start(reproduce.load_experiment(reproduce.SPECS / "epstein_run3_gradual.toml")) == 50
+    assert reproduce.change_start(reproduce.load_experiment(reproduce.SPECS / "epstein_run5_cop_withdrawal.toml")) == 50

@@ -134,16 +134,13 @@ def test_custom_site_from_a_map_file(tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("preset", ["kpu-riot", "peaceful-rally", "breach"])
-def test_presets_behave_as_named_over_ten_seeds(preset):
-    import importlib.util
-    import pathlib
+def test_presets_behave_as_named_over_ten_seeds(preset, tmp_path):
+    from crowd_model.experiments import check_presets
+    from crowd_model.scenario import load_scenario
 
-    spec = importlib.util.spec_from_file_location(
-        "check_presets", pathlib.Path(__file__).parents[1] / "experiments" / "check_presets.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    table = module.pd.DataFrame([module.run_preset((preset, seed)) for seed in range(10)])
+    table = check_presets.preset_outcomes(10, tmp_path, workers=1, presets=(preset,))
+    table["steps"] = load_scenario(preset).steps
+    assert len(table) == 10
     if preset == "kpu-riot":
         assert (table.peak_violent > 50).all()
         assert (table.water_used > 0).all()
