@@ -24,7 +24,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import ipywidgets
 import solara
+import solara.widgets
 from PIL import Image
 
 from crowd_model.analysis.stats import CONFIDENCE, interval, numeric_metrics
@@ -528,23 +530,49 @@ def _big_numbers_html(items: list[tuple[str, Any, str | None]], size: str) -> st
     return '<div style="display:flex;flex-wrap:wrap;gap:4px">' + "".join(cells) + "</div>"
 
 
+def use_frame_widget(session: LiveSession, make, show):
+    """A widget made once (``make()``) and redrawn for each new frame (``show(widget,
+    frame)``) straight from the play loop, not by a render: a render walks the whole page (every
+    parameter control), which cost most of a frame's time on a busy machine."""
+    widget = solara.use_memo(make, [])
+
+    def follow():
+        def draw(frame):
+            if frame is not None:
+                show(widget, frame)
+
+        draw(session.frame.peek())
+        return session.frame.subscribe(draw)
+
+    solara.use_effect(follow, [])
+    return widget
+
+
 @solara.component
 def GridView(session: LiveSession):
-    frame = session.frame.value
-    if frame is not None:
-        solara.Image(frame.png, classes=["crowd-grid"], width=f"min(100%, {GRID_PIXELS}px)")
+    image = use_frame_widget(
+        session,
+        lambda: ipywidgets.Image(format="png", layout={"width": f"min(100%, {GRID_PIXELS}px)"},
+                                 _dom_classes=["solara-image", "crowd-grid"]),
+        lambda widget, frame: setattr(widget, "value", frame.png))
+    solara.Div(children=[image])
 
 
-@solara.component
-def CountNumbers(session: LiveSession):
-    frame = session.frame.value
-    if frame is None:
-        return
+def counts_html(frame: Frame) -> str:
     counts = frame.counts
     items = [("step", frame.step, None)]
     items += [(s, counts[s], STATE_COLOURS.get(s)) for s in STATE_NAMES if s in counts]
     items += [(c, counts[c], None) for c in extra_chart_columns(counts)]
-    solara.HTML(tag="div", unsafe_innerHTML=_big_numbers_html(items, "34px"), classes=["crowd-counts"])
+    return _big_numbers_html(items, "34px")
+
+
+@solara.component
+def CountNumbers(session: LiveSession):
+    numbers = use_frame_widget(
+        session,
+        lambda: solara.widgets.HTML(tag="div", attributes={"class": "crowd-counts"}),
+        lambda widget, frame: setattr(widget, "unsafe_innerHTML", counts_html(frame)))
+    solara.Div(children=[numbers])
 
 
 @solara.component
