@@ -3,7 +3,7 @@
 Start it with ``crowd-model app`` or ``solara run app.py``. Every browser tab is its own
 session with its own model and its own sweep (run by :mod:`experiments` in the background).
 The grid is drawn as a PNG from ``model.cell_categories()`` (one colour per code of
-:data:`crowd_model.kernel.CELL_CATEGORIES`); the sliders are generated from
+:data:`crowd_model.render.CELL_CATEGORIES`); the sliders are generated from
 :func:`crowd_model.parameters.parameter_specs`; parameters apply on Reset.
 """
 
@@ -24,14 +24,17 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import ipywidgets
 import solara
+import solara.widgets
 from PIL import Image
 
 import app_text
 from app_text import LANGUAGES, say, shown
 from crowd_model.analysis.stats import CONFIDENCE, interval, numeric_metrics
 from crowd_model.errors import InputError
-from crowd_model.kernel import CELL_CATEGORIES, STATE_NAMES
+from crowd_model.render import CELL_CATEGORIES
+from crowd_model.world import STATE_NAMES
 from crowd_model.model import CrowdModel
 from crowd_model.parameters import Parameters, ParameterSpec, parameter_specs
 from crowd_model.scenario import Scenario, load_scenario, preset_names
@@ -549,23 +552,51 @@ def _big_numbers_html(items: list[tuple[str, Any, str | None]], size: str,
     return '<div style="display:flex;flex-wrap:wrap;gap:4px">' + "".join(cells) + "</div>"
 
 
+def use_frame_widget(session: LiveSession, make, show, dependencies=()):
+    """A widget made once (``make()``) and redrawn for each new frame (``show(widget,
+    frame)``) straight from the play loop, not by a render: a render walks the whole page (every
+    parameter control), which cost most of a frame's time on a busy machine. A change of
+    ``dependencies`` (the page's language) redraws it at once."""
+    widget = solara.use_memo(make, [])
+
+    def follow():
+        def draw(frame):
+            if frame is not None:
+                show(widget, frame)
+
+        draw(session.frame.peek())
+        return session.frame.subscribe(draw)
+
+    solara.use_effect(follow, list(dependencies))
+    return widget
+
+
 @solara.component
 def GridView(session: LiveSession):
-    frame = session.frame.value
-    if frame is not None:
-        solara.Image(frame.png, classes=["crowd-grid"], width=f"min(100%, {GRID_PIXELS}px)")
+    image = use_frame_widget(
+        session,
+        lambda: ipywidgets.Image(format="png", layout={"width": f"min(100%, {GRID_PIXELS}px)"},
+                                 _dom_classes=["solara-image", "crowd-grid"]),
+        lambda widget, frame: setattr(widget, "value", frame.png))
+    solara.Div(children=[image])
 
 
-@solara.component
-def CountNumbers(session: LiveSession):
-    frame = session.frame.value
-    if frame is None:
-        return
+def counts_html(frame: Frame, lang: str = app_text.DEFAULT_LANGUAGE) -> str:
     counts = frame.counts
     items = [("step", frame.step, None)]
     items += [(s, counts[s], STATE_COLOURS.get(s)) for s in STATE_NAMES if s in counts]
     items += [(c, counts[c], None) for c in extra_chart_columns(counts)]
-    solara.HTML(tag="div", unsafe_innerHTML=_big_numbers_html(items, "34px", LANGUAGE.value), classes=["crowd-counts"])
+    return _big_numbers_html(items, "34px", lang)
+
+
+@solara.component
+def CountNumbers(session: LiveSession):
+    lang = LANGUAGE.value
+    numbers = use_frame_widget(
+        session,
+        lambda: solara.widgets.HTML(tag="div", attributes={"class": "crowd-counts"}),
+        lambda widget, frame: setattr(widget, "unsafe_innerHTML", counts_html(frame, lang)), [lang])
+    solara.Div(children=[numbers])
 
 
 @solara.component

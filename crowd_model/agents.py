@@ -1,8 +1,12 @@
-"""Mesa agents: the face of the array state in :mod:`crowd_model.kernel`.
+"""Mesa agents: live, read-only views of the rows of the model's world.
 
-Each agent is a row of the model's arrays; its attributes read that row, and its
-``step`` runs the same compiled rule the model's fast step runs, so
-``model.agents.shuffle_do("step")`` and the kernel agree rule for rule.
+The model's state is the array :class:`~crowd_model.world.World`; a step is the compiled
+step of the scenario (:func:`crowd_model.epstein.step`, :func:`crowd_model.riot.step`), which
+activates every agent in a fresh random order. Each Mesa agent here reads its row of that
+world, so ``model.agents`` can be inspected, filtered and counted as in any Mesa model.
+An agent's :meth:`GridAgent.step` gives that one agent its turn under the same compiled
+rules (handy to follow one agent in a debugger, with ``NUMBA_DISABLE_JIT=1``); it does not
+run what a model step does before and after the agents act.
 """
 
 from __future__ import annotations
@@ -10,18 +14,17 @@ from __future__ import annotations
 from enum import IntEnum
 
 import mesa
-import numpy as np
 
-from crowd_model import kernel, rules
+from crowd_model import rules, world
 
 
 class CivilianState(IntEnum):
-    CALM = kernel.CALM
-    ACTIVE = kernel.ACTIVE
-    VIOLENT = kernel.VIOLENT
-    FLEEING = kernel.FLEEING
-    ARRESTED = kernel.ARRESTED
-    LEFT = kernel.LEFT
+    CALM = world.CALM
+    ACTIVE = world.ACTIVE
+    VIOLENT = world.VIOLENT
+    FLEEING = world.FLEEING
+    ARRESTED = world.ARRESTED
+    LEFT = world.LEFT
 
 
 class GridAgent(mesa.Agent):
@@ -34,15 +37,28 @@ class GridAgent(mesa.Agent):
     @property
     def position(self) -> tuple[int, int]:
         """(x, y) of the cell the agent stands on."""
-        world = self.model.world
-        return int(world.x[self.index]), int(world.y[self.index])
+        w = self.model.world
+        return int(w.x[self.index]), int(w.y[self.index])
 
     def step(self) -> None:
-        kernel.activate(self.model.world, self.model.step_parameters, self.model.rng, self.index)
+        """This agent's turn, by the scenario's compiled rules (``model.kernel.activate``)."""
+        self.model.kernel.activate(self.model.packed_world, self.model.step_parameters, self.model.rng, self.index)
 
 
-class Supporter(GridAgent):
-    """A civilian supporter (Epstein's 'agent'): hardship H, risk aversion R, a state."""
+class Civilian(GridAgent):
+    """A civilian (Epstein's 'agent'; every agent not in the security forces): hardship H,
+    risk aversion R, a state. Its role is :class:`Supporter` or :class:`Provocateur`.
+
+    Each turn it moves, then takes the state its net grievance calls for: calm, active
+    when ``felt grievance - R * P > activation_threshold``, violent above
+    ``violence_threshold`` (:func:`crowd_model.rules.engagement`), where P is the arrest
+    probability it estimates from officers and engaged civilians in vision. Without a site,
+    it moves to a random empty cell in vision (Epstein's rule M) and that is all. At a site
+    it also catches arousal from engaged neighbours and provocateurs, grows afraid of
+    water-cannon hits, arrests and an advancing line (and flees past ``fear_threshold``),
+    loses patience and goes home, and, violent, throws stones and damages property
+    (:func:`crowd_model.riot.civilian_step`; the ODD gives every rule).
+    """
 
     @property
     def state(self) -> CivilianState:
@@ -57,52 +73,87 @@ class Supporter(GridAgent):
         return float(self.model.world.risk_aversion[self.index])
 
     @property
+    def arousal(self) -> float:
+        return float(self.model.world.arousal[self.index])
+
+    @property
+    def fear(self) -> float:
+        return float(self.model.world.fear[self.index])
+
+    @property
     def grievance(self) -> float:
-        return float(rules.grievance(self.hardship, self.model.current.legitimacy))
+        """The grievance it acts on: ``H (1 - L')`` plus arousal, where L' is the legitimacy it
+        still grants (:func:`crowd_model.rules.felt_grievance`, the rule both steps use)."""
+        w = self.model.world
+        return float(rules.felt_grievance(
+            w.hardship[self.index], self.model.current.legitimacy, w.legitimacy_deficit[self.index],
+            w.arousal[self.index],
+        ))
 
     @property
     def jail_term(self) -> int:
         return int(self.model.world.jail[self.index])
 
 
+class Supporter(Civilian):
+    """A supporter of the losing candidate pair: most of the crowd."""
+
+
+class Provocateur(Civilian):
+    """A hardcore agitator (Jager et al. 2001): hardship 1, low risk aversion; raises the
+    arousal of those next to it, turns violent first, hides in dense crowd away from officers,
+    and may be identified by officers, who then seize it first under ``provocateurs_first``."""
+
+    @property
+    def identified(self) -> bool:
+        return bool(self.model.world.identified[self.index])
+
+
 class SecurityOfficer(GridAgent):
-    """A security officer (Epstein's 'cop'): arrests a random active civilian in vision."""
+    """A security officer: police, TNI or Linmas (``unit``).
+
+    Without a site it is Epstein's cop: it moves to a random empty cell in vision and
+    arrests a random engaged civilian there (:func:`crowd_model.epstein.officer_step`). At a
+    site, police and TNI seize a target within ``arrest_reach`` by the ``arrest_policy``
+    when at least ``arrest_backup`` officers stand within 2 cells; otherwise, and always for
+    Linmas, it holds or walks back to its cordon post, shoving civilians back while the line
+    advances; Linmas guide calm civilians next to them home
+    (:func:`crowd_model.riot.officer_step`).
+    """
+
+    @property
+    def unit(self) -> str:
+        return world.UNIT_NAMES[int(self.model.world.role[self.index])]
 
 
 class WaterCannon(mesa.Agent):
-    """A water-cannon truck. It fires when enough violent civilians are in range, its
-    cooldown has passed and its tank holds a shot; the spray hits every civilian in a cone
-    aimed at the centre of the violent ones, pushing them away and frightening them."""
+    """A water-cannon truck (read-only view of ``model.world``'s ``cannon_*`` arrays). It fires
+    when enough violent civilians are in range, its cooldown has passed and its tank holds a
+    shot; the spray hits every cell in a cone aimed at the centre of the violent ones,
+    pushing the civilians there away and frightening them
+    (:func:`crowd_model.riot.fire_water_cannons`)."""
 
-    def __init__(self, model, position: tuple[int, int]):
+    def __init__(self, model, index: int):
         super().__init__(model)
-        self.position = position
-        self.water = model.current.water_capacity
-        self.cooldown = 0
-        self.firing = False
-        self.shots = 0
+        self.index = index
 
-    def step(self) -> None:
-        p, w = self.model.current, self.model.world
-        self.firing = False
-        self.cooldown = max(0, self.cooldown - 1)
-        if self.model.time < p.water_cannon_start or self.cooldown > 0 or self.water < p.water_per_shot:
-            return
-        x0, y0 = self.position
-        violent = w.alive & (w.kind == kernel.CIVILIAN) & (w.state == kernel.VIOLENT)
-        dx, dy = w.x[violent] - x0, w.y[violent] - y0
-        in_range = dx * dx + dy * dy <= p.water_cannon_range**2
-        if in_range.sum() < p.water_cannon_trigger:
-            return
-        aim = float(np.arctan2(dy[in_range].mean(), dx[in_range].mean()))
-        gx, gy = np.meshgrid(np.arange(w.spray.shape[0]) - x0, np.arange(w.spray.shape[1]) - y0, indexing="ij")
-        cone = rules.in_spray_cone(gx, gy, aim, p.water_cannon_cone, p.water_cannon_range)
-        w.spray[cone] = True
-        w.spray_x[cone], w.spray_y[cone] = x0, y0
-        bystanders = (w.blockers - w.officers_here - w.violent_here) > 0
-        w.indiscriminate[cone & bystanders] += 1.0
-        self.water -= p.water_per_shot
-        self.model.water_used += p.water_per_shot
-        self.cooldown = p.water_cannon_cooldown
-        self.firing = True
-        self.shots += 1
+    @property
+    def position(self) -> tuple[int, int]:
+        w = self.model.world
+        return int(w.cannon_x[self.index]), int(w.cannon_y[self.index])
+
+    @property
+    def water(self) -> float:
+        return float(self.model.world.cannon_water[self.index])
+
+    @property
+    def cooldown(self) -> int:
+        return int(self.model.world.cannon_cooldown[self.index])
+
+    @property
+    def firing(self) -> bool:
+        return bool(self.model.world.cannon_firing[self.index])
+
+    @property
+    def shots(self) -> int:
+        return int(self.model.world.cannon_shots[self.index])

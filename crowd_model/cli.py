@@ -68,8 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     sweep = sub.add_parser("sweep", help="run an experiment file: many runs, crash-safe results", epilog=EXIT_CODES)
     sweep.add_argument("spec", metavar="SPEC.toml", help="experiment file (see experiments/*.toml)")
     sweep.add_argument("--out", help="result folder (default: results/<experiment name>)")
-    sweep.add_argument("--workers", type=_positive_int, help="local worker processes (default: the number of cores; 1 runs in this process)")
-    sweep.add_argument("--scheduler", metavar="ADDRESS", help="run on a dask cluster at this scheduler address (needs the distributed extra)")
+    _executor_arguments(sweep)
     sweep.add_argument("--resume", action="store_true", help="finish a killed or failed sweep in --out, skipping finished runs")
     sweep.add_argument("--format", choices=("csv", "parquet"), default="csv", help="also write Parquet files at the end (default: csv only)")
     sweep.add_argument("--no-progress", action="store_true", help="do not show the progress bar")
@@ -83,6 +82,12 @@ def build_parser() -> argparse.ArgumentParser:
     merge.add_argument("--out", required=True, help="result folder to write (must not hold results yet)")
     merge.set_defaults(func=cmd_merge)
 
+    calibrate = sub.add_parser("calibrate", help="fit parameters to target statistics by ABC-SMC (runs like a sweep's)")
+    calibrate.add_argument("spec", metavar="SPEC.toml", help="calibration file (see experiments/specs/calibrate_*.toml)")
+    calibrate.add_argument("--out", help="result folder (default: results/<calibration name>)")
+    _executor_arguments(calibrate)
+    calibrate.set_defaults(func=cmd_calibrate)
+
     analyse = sub.add_parser("analyse", help="summaries, sensitivity indices and figures from a sweep's result folder")
     analyse.add_argument("dir", metavar="DIR", help="a folder written by 'crowd-model sweep'")
     analyse.add_argument("--metric", action="append", default=None, help="outcome to analyse (repeatable; default: the main outcomes present)")
@@ -94,6 +99,12 @@ def build_parser() -> argparse.ArgumentParser:
     app.add_argument("--port", type=_non_negative_int, help="port (default: Solara's, 8765; 0 picks a free one)")
     app.set_defaults(func=cmd_app)
     return parser
+
+
+def _executor_arguments(parser) -> None:
+    """Where the runs happen: ``--workers`` or ``--scheduler`` (sweep, calibrate)."""
+    parser.add_argument("--workers", type=_positive_int, help="local worker processes (default: the number of cores; 1 runs in this process)")
+    parser.add_argument("--scheduler", metavar="ADDRESS", help="run on a dask cluster at this scheduler address (needs the distributed extra)")
 
 
 _LIMIT_HELP = {
@@ -203,6 +214,40 @@ def cmd_merge(args) -> int:
     meta = merge_shards(args.dirs, args.out)
     print(f"merged {len(args.dirs)} shards: {meta['runs_ok']} of {meta['runs']} runs ok, "
           f"{meta['runs_failed']} failed; results in {args.out}")
+    return 0
+
+
+def cmd_calibrate(args) -> int:
+    from pathlib import Path
+
+    from crowd_model.analysis.figures import posterior
+    from crowd_model.experiments.calibrate import calibrate, load_calibration
+    from crowd_model.experiments.executors import make_executor
+
+    if args.scheduler and args.workers:
+        raise InputError("use --workers or --scheduler, not both")
+    cal = load_calibration(args.spec)
+    out = Path(args.out) if args.out else Path("results") / cal.name
+
+    def progress(g, epsilon, tried, total):
+        print(f"generation {g}: epsilon {epsilon:.4g}, {cal.particles} of {tried} accepted ({total} runs so far)",
+              file=sys.stderr)
+
+    with make_executor(args.workers, args.scheduler) as (executor, label, in_flight):
+        meta = calibrate(cal, out, executor, progress=progress)
+    import pandas as pd
+
+    figure = posterior(pd.read_csv(out / "particles.csv"), list(cal.fit), cal.fit, cal.truth,
+                       out / "posterior", ["png"])
+    summary = pd.read_csv(out / "posterior_summary.csv")
+    print(f"{meta['simulations']} runs on {label}; posterior of {len(summary)} parameter(s), "
+          f"mean [95% credible interval]:")
+    for row in summary.itertuples():
+        truth = "" if pd.isna(row.truth) else f"   (true {row.truth:g})"
+        print(f"  {row.parameter:<22} {row.mean:.4g} [{row.ci_low:.4g}, {row.ci_high:.4g}]{truth}")
+    for path in ("particles.csv", "posterior.csv", "posterior_summary.csv", "metadata.json"):
+        print(f"wrote {out / path}")
+    print(f"wrote {figure[0]}")
     return 0
 
 

@@ -12,7 +12,7 @@ import dataclasses
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from crowd_model.errors import InputError
 from crowd_model.schedules import Schedule, parse_schedule
@@ -31,8 +31,12 @@ def parameter(
     choices: tuple[str, ...] | None = None,
     schedulable: bool = False,
     group: str = "population",
+    kernel: bool = False,
 ):
-    """Declare one parameter of :class:`Parameters` with its documentation and bounds."""
+    """Declare one parameter of :class:`Parameters` with its documentation and bounds.
+
+    ``kernel=True`` puts it in the record the compiled steps read (:data:`KernelParameters`,
+    as ``p.<name>``: a choice as the index of its value, the rest as they are)."""
     return field(
         default=default,
         metadata={
@@ -43,6 +47,7 @@ def parameter(
             "choices": choices,
             "schedulable": schedulable,
             "group": group,
+            "kernel": kernel,
         },
     )
 
@@ -61,6 +66,7 @@ class ParameterSpec:
     choices: tuple[str, ...] | None
     schedulable: bool
     group: str
+    kernel: bool
 
     def describe_allowed(self) -> str:
         if self.choices:
@@ -145,7 +151,7 @@ class Parameters:
     height: int = parameter(40, low=3, high=2000, unit="cells", group="site",
                             help="Grid height.")
     torus: bool = parameter(True, group="site",
-                            help="Wrap the grid edges (Epstein's torus); false gives a bounded grid.")
+                            help="Wrap the grid edges (Epstein's torus); false gives a bounded grid.", kernel=True)
     citizen_density: float = parameter(
         0.7, low=0.0, high=1.0, unit="per cell",
         help="Share of cells holding a civilian at the start (Epstein: agent density).")
@@ -160,22 +166,22 @@ class Parameters:
         help="Euclidean radius an officer sees, own cell included (Epstein v*).")
     legitimacy: float = parameter(
         0.82, low=0.0, high=1.0, schedulable=True, group="behaviour",
-        help="Perceived legitimacy L of the authority; grievance G = H(1 - L).")
+        help="Perceived legitimacy L of the authority; grievance G = H(1 - L).", kernel=True)
     arrest_constant: float = parameter(
         2.3, low=0.0, high=100.0, schedulable=True, group="behaviour",
-        help="k in the estimated arrest probability P = 1 - exp(-k * ratio).")
+        help="k in the estimated arrest probability P = 1 - exp(-k * ratio).", kernel=True)
     activation_threshold: float = parameter(
         0.1, low=-1.0, high=1.0, schedulable=True, group="behaviour",
-        help="T: a civilian turns active when G - R*P > T.")
+        help="T: a civilian turns active when G - R*P > T.", kernel=True)
     ratio_rule: str = parameter(
         "floor", choices=RATIO_RULES, group="behaviour",
-        help="How the cop-to-active ratio C/(1+A) enters P: literal (paper), floor (NetLogo), round (Mesa).")
+        help="How the cop-to-active ratio C/(1+A) enters P: literal (paper), floor (NetLogo), round (Mesa).", kernel=True)
     max_jail_term: int = parameter(
         30, low=1, high=1_000_000_000, unit="steps", schedulable=True, group="security",
-        help="J_max: an arrest jails for a uniform 0..J_max-1 steps; above the run length means life.")
+        help="J_max: an arrest jails for a uniform 0..J_max-1 steps; above the run length means life.", kernel=True)
     movement: bool = parameter(
         True, group="behaviour",
-        help="Agents move each step to a random empty cell within vision (Epstein rule M).")
+        help="Agents move each step to a random empty cell within vision (Epstein rule M).", kernel=True)
     site: str = parameter(
         "none", group="site",
         help="Site map: 'none' (Epstein's open grid), a preset (kpu) or a path to a map file.")
@@ -199,88 +205,88 @@ class Parameters:
         help="Civil-protection (Linmas) guards at a site; they shield in the rear rows and never arrest.")
     cordon_depth: int = parameter(
         3, low=1, high=20, unit="rows", group="security",
-        help="Rows of posts behind the cordon front line (C cells of the site map).")
+        help="Rows of posts behind the cordon front line (C cells of the site map).", kernel=True)
     linmas_guidance: float = parameter(
         0.05, low=0.0, high=1.0, group="security",
-        help="Chance per step that a calm civilian next to a Linmas guard is guided home.")
+        help="Chance per step that a calm civilian next to a Linmas guard is guided home.", kernel=True)
     arrest_policy: str = parameter(
         "violent", choices=ARREST_POLICIES, group="security",
-        help="Whom officers arrest: violent civilians, identified provocateurs first, or anyone engaged.")
+        help="Whom officers arrest: violent civilians, identified provocateurs first, or anyone engaged.", kernel=True)
     arrest_backup: int = parameter(
         3, low=1, high=50, unit="officers", group="security",
-        help="Officers within 2 cells (the arresting one included) needed before an arrest (Lemos et al.).")
+        help="Officers within 2 cells (the arresting one included) needed before an arrest (Lemos et al.).", kernel=True)
     arrest_reach: int = parameter(
         2, low=1, high=20, unit="cells", group="security",
         help="How far from an officer a civilian can be seized (site scenarios).")
     identify_probability: float = parameter(
         0.2, low=0.0, high=1.0, group="security",
-        help="Chance per step that a violent provocateur within officer_vision of an officer is identified.")
+        help="Chance per step that a violent provocateur within officer_vision of an officer is identified.", kernel=True)
     pushback: bool = parameter(
         True, group="security",
-        help="The cordon advances on the crowd once violence has been seen and the crowd weakens.")
+        help="The cordon advances on the crowd once violence has been seen and the crowd weakens.", kernel=True)
     pushback_threshold: float = parameter(
         0.03, low=0.0, high=1.0, group="security",
-        help="The crowd counts as weakened when active + violent fall below this share of it.")
+        help="The crowd counts as weakened when active + violent fall below this share of it.", kernel=True)
     pushback_interval: int = parameter(
         10, low=1, high=10_000, unit="steps", group="security",
-        help="Steps between one-cell advances of the cordon.")
+        help="Steps between one-cell advances of the cordon.", kernel=True)
     pushback_max: int = parameter(
         12, low=0, high=1000, unit="cells", group="security",
-        help="How far the cordon may advance from its line.")
+        help="How far the cordon may advance from its line.", kernel=True)
     water_cannons: int = parameter(
         1, low=0, high=10, unit="trucks", group="water cannon",
         help="Water-cannon trucks, placed on the W cells of the site map.")
     water_cannon_range: int = parameter(
         10, low=1, high=100, unit="cells", group="water cannon",
-        help="How far the spray reaches.")
+        help="How far the spray reaches.", kernel=True)
     water_cannon_cone: float = parameter(
         30.0, low=1.0, high=180.0, unit="degrees", group="water cannon",
-        help="Half-angle of the spray cone around the aim (the centre of the violent civilians in range).")
+        help="Half-angle of the spray cone around the aim (the centre of the violent civilians in range).", kernel=True)
     water_cannon_trigger: int = parameter(
         8, low=1, high=100_000, unit="civilians", group="water cannon",
-        help="The cannon fires when at least this many violent civilians are within range.")
+        help="The cannon fires when at least this many violent civilians are within range.", kernel=True)
     water_cannon_cooldown: int = parameter(
         4, low=1, high=10_000, unit="steps", group="water cannon",
-        help="Steps between two shots.")
+        help="Steps between two shots.", kernel=True)
     water_cannon_start: int = parameter(
         0, low=0, high=1_000_000, unit="step", group="water cannon",
-        help="First step at which the cannon may fire (its timing).")
+        help="First step at which the cannon may fire (its timing).", kernel=True)
     water_capacity: float = parameter(
         10000.0, low=0.0, high=1e7, unit="litres", group="water cannon",
         help="Water in each truck's tank.")
     water_per_shot: float = parameter(
         400.0, low=1.0, high=1e6, unit="litres", group="water cannon",
-        help="Water one shot uses.")
+        help="Water one shot uses.", kernel=True)
     violence_threshold: float = parameter(
         1.0, low=-1.0, high=3.0, group="behaviour",
-        help="A civilian turns violent when G - R*P exceeds this (>= 1 with no arousal: never).")
+        help="A civilian turns violent when G - R*P exceeds this (>= 1 with no arousal: never).", kernel=True)
     arousal_contagion: float = parameter(
         0.0, low=0.0, high=1.0, group="behaviour",
-        help="How strongly engaged and provocateur neighbours raise an agent's arousal (added to G).")
+        help="How strongly engaged and provocateur neighbours raise an agent's arousal (added to G).", kernel=True)
     arousal_decay: float = parameter(
         0.05, low=0.0, high=1.0, group="behaviour",
-        help="Share of arousal lost each step.")
+        help="Share of arousal lost each step.", kernel=True)
     provocateur_influence: float = parameter(
         0.15, low=0.0, high=10.0, group="behaviour",
-        help="Arousal exposure per provocateur next to an agent.")
+        help="Arousal exposure per provocateur next to an agent.", kernel=True)
     fear_threshold: float = parameter(
         1.0, low=0.0, high=100.0, group="behaviour",
-        help="A civilian whose fear exceeds this flees to an exit.")
+        help="A civilian whose fear exceeds this flees to an exit.", kernel=True)
     fear_decay: float = parameter(
         0.1, low=0.0, high=1.0, group="behaviour",
-        help="Share of fear lost each step.")
+        help="Share of fear lost each step.", kernel=True)
     spray_fear: float = parameter(
         0.5, low=0.0, high=10.0, group="behaviour",
-        help="Fear added by a water-cannon hit.")
+        help="Fear added by a water-cannon hit.", kernel=True)
     arrest_fear: float = parameter(
         0.05, low=0.0, high=10.0, group="behaviour",
-        help="Fear added per recent arrest within vision.")
+        help="Fear added per recent arrest within vision.", kernel=True)
     line_fear: float = parameter(
         0.1, low=0.0, high=10.0, group="behaviour",
-        help="Fear added each step an advancing cordon stands next to the agent.")
+        help="Fear added each step an advancing cordon stands next to the agent.", kernel=True)
     calm_standoff: float = parameter(
         10.0, low=0.0, high=1000.0, unit="cells", group="behaviour",
-        help="Calm supporters gather no closer to the gate than this, leaving the front to the engaged.")
+        help="Calm supporters gather no closer to the gate than this, leaving the front to the engaged.", kernel=True)
     patience: int = parameter(
         400, low=1, high=1_000_000_000, unit="steps", group="behaviour",
         help="Mean time a civilian stays at a site before going home (uniform 0.5x-1.5x).")
@@ -289,10 +295,10 @@ class Parameters:
         help="How far violent civilians throw stones at officers.")
     throw_hit_probability: float = parameter(
         0.02, low=0.0, high=1.0, group="behaviour",
-        help="Chance per step that a violent civilian with officers in range injures one.")
+        help="Chance per step that a violent civilian with officers in range injures one.", kernel=True)
     damage_probability: float = parameter(
         0.3, low=0.0, high=1.0, group="behaviour",
-        help="Chance per step that a violent civilian next to a fence, gate or facility damages it.")
+        help="Chance per step that a violent civilian next to a fence, gate or facility damages it.", kernel=True)
     fence_hit_points: int = parameter(
         30, low=1, high=1_000_000, unit="hits", group="site",
         help="Damage a fence cell takes before it falls.")
@@ -304,16 +310,16 @@ class Parameters:
         help="Damage a lamp post, guard post or vehicle takes before it is wrecked.")
     arrest_injury_probability: float = parameter(
         0.1, low=0.0, high=1.0, group="security",
-        help="Chance that an arrest injures the arrested civilian.")
+        help="Chance that an arrest injures the arrested civilian.", kernel=True)
     spray_injury_probability: float = parameter(
         0.02, low=0.0, high=1.0, group="water cannon",
-        help="Chance that a water-cannon hit injures a civilian.")
+        help="Chance that a water-cannon hit injures a civilian.", kernel=True)
     legitimacy_feedback: bool = parameter(
         False, group="behaviour",
-        help="ESIM hypothesis (Reicher, Stott, Drury): indiscriminate force seen lowers perceived legitimacy.")
+        help="ESIM hypothesis (Reicher, Stott, Drury): indiscriminate force seen lowers perceived legitimacy.", kernel=True)
     legitimacy_loss: float = parameter(
         0.02, low=0.0, high=1.0, group="behaviour",
-        help="Legitimacy an agent stops granting each step it sees indiscriminate force.")
+        help="Legitimacy an agent stops granting each step it sees indiscriminate force.", kernel=True)
     outburst_threshold: int = parameter(
         50, low=1, high=10_000_000, unit="civilians", group="outputs",
         help="An outburst is a spell of steps with more active civilians than this.")
@@ -451,3 +457,24 @@ def _specs_by_name() -> dict[str, ParameterSpec]:
 def parameter_specs() -> list[ParameterSpec]:
     """Every parameter's spec, in declaration order."""
     return list(_specs_by_name().values())
+
+
+def _kernel_field_type(spec: ParameterSpec) -> type:
+    return int if spec.choices else spec.type
+
+
+KernelParameters = NamedTuple(
+    "KernelParameters", [(s.name, _kernel_field_type(s)) for s in parameter_specs() if s.kernel]
+)
+KernelParameters.__doc__ = """The parameters the compiled steps read (``kernel=True``), derived from
+:class:`Parameters`: a choice is the index of its value in ``choices``."""
+
+
+def kernel_parameters(p: Parameters) -> KernelParameters:
+    """The record of ``p``'s kernel parameters, as the compiled steps take it."""
+    values = []
+    for spec in parameter_specs():
+        if spec.kernel:
+            value = getattr(p, spec.name)
+            values.append(spec.choices.index(value) if spec.choices else spec.type(value))
+    return KernelParameters(*values)

@@ -1,8 +1,8 @@
 """Behavioural rules as small pure functions on numbers or numpy arrays.
 
 Each is compiled by numba and accepts numbers or numpy arrays alike: unit tests call
-them on both, and the step kernel (:mod:`crowd_model.kernel`) calls them per agent, so
-each rule lives in exactly one place.
+them on both (``tests/test_rules.py``), and the steps (:mod:`crowd_model.epstein`,
+:mod:`crowd_model.riot`) call them per agent, so each rule lives in exactly one place.
 """
 
 from __future__ import annotations
@@ -22,16 +22,32 @@ def grievance(hardship, legitimacy):
 
 
 @njit(cache=True)
-def officer_active_ratio(officers_in_vision, actives_in_vision, ratio_rule):
+def felt_grievance(hardship, legitimacy, legitimacy_deficit, arousal):
+    """The grievance an agent acts on: G = H (1 - L'), with L' the legitimacy it still grants
+    (L minus what it withdrew after seeing indiscriminate force, never below 0), plus its
+    arousal. Without deficit and arousal it is Epstein's G = H (1 - L)."""
+    return grievance(hardship, np.maximum(0.0, legitimacy - legitimacy_deficit)) + arousal
+
+
+@njit(cache=True)
+def updated_deficit(deficit, loss):
+    """A step of seeing indiscriminate force withdraws ``loss`` more legitimacy, up to all of
+    it (elaborated social identity model, Reicher, Stott and Drury)."""
+    return np.minimum(1.0, deficit + loss)
+
+
+@njit(cache=True)
+def officer_active_ratio(officers_in_vision, engaged_in_vision, ratio_rule):
     """C / (1 + A), the cops-to-actives ratio an agent sees, under a ratio rule.
 
-    ``A`` counts the active agents in vision (the agent itself included when active) and
+    ``A`` counts the engaged (active or violent) agents in vision, the agent itself included
+    when engaged (on Epstein's open grid nobody is violent, so these are his actives), and
     the 1 adds the agent as a would-be rebel. ``literal`` keeps the plain ratio
     (Epstein 2002, printed formula); ``floor`` truncates it (NetLogo Rebellion, the form
     that reproduces the paper's outbursts); ``round`` rounds half to even (Mesa's
     example, Python's ``round``).
     """
-    ratio = officers_in_vision / (1.0 + actives_in_vision)
+    ratio = officers_in_vision / (1.0 + engaged_in_vision)
     if ratio_rule == FLOOR:
         return np.floor(ratio)
     if ratio_rule == ROUND:
@@ -40,21 +56,15 @@ def officer_active_ratio(officers_in_vision, actives_in_vision, ratio_rule):
 
 
 @njit(cache=True)
-def estimated_arrest_probability(officers_in_vision, actives_in_vision, k, ratio_rule):
+def estimated_arrest_probability(officers_in_vision, engaged_in_vision, k, ratio_rule):
     """P = 1 - exp(-k * ratio). Epstein 2002, Model I, eq. 2, with k = 2.3 in the paper."""
-    return 1.0 - np.exp(-k * officer_active_ratio(officers_in_vision, actives_in_vision, ratio_rule))
+    return 1.0 - np.exp(-k * officer_active_ratio(officers_in_vision, engaged_in_vision, ratio_rule))
 
 
 @njit(cache=True)
 def net_risk(risk_aversion, arrest_probability):
     """N = R * P. Epstein 2002, Model I."""
     return risk_aversion * arrest_probability
-
-
-@njit(cache=True)
-def turns_active(grievance_, net_risk_, threshold):
-    """Rule A: active when G - N > T (Epstein 2002, Model I)."""
-    return grievance_ - net_risk_ > threshold
 
 
 @njit(cache=True)
@@ -67,14 +77,15 @@ def engagement(net, activation_threshold, violence_threshold):
 @njit(cache=True)
 def contagion_exposure(actives, violent, civilians, provocateurs_near, provocateur_influence):
     """What arousal an agent is exposed to: the share of engaged agents among the civilians it
-    sees (violence counts double) plus the agitation of provocateurs next to it."""
+    sees (``actives`` active and ``violent`` violent ones; violence counts double) plus the
+    agitation of provocateurs next to it."""
     return (actives + 2.0 * violent) / (1.0 + civilians) + provocateur_influence * provocateurs_near
 
 
 @njit(cache=True)
 def updated_arousal(arousal, exposure, contagion, decay):
     """Arousal decays and is fed by contagion, kept in [0, 1] (Granovetter 1978 cascades)."""
-    return min(1.0, max(0.0, (1.0 - decay) * arousal + contagion * exposure))
+    return np.minimum(1.0, np.maximum(0.0, (1.0 - decay) * arousal + contagion * exposure))
 
 
 @njit(cache=True)

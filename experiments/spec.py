@@ -107,15 +107,21 @@ def load_experiment(path: str | Path, limits: dict | None = None) -> Experiment:
 
     ``limits`` (``max_runs=...``, ...) raise the file's and the default size limits."""
     path = Path(path)
-    check_file(path, "experiment file")
-    try:
-        data = tomllib.loads(read_text_file(path, "experiment file", MAX_SCENARIO_BYTES))
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError(f"{path}: malformed TOML: {exc}") from None
+    data = read_toml(path, "experiment file")
     try:
         return parse_experiment(data, name=path.stem, base_dir=path.parent, origin=str(path), limits=limits)
     except InputError as exc:
         raise InputError(f"{path}: {exc}") from None
+
+
+def read_toml(path: Path, what: str) -> dict:
+    """The TOML table in ``path``; a missing, oversized, malformed or binary file is an
+    :class:`InputError` (experiment and calibration files)."""
+    check_file(path, what)
+    try:
+        return tomllib.loads(read_text_file(path, what, MAX_SCENARIO_BYTES))
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"{path}: malformed TOML: {exc}") from None
 
 
 def parse_experiment(data: dict, name: str, base_dir: Path = Path("."), origin: str = "experiment",

@@ -17,7 +17,8 @@ solara = pytest.importorskip("solara")
 
 import app  # noqa: E402
 import app_text  # noqa: E402
-from crowd_model.kernel import CELL_CATEGORIES, STATE_NAMES  # noqa: E402
+from crowd_model.render import CELL_CATEGORIES  # noqa: E402
+from crowd_model.world import STATE_NAMES  # noqa: E402
 from crowd_model.parameters import parameter_specs  # noqa: E402
 
 

@@ -1,7 +1,8 @@
 """End-to-end: the Solara app served by ``solara run`` and driven in headless Chromium.
 
 Chromium is Debian's (/usr/bin/chromium; ``scripts/test`` installs it); Playwright only
-drives it, with the flags of DESIGN.md (never ``playwright install``).
+drives it, headless with the sandbox, GPU and background networking off (never
+``playwright install``).
 """
 
 from __future__ import annotations

@@ -10,7 +10,8 @@ import pytest
 
 import app_text
 from app_text import LANGUAGES, MissingTextWarning, catalogue, load_file, placeholders, text
-from crowd_model.kernel import CELL_CATEGORIES, STATE_NAMES
+from crowd_model.render import CELL_CATEGORIES
+from crowd_model.world import STATE_NAMES
 from crowd_model.model import TIMESERIES_COLUMNS
 from crowd_model.outcomes import run_outcomes
 from crowd_model.parameters import parameter_specs

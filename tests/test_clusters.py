@@ -142,3 +142,15 @@ def test_merge_refuses_incomplete_or_foreign_shards(reference, tmp_path, capsys)
     assert cli.main(["sweep", str(spec), "--out", str(tmp_path / "x"), "--shard", "3/2"]) == 2
     assert "--shard '3/2'" in capsys.readouterr().err
     shutil.rmtree(tmp_path / "s1")
+
+
+def test_calibration_on_a_real_dask_cluster_gives_the_serial_posterior(dask_cluster, tmp_path):
+    from test_calibrate import SPEC, _observed
+
+    _observed(tmp_path, steps=10, seeds=(1,))
+    spec = tmp_path / "cal.toml"
+    spec.write_text(SPEC.format(steps=10, particles=6, replications=1, generations=1))
+    assert cli.main(["calibrate", str(spec), "--out", str(tmp_path / "serial"), "--workers", "1"]) == 0
+    assert cli.main(["calibrate", str(spec), "--out", str(tmp_path / "dask"), "--scheduler", dask_cluster]) == 0
+    for name in ("particles.csv", "posterior.csv", "posterior_summary.csv"):
+        assert (tmp_path / "serial" / name).read_bytes() == (tmp_path / "dask" / name).read_bytes(), name

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from crowd_model import kernel
+from crowd_model import world as world_
 from crowd_model.agents import CivilianState, SecurityOfficer, Supporter
 from crowd_model.model import CrowdModel
 from crowd_model.parameters import Parameters
@@ -12,18 +12,18 @@ def check_world_consistent(model):
     """Per-cell counts agree with a recount from the agents; civilian states add up."""
     w = model.world
     officers = np.zeros_like(w.officers_here)
-    actives = np.zeros_like(w.actives_here)
+    engaged = np.zeros_like(w.engaged_here)
     blockers = np.zeros_like(w.blockers)
     for i in np.flatnonzero(w.alive):
-        if w.kind[i] == kernel.OFFICER:
+        if w.kind[i] == world_.OFFICER:
             officers[w.x[i], w.y[i]] += 1
             blockers[w.x[i], w.y[i]] += 1
         else:
-            actives[w.x[i], w.y[i]] += w.state[i] == kernel.ACTIVE
-            blockers[w.x[i], w.y[i]] += w.state[i] not in (kernel.ARRESTED, kernel.LEFT)
-            assert (w.jail[i] > 0) == (w.state[i] == kernel.ARRESTED)
+            engaged[w.x[i], w.y[i]] += w.state[i] in (world_.ACTIVE, world_.VIOLENT)
+            blockers[w.x[i], w.y[i]] += w.state[i] not in (world_.ARRESTED, world_.LEFT)
+            assert (w.jail[i] > 0) == (w.state[i] == world_.ARRESTED)
     np.testing.assert_array_equal(officers, w.officers_here)
-    np.testing.assert_array_equal(actives, w.actives_here)
+    np.testing.assert_array_equal(engaged, w.engaged_here)
     np.testing.assert_array_equal(blockers, w.blockers)
     assert blockers.max() <= 2
 
@@ -56,8 +56,8 @@ def test_same_seed_same_run_other_seed_other_run(small_epstein):
     assert not a.equals(c)
 
 
-def test_mesa_agents_step_exactly_as_the_kernel(small_epstein):
-    """Activating the Mesa agents one by one in the kernel's order gives the same world."""
+def test_mesa_agents_step_exactly_as_the_compiled_step(small_epstein):
+    """Activating the Mesa agents one by one in the step's order gives the same world."""
     fast = CrowdModel(small_epstein, rng=11)
     slow = CrowdModel(small_epstein, rng=11)
     for _ in range(10):
@@ -65,7 +65,7 @@ def test_mesa_agents_step_exactly_as_the_kernel(small_epstein):
         order = slow.rng.permutation(np.flatnonzero(slow.world.alive))
         for i in order:
             slow.agent(i).step()
-        kernel.serve_jail_terms(slow.world, slow.step_parameters)
+        world_.serve_jail_terms(slow.packed_world, world_.CALM)
     for name in ("x", "y", "state", "jail"):
         np.testing.assert_array_equal(getattr(fast.world, name), getattr(slow.world, name))
 
@@ -86,10 +86,38 @@ def test_arrested_agents_do_not_act(small_epstein):
 
 
 def test_vision_offsets_are_euclidean_discs_including_own_cell():
-    offsets = kernel.vision_offsets(7, 40, 40, torus=False)
+    offsets = world_.vision_offsets(7, 40, 40, torus=False)
     assert len(offsets) == 149 and [0, 0] in offsets.tolist()
-    wrapped = kernel.vision_offsets(7, 10, 10, torus=True)
+    wrapped = world_.vision_offsets(7, 10, 10, torus=True)
     assert len(wrapped) == len({tuple(o) for o in wrapped.tolist()}) <= 100
+
+
+def _disc_cells(runs, x, y, w, h, torus):
+    """The cells world.disc lays out, in order, read back from its segments."""
+    world = world_.empty_world(0, w, h, segments=np.zeros((2 * len(runs), 3), np.int32))
+    packed = world_.packed(world)
+    n = world_.disc(packed, runs, x, y, torus)
+    return [(cx, cy) for cx, y0, y1 in world.segments[:n] for cy in range(y0, y1)]
+
+
+@pytest.mark.parametrize(
+    "radius, w, h, torus, x, y",
+    [(7, 40, 40, True, 0, 0), (7, 40, 40, True, 39, 20), (7, 40, 40, False, 2, 38), (5, 100, 60, False, 50, 30),
+     (7, 10, 10, True, 3, 9), (7, 9, 12, True, 8, 0), (3, 7, 5, True, 6, 4), (2, 5, 5, False, 0, 4)],
+)
+def test_vision_runs_visit_the_disc_cells_in_offset_order(radius, w, h, torus, x, y):
+    """Column stretches cover exactly the cells of the offsets, in the same order (so the
+    random choices made over them are unchanged), wrapping or clipping at the edges."""
+    offsets = world_.vision_offsets(radius, w, h, torus)
+    expected = []
+    for dx, dy in offsets.tolist():
+        cx, cy = x + dx, y + dy
+        if torus:
+            expected.append((cx % w, cy % h))
+        elif 0 <= cx < w and 0 <= cy < h:
+            expected.append((cx, cy))
+    runs = world_.vision_runs(radius, w, h, torus)
+    assert _disc_cells(runs, x, y, w, h, torus) == expected
 
 
 def test_officer_withdrawal_schedule():

@@ -73,3 +73,31 @@ def test_officer_schedule_must_fit_grid():
         Parameters.from_mapping(
             {"officer_density": {"schedule": "ramp", "start": 0, "end": 10, "from": 0.04, "to": 0.5}}
         )
+
+
+def test_the_compiled_steps_read_exactly_the_parameters_marked_kernel():
+    """Every ``p.<name>`` the compiled modules read is a parameter declared with
+    ``kernel=True``, and every such parameter is read by them: the kernel's record is derived
+    from the declarations, so a new parameter needs nothing but its declaration and its rule."""
+    import inspect
+    import re
+
+    from crowd_model import epstein, render, riot, world
+    from crowd_model.parameters import KernelParameters
+
+    read = set()
+    for module in (epstein, riot, world, render):
+        read |= set(re.findall(r"\bp\.([a-z_]+)", inspect.getsource(module)))
+    specs = {s.name: s for s in parameter_specs()}
+    marked = {name for name, s in specs.items() if s.kernel}
+    assert read - set(specs) == set(), "read by the kernel but not declared"
+    assert read == marked
+    assert set(KernelParameters._fields) == marked
+
+
+def test_kernel_record_holds_choices_as_indices():
+    from crowd_model.parameters import ARREST_POLICIES, RATIO_RULES, kernel_parameters
+
+    p = kernel_parameters(Parameters(ratio_rule="round", arrest_policy="indiscriminate", movement=False))
+    assert p.ratio_rule == RATIO_RULES.index("round") and p.arrest_policy == ARREST_POLICIES.index("indiscriminate")
+    assert p.movement is False and isinstance(p.max_jail_term, int) and isinstance(p.legitimacy, float)

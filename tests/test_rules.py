@@ -43,11 +43,80 @@ def test_floor_rule_keeps_probability_zero_when_actives_outnumber_cops():
     assert rules.estimated_arrest_probability(2, 5, 2.3, rules.LITERAL) > 0.5
 
 
-def test_activation_rule():
-    g = rules.grievance(0.9, 0.5)
-    risk = rules.net_risk(0.5, 0.2)
-    assert rules.turns_active(g, risk, 0.1)
-    assert not rules.turns_active(g, risk, 0.4)
-    np.testing.assert_array_equal(
-        rules.turns_active(np.array([0.3, 0.1]), np.array([0.1, 0.05]), 0.1), [True, False]
+def test_engagement_calm_active_violent_on_numbers_and_arrays():
+    """Rule A with a second threshold: 0 calm, 1 active (net > T), 2 violent (net > V)."""
+    assert rules.engagement(0.05, 0.1, 0.33) == 0
+    assert rules.engagement(0.2, 0.1, 0.33) == 1
+    assert rules.engagement(0.5, 0.1, 0.33) == 2
+    assert rules.engagement(0.1, 0.1, 0.33) == 0  # strictly above the threshold
+    np.testing.assert_array_equal(rules.engagement(np.array([0.0, 0.2, 0.4]), 0.1, 0.33), [0, 1, 2])
+    # a violence threshold below the activation threshold never makes anyone violent
+    assert rules.engagement(0.5, 0.3, 0.2) == 1
+
+
+def test_felt_grievance_reduces_to_epstein_and_adds_arousal_and_deficit():
+    assert rules.felt_grievance(0.5, 0.8, 0.0, 0.0) == rules.grievance(0.5, 0.8)
+    assert rules.felt_grievance(0.5, 0.8, 0.2, 0.0) == pytest.approx(0.5 * (1 - 0.6))
+    assert rules.felt_grievance(0.5, 0.8, 0.0, 0.25) == pytest.approx(0.1 + 0.25)
+    assert rules.felt_grievance(0.5, 0.3, 0.9, 0.0) == pytest.approx(0.5)  # legitimacy never below 0
+    np.testing.assert_allclose(
+        rules.felt_grievance(np.array([1.0, 0.5]), 0.5, np.array([0.0, 0.5]), np.array([0.1, 0.0])), [0.6, 0.5]
     )
+
+
+def test_updated_deficit_grows_by_the_loss_up_to_one():
+    assert rules.updated_deficit(0.0, 0.02) == pytest.approx(0.02)
+    assert rules.updated_deficit(0.99, 0.05) == 1.0
+    np.testing.assert_allclose(rules.updated_deficit(np.array([0.1, 0.98]), 0.05), [0.15, 1.0])
+
+
+def test_contagion_exposure_counts_violence_double_and_provocateurs():
+    # 3 active and 1 violent among 9 civilians seen: (3 + 2) / 10; plus 2 provocateurs next to it
+    assert rules.contagion_exposure(3, 1, 9, 0, 1.0) == pytest.approx(0.5)
+    assert rules.contagion_exposure(3, 1, 9, 2, 0.15) == pytest.approx(0.5 + 0.3)
+    assert rules.contagion_exposure(0, 0, 0, 0, 1.0) == 0.0
+    np.testing.assert_allclose(
+        rules.contagion_exposure(np.array([0, 4]), np.array([2, 0]), np.array([3, 7]), np.array([1, 0]), 0.5),
+        [4 / 4 + 0.5, 4 / 8],
+    )
+
+
+def test_updated_arousal_decays_grows_and_stays_in_unit_interval():
+    assert rules.updated_arousal(0.5, 0.0, 0.1, 0.1) == pytest.approx(0.45)
+    assert rules.updated_arousal(0.0, 2.0, 0.1, 0.1) == pytest.approx(0.2)
+    assert rules.updated_arousal(0.9, 10.0, 0.5, 0.0) == 1.0
+    np.testing.assert_allclose(rules.updated_arousal(np.array([0.2, 1.0]), np.array([1.0, 5.0]), 0.1, 0.5),
+                               [0.2, 1.0])
+
+
+def test_updated_fear_decays_and_adds_each_threat():
+    assert rules.updated_fear(1.0, 0.0, 0.0, 0.0, 0.5, 0.05, 0.1, 0.1) == pytest.approx(0.9)
+    assert rules.updated_fear(0.0, 1.0, 4.0, 1.0, 0.5, 0.05, 0.1, 0.1) == pytest.approx(0.5 + 0.2 + 0.1)
+    np.testing.assert_allclose(
+        rules.updated_fear(np.array([0.0, 1.0]), np.array([1.0, 0.0]), np.array([0.0, 2.0]), 0.0, 0.5, 0.05, 0.1, 0.5),
+        [0.5, 0.6],
+    )
+
+
+def test_spray_cone_on_numbers_and_arrays():
+    aim = 0.0  # along +x
+    assert rules.in_spray_cone(5, 0, aim, 30.0, 10)
+    assert rules.in_spray_cone(5, 2, aim, 30.0, 10)  # 21.8 degrees off the aim
+    assert not rules.in_spray_cone(5, 4, aim, 30.0, 10)  # 38.7 degrees off
+    assert not rules.in_spray_cone(11, 0, aim, 30.0, 10)  # beyond reach
+    assert not rules.in_spray_cone(0, 0, aim, 30.0, 10)  # not the truck's own cell
+    assert rules.in_spray_cone(-5, 1, math.pi, 30.0, 10)  # aim wraps around +-pi
+    dx, dy = np.meshgrid(np.arange(-10, 11), np.arange(-10, 11), indexing="ij")
+    cone = rules.in_spray_cone(dx, dy, math.pi / 2, 45.0, 10)
+    assert cone[10, 15] and not cone[10, 5] and not cone[15, 10]
+    assert (cone == cone[::-1, :]).all()  # symmetric about the aim
+
+
+def test_randint_draws_what_numpy_integers_draws():
+    """The kernels' ``randint`` gives the numbers numpy's ``Generator.integers(0, n)`` gives from
+    the same state (so a seed means the same run compiled or not)."""
+    from crowd_model.world import randint
+
+    ns = [1, 2, 9, 149, 1000, 1_000_000_000]
+    a, b = np.random.default_rng(5), np.random.default_rng(5)
+    assert [int(randint(a, n)) for n in ns * 20] == [int(b.integers(0, n)) for n in ns * 20]

@@ -1,0 +1,586 @@
+"""The riot at a site: the whole step, in one place.
+
+A step (:func:`step`) is: yesterday's spray and force fade and arrests seen are halved;
+the cordon advances when the crowd has weakened (:func:`advance_cordon`); the water
+cannons fire (:func:`fire_water_cannons`); then every living agent, in a fresh random
+order, takes its turn (:func:`civilian_step`, :func:`officer_step`); last, jail terms count
+down. Agents change the world only through :mod:`crowd_model.world`; the behavioural
+rules are the pure functions of :mod:`crowd_model.rules`. The ODD (``docs/ODD.md``)
+describes each rule with its source.
+"""
+
+from __future__ import annotations
+
+import math
+
+from numba import njit
+
+from crowd_model import rules
+from crowd_model.parameters import ARREST_POLICIES
+from crowd_model.site import EXIT, GATE, YARD
+from crowd_model.world import (
+    inner,
+    ACTIVE, CALM, CIVILIAN, FLEEING, LEFT, LINE_ADVANCE, LINE_ADVANCING, LINE_LAST_ADVANCE,
+    LINE_VIOLENCE_SEEN, LINMAS, OFFICER, PROVOCATEUR, TALLY_BREACHED, TALLY_DAMAGE,
+    TALLY_INJURIES_CIVILIANS, TALLY_INJURIES_SECURITY, TALLY_PROVOCATEURS_ARRESTED, VIOLENT, arrest,
+    census, count_in_disc, disc, free_civilian_in, move, moore, randint, serve_jail_terms, set_state,
+    swap, take_off_grid,
+)
+
+PROVOCATEURS_FIRST = ARREST_POLICIES.index("provocateurs_first")
+INDISCRIMINATE = ARREST_POLICIES.index("indiscriminate")
+ENGAGEMENT_STATES = (CALM, ACTIVE, VIOLENT)  # what rules.engagement's 0, 1, 2 mean
+
+# Numbers the ODD documents (section 7).
+BACKUP_RADIUS = 2  # cells: backup for an arrest, and the crowd a provocateur hides in
+ARREST_MEMORY = 0.5  # share of recent arrests still seen the next step
+SIDESTEP_PROBABILITY = 0.3  # a blocked walker sidesteps to an equally low cell
+SIDESTEP_SLACK = 0.5  # ... at most this much higher on the field than its own cell
+WANDER_SHARE = 0.5  # calm civilians away from the front wander this share of steps
+HIDE_OFFICER_WEIGHT = 4.0  # a provocateur's cell score: crowd - 4 officers - 1.5 gate distance
+HIDE_GATE_WEIGHT = 1.5
+
+
+# --- movement -----------------------------------------------------------------------------
+
+
+@inner
+def _free_for_civilian(world, cx, cy):
+    return world.civilian_ok[cx, cy] and world.blockers[cx, cy] == 0
+
+
+@inner
+def step_down_field(world, rng, i, field):
+    """Move to the free neighbouring cell lowest on ``field`` if lower than here (ties at
+    random); else, now and then, sidestep to an equally low one so jams loosen
+    (Helbing & Molnar 1995, reduced to a grid). True if the civilian moved."""
+    w, h = world.cell_head.shape
+    x, y = world.x[i], world.y[i]
+    here = field[x, y]
+    best = here
+    n = 0
+    start = randint(rng, 9)
+    for kk in range(9):
+        cx, cy = moore(x, y, (start + kk) % 9, w, h)
+        if cx < 0 or (cx == x and cy == y) or not _free_for_civilian(world, cx, cy):
+            continue
+        f = field[cx, cy]
+        if f < best:
+            best = f
+            world.scratch[0] = cx * h + cy
+            n = 1
+        elif f == best and f < here:
+            world.scratch[n] = cx * h + cy
+            n += 1
+    if n == 0:
+        for kk in range(9):
+            cx, cy = moore(x, y, (start + kk) % 9, w, h)
+            if cx >= 0 and not (cx == x and cy == y) and _free_for_civilian(world, cx, cy) \
+                    and field[cx, cy] <= here + SIDESTEP_SLACK:
+                if rng.random() < SIDESTEP_PROBABILITY:
+                    move(world, i, cx, cy)
+                    return True
+                return False
+        return False
+    c = world.scratch[randint(rng, n)]
+    move(world, i, c // h, c % h)
+    return True
+
+
+@inner
+def push_through(world, rng, i, field):
+    """Steps down ``field``, and where the crowd blocks the way trades places with a
+    non-violent supporter further down it: the violent working their way to the front,
+    the fleeing forcing their way out (pushing, Helbing et al. 2000, reduced to a swap)."""
+    if step_down_field(world, rng, i, field):
+        return
+    w, h = world.cell_head.shape
+    x, y = world.x[i], world.y[i]
+    here = field[x, y]
+    start = randint(rng, 9)
+    for kk in range(9):
+        cx, cy = moore(x, y, (start + kk) % 9, w, h)
+        if cx < 0 or field[cx, cy] >= here or world.officers_here[cx, cy] > 0:
+            continue
+        j = free_civilian_in(world, cx, cy)
+        if j >= 0 and world.state[j] != VIOLENT and world.state[j] != FLEEING and world.role[j] != PROVOCATEUR:
+            swap(world, i, j)
+            return
+
+
+@inner
+def _wander(world, rng, i):
+    w, h = world.cell_head.shape
+    cx, cy = moore(world.x[i], world.y[i], randint(rng, 9), w, h)
+    if cx >= 0 and _free_for_civilian(world, cx, cy):
+        move(world, i, cx, cy)
+
+
+@inner
+def _pushed_by_spray(world, i):
+    """A water-cannon hit pushes the civilian one cell straight away from the truck."""
+    w, h = world.cell_head.shape
+    x, y = world.x[i], world.y[i]
+    sx, sy = world.spray_x[x, y], world.spray_y[x, y]
+    best = (x - sx) ** 2 + (y - sy) ** 2
+    bx, by = -1, -1
+    for k in range(9):
+        cx, cy = moore(x, y, k, w, h)
+        if cx >= 0 and _free_for_civilian(world, cx, cy):
+            d = (cx - sx) ** 2 + (cy - sy) ** 2
+            if d > best:
+                best, bx, by = d, cx, cy
+    if bx >= 0:
+        move(world, i, bx, by)
+
+
+@inner
+def _blend_into_crowd(world, rng, i):
+    """Provocateurs near officers keep away from them by moving where the crowd is dense
+    and officers are few, drifting toward the gate (Jager et al. 2001: hardcore members in
+    the crowd); out of throwing range of any officer they push forward like the violent."""
+    w, h = world.cell_head.shape
+    x, y = world.x[i], world.y[i]
+    best = -1e9
+    bx, by = x, y
+    start = randint(rng, 9)
+    for kk in range(9):
+        cx, cy = moore(x, y, (start + kk) % 9, w, h)
+        if cx < 0 or not ((cx == x and cy == y) or _free_for_civilian(world, cx, cy)):
+            continue
+        crowd = 0
+        officers = 0
+        for k in range(disc(world, world.backup_disc, cx, cy, False)):
+            ax = world.segments[k, 0]
+            for ay in range(world.segments[k, 1], world.segments[k, 2]):
+                officers += world.officers_here[ax, ay]
+                crowd += world.blockers[ax, ay] - world.officers_here[ax, ay]
+        score = crowd - HIDE_OFFICER_WEIGHT * officers - HIDE_GATE_WEIGHT * world.gate_distance[cx, cy]
+        if score > best:
+            best, bx, by = score, cx, cy
+    if bx != x or by != y:
+        move(world, i, bx, by)
+
+
+# --- civilians ----------------------------------------------------------------------------
+
+
+@inner
+def _damage_property(world, p, rng, i):
+    """A violent civilian next to a fence, gate or facility damages it (one hit point)."""
+    w, h = world.cell_head.shape
+    x, y = world.x[i], world.y[i]
+    for k in range(9):
+        cx, cy = moore(x, y, k, w, h)
+        if cx < 0 or world.hit_points[cx, cy] <= 0:
+            continue
+        if rng.random() < p.damage_probability:
+            world.hit_points[cx, cy] -= 1
+            world.tally[TALLY_DAMAGE] += 1
+            if world.hit_points[cx, cy] == 0:
+                world.civilian_ok[cx, cy] = True
+                world.officer_ok[cx, cy] = True
+                if world.cell_kind[cx, cy] == GATE:
+                    world.tally[TALLY_BREACHED] = 1
+                    for ax in range(w):
+                        for ay in range(h):
+                            if world.cell_kind[ax, ay] == YARD:
+                                world.civilian_ok[ax, ay] = True
+        return
+
+
+@inner
+def _officers_within(world, x, y, runs):
+    return count_in_disc(world, world.officers_here, runs, x, y, False)
+
+
+@inner
+def _linmas_in(world, cx, cy):
+    j = world.cell_head[cx, cy]
+    while j >= 0:
+        if world.kind[j] == OFFICER and world.role[j] == LINMAS:
+            return True
+        j = world.next_in_cell[j]
+    return False
+
+
+@inner
+def civilian_step(world, p, rng, i):
+    """A civilian (supporter or provocateur) at the site: perceive, feel, decide, act, move."""
+    if world.jail[i] > 0 or world.state[i] == LEFT:
+        return
+    w, h = world.cell_head.shape
+    x, y = world.x[i], world.y[i]
+    officers = 0
+    engaged = 0
+    violent = 0
+    civilians = 0
+    arrests_seen = 0.0
+    force_seen = 0.0
+    segments = world.segments
+    officers_here, engaged_here, violent_here = world.officers_here, world.engaged_here, world.violent_here
+    blockers, recent_arrests, indiscriminate = world.blockers, world.recent_arrests, world.indiscriminate
+    for k in range(disc(world, world.civilian_vision, x, y, False)):
+        cx = segments[k, 0]
+        for cy in range(segments[k, 1], segments[k, 2]):
+            officers += officers_here[cx, cy]
+            engaged += engaged_here[cx, cy]
+            violent += violent_here[cx, cy]
+            civilians += blockers[cx, cy] - officers_here[cx, cy]
+            arrests_seen += recent_arrests[cx, cy]
+            force_seen += indiscriminate[cx, cy]
+    provocateurs_near = 0
+    line_pressure = 0.0
+    guided = False
+    for k in range(9):
+        cx, cy = moore(x, y, k, w, h)
+        if cx >= 0:
+            provocateurs_near += world.provocateurs_here[cx, cy]
+            if world.officers_here[cx, cy] > 0:
+                if world.line[LINE_ADVANCING]:
+                    line_pressure = 1.0
+                if _linmas_in(world, cx, cy):
+                    guided = True
+    if world.role[i] == PROVOCATEUR:
+        provocateurs_near -= 1
+
+    exposure = rules.contagion_exposure(engaged - violent, violent, civilians, provocateurs_near, p.provocateur_influence)
+    world.arousal[i] = rules.updated_arousal(world.arousal[i], exposure, p.arousal_contagion, p.arousal_decay)
+    if p.legitimacy_feedback and force_seen > 0:
+        world.legitimacy_deficit[i] = rules.updated_deficit(world.legitimacy_deficit[i], p.legitimacy_loss)
+    sprayed = world.spray[x, y]
+    if sprayed and rng.random() < p.spray_injury_probability:
+        world.tally[TALLY_INJURIES_CIVILIANS] += 1
+    world.fear[i] = rules.updated_fear(
+        world.fear[i], 1.0 if sprayed else 0.0, arrests_seen, line_pressure,
+        p.spray_fear, p.arrest_fear, p.line_fear, p.fear_decay,
+    )
+    world.patience[i] -= 1
+    if world.patience[i] <= 0 or (
+        guided and world.state[i] == CALM and rng.random() < p.linmas_guidance
+    ):
+        world.going_home[i] = True
+
+    state = world.state[i]
+    if state != FLEEING:
+        if world.fear[i] > p.fear_threshold:
+            state = FLEEING
+        elif world.going_home[i]:
+            state = CALM
+        else:
+            grievance = rules.felt_grievance(world.hardship[i], p.legitimacy, world.legitimacy_deficit[i], world.arousal[i])
+            p_arrest = rules.estimated_arrest_probability(officers, engaged, p.arrest_constant, p.ratio_rule)
+            net = grievance - rules.net_risk(world.risk_aversion[i], p_arrest)
+            state = ENGAGEMENT_STATES[rules.engagement(net, p.activation_threshold, p.violence_threshold)]
+    set_state(world, i, state)
+
+    if state == VIOLENT:
+        if (world.role[i] == PROVOCATEUR and rng.random() < p.identify_probability
+                and _officers_within(world, x, y, world.officer_vision) > 0):
+            world.identified[i] = True
+        if _officers_within(world, x, y, world.throw_disc) > 0 and rng.random() < p.throw_hit_probability:
+            world.tally[TALLY_INJURIES_SECURITY] += 1
+        _damage_property(world, p, rng, i)
+
+    if sprayed:
+        _pushed_by_spray(world, i)
+    elif state == FLEEING or world.going_home[i]:
+        if state == FLEEING:
+            push_through(world, rng, i, world.exit_distance)
+        else:
+            step_down_field(world, rng, i, world.exit_distance)
+        if world.cell_kind[world.x[i], world.y[i]] == EXIT:
+            take_off_grid(world, i, LEFT)
+    elif world.role[i] == PROVOCATEUR:
+        if state == VIOLENT and _officers_within(world, x, y, world.throw_disc) == 0:
+            push_through(world, rng, i, world.gate_distance)
+        else:
+            _blend_into_crowd(world, rng, i)
+    elif state == CALM:
+        if world.gate_distance[world.x[i], world.y[i]] < p.calm_standoff:
+            step_down_field(world, rng, i, world.exit_distance)
+        elif rng.random() < WANDER_SHARE:
+            _wander(world, rng, i)
+        else:
+            step_down_field(world, rng, i, world.gate_distance)
+    elif state == VIOLENT:
+        push_through(world, rng, i, world.gate_distance)
+    else:
+        step_down_field(world, rng, i, world.gate_distance)
+
+
+# --- officers -----------------------------------------------------------------------------
+
+
+@inner
+def _arrest_target(world, p, rng, i):
+    """Whom officer ``i`` may seize, by the arrest policy: violent civilians within reach;
+    identified provocateurs anywhere in vision (a snatch squad), else violent ones within
+    reach; or anyone engaged within reach (indiscriminate)."""
+    x, y = world.x[i], world.y[i]
+    size = world.scratch.shape[0] // 2
+    n_first = 0
+    if p.arrest_policy == PROVOCATEURS_FIRST:
+        n_first = _suspects(world, world.officer_vision, x, y, True, False, 0, size)
+    n_other = _suspects(world, world.reach_disc, x, y, False, p.arrest_policy == INDISCRIMINATE, size, size)
+    if n_first > 0:
+        return world.scratch[randint(rng, n_first)]
+    if n_other > 0:
+        return world.scratch[size + randint(rng, n_other)]
+    return -1
+
+
+@inner
+def _suspects(world, runs, x, y, snatch, indiscriminate, start, size):
+    """Put into ``world.scratch[start:start + size]`` the civilians on a disc around (x, y) an
+    officer may seize: identified provocateurs (``snatch``), or else violent civilians and,
+    ``indiscriminate``, active ones too. Returns how many."""
+    n = 0
+    segments = world.segments
+    counts = world.provocateurs_here if snatch else world.engaged_here
+    for k in range(disc(world, runs, x, y, False)):
+        cx = segments[k, 0]
+        for cy in range(segments[k, 1], segments[k, 2]):
+            if counts[cx, cy] == 0:
+                continue
+            j = world.cell_head[cx, cy]
+            while j >= 0:
+                if world.kind[j] == CIVILIAN and n < size:
+                    s = world.state[j]
+                    if snatch:
+                        wanted = world.role[j] == PROVOCATEUR and world.identified[j]
+                    else:
+                        wanted = s == VIOLENT or (s == ACTIVE and indiscriminate)
+                    if wanted:
+                        world.scratch[start + n] = j
+                        n += 1
+                j = world.next_in_cell[j]
+    return n
+
+
+@inner
+def _seize(world, p, rng, suspect):
+    cx, cy = world.x[suspect], world.y[suspect]
+    if world.state[suspect] != VIOLENT:
+        world.indiscriminate[cx, cy] += 1.0
+    world.recent_arrests[cx, cy] += 1.0
+    if world.role[suspect] == PROVOCATEUR:
+        world.tally[TALLY_PROVOCATEURS_ARRESTED] += 1
+    if rng.random() < p.arrest_injury_probability:
+        world.tally[TALLY_INJURIES_CIVILIANS] += 1
+    arrest(world, rng, suspect, p.max_jail_term)
+    if world.jail[suspect] > 0:
+        take_off_grid(world, suspect, world.state[suspect])
+
+
+@inner
+def _shove(world, j):
+    """Push civilian ``j`` one cell away from the gate, if there is room; True if it moved."""
+    w, h = world.cell_head.shape
+    x, y = world.x[j], world.y[j]
+    best = world.gate_distance[x, y]
+    bx, by = -1, -1
+    for k in range(9):
+        cx, cy = moore(x, y, k, w, h)
+        if cx >= 0 and _free_for_civilian(world, cx, cy) and world.gate_distance[cx, cy] > best:
+            best, bx, by = world.gate_distance[cx, cy], cx, cy
+    if bx < 0:
+        return False
+    move(world, j, bx, by)
+    return True
+
+
+@inner
+def _toward_post(world, i):
+    """An officer steps toward its post; while the line advances it shoves a civilian in its
+    way one cell back (the push-back)."""
+    w, h = world.cell_head.shape
+    x, y = world.x[i], world.y[i]
+    px, py = world.post_x[i], world.post_y[i]
+    here = (x - px) ** 2 + (y - py) ** 2
+    if here == 0:
+        return
+    best = here
+    bx, by = -1, -1
+    shove_best = here
+    sx, sy = -1, -1
+    for k in range(9):
+        cx, cy = moore(x, y, k, w, h)
+        if cx < 0 or not world.officer_ok[cx, cy]:
+            continue
+        d = (cx - px) ** 2 + (cy - py) ** 2
+        if world.blockers[cx, cy] == 0 and d < best:
+            best, bx, by = d, cx, cy
+        elif world.officers_here[cx, cy] == 0 and world.blockers[cx, cy] > 0 and d < shove_best:
+            shove_best, sx, sy = d, cx, cy
+    if bx >= 0:
+        move(world, i, bx, by)
+    elif world.line[LINE_ADVANCING] and sx >= 0:
+        j = free_civilian_in(world, sx, sy)
+        if j >= 0 and _shove(world, j):
+            move(world, i, sx, sy)
+
+
+@inner
+def officer_step(world, p, rng, i):
+    """A police or TNI officer seizes a target within reach when backed up by enough
+    officers (Lemos et al. 2016); otherwise every officer, Linmas included, keeps its post."""
+    if world.role[i] != LINMAS:
+        if _officers_within(world, world.x[i], world.y[i], world.backup_disc) >= p.arrest_backup:
+            suspect = _arrest_target(world, p, rng, i)
+            if suspect >= 0:
+                _seize(world, p, rng, suspect)
+                return
+    _toward_post(world, i)
+
+
+# --- the line and the water cannons -------------------------------------------------------
+
+
+@njit(cache=True)
+def cordon_posts(world, depth_rows, advance, posts):
+    """Officer posts, best first, into ``posts``; returns how many: the cordon front line and
+    ``depth_rows - 1`` rows behind it toward the gate, central posts first, then the yard by
+    the gate as reserve. ``advance`` moves the whole line that many cells toward the crowd.
+    A row's cells, central first, are ``world.cordon_rows[shift + advance_max]`` (shift =
+    depth - advance)."""
+    w, h = world.cell_head.shape
+    taken = world.taken
+    for x in range(w):
+        for y in range(h):
+            taken[x, y] = False
+    rows = world.cordon_rows
+    advance_max = rows.shape[0] - depth_rows
+    n = 0
+    for depth in range(depth_rows):
+        row = depth - advance + advance_max
+        for k in range(rows.shape[1]):
+            x, y = rows[row, k, 0], rows[row, k, 1]
+            if 0 <= x < w and 0 <= y < h and world.officer_ok[x, y] and not taken[x, y]:
+                posts[n, 0], posts[n, 1] = x, y
+                taken[x, y] = True
+                n += 1
+    reserve = world.reserve_posts
+    for k in range(reserve.shape[0]):
+        x, y = reserve[k, 0], reserve[k, 1]
+        if not taken[x, y]:
+            posts[n, 0], posts[n, 1] = x, y
+            taken[x, y] = True
+            n += 1
+    return n
+
+
+@inner
+def advance_cordon(world, p, t, engaged, violent, civilians):
+    """Push-back: once violence has been seen and the crowd has weakened (engaged below
+    ``pushback_threshold`` of it), the line steps one cell toward the crowd every
+    ``pushback_interval`` steps, up to ``pushback_max`` cells; officers then shove
+    civilians in their way back until the next advance is due."""
+    line = world.line
+    advancing = line[LINE_ADVANCE] > 0 and t - line[LINE_LAST_ADVANCE] < p.pushback_interval
+    line[LINE_ADVANCING] = 1 if advancing else 0
+    if violent > 0:
+        line[LINE_VIOLENCE_SEEN] = 1
+    if not (p.pushback and line[LINE_VIOLENCE_SEEN] and line[LINE_ADVANCE] < p.pushback_max):
+        return
+    if engaged >= p.pushback_threshold * civilians:
+        return
+    if t - line[LINE_LAST_ADVANCE] < p.pushback_interval:
+        return
+    line[LINE_ADVANCE] += 1
+    line[LINE_LAST_ADVANCE] = t
+    line[LINE_ADVANCING] = 1
+    posts = world.posts
+    n = cordon_posts(world, p.cordon_depth, line[LINE_ADVANCE], posts)
+    k = 0
+    for i in range(world.kind.shape[0]):
+        if world.kind[i] == OFFICER and k < n:
+            world.post_x[i], world.post_y[i] = posts[k, 0], posts[k, 1]
+            k += 1
+
+
+@inner
+def fire_water_cannons(world, p, t):
+    """Each truck fires when enough violent civilians are within range, its cooldown has
+    passed and its tank holds a shot: the spray hits every cell of a cone aimed at the
+    centre of the violent ones in range (pushing and frightening the civilians there)."""
+    w, h = world.cell_head.shape
+    for c in range(world.cannon_x.shape[0]):
+        world.cannon_firing[c] = False
+        world.cannon_cooldown[c] = max(0, world.cannon_cooldown[c] - 1)
+        if t < p.water_cannon_start or world.cannon_cooldown[c] > 0 or world.cannon_water[c] < p.water_per_shot:
+            continue
+        x0, y0 = world.cannon_x[c], world.cannon_y[c]
+        n = 0
+        sum_dx = 0
+        sum_dy = 0
+        for i in range(world.kind.shape[0]):
+            if world.alive[i] and world.kind[i] == CIVILIAN and world.state[i] == VIOLENT:
+                dx = world.x[i] - x0
+                dy = world.y[i] - y0
+                if dx * dx + dy * dy <= p.water_cannon_range * p.water_cannon_range:
+                    n += 1
+                    sum_dx += dx
+                    sum_dy += dy
+        if n < p.water_cannon_trigger:
+            continue
+        aim = math.atan2(sum_dy / n, sum_dx / n)
+        for cx in range(w):
+            for cy in range(h):
+                if rules.in_spray_cone(cx - x0, cy - y0, aim, p.water_cannon_cone, p.water_cannon_range):
+                    world.spray[cx, cy] = True
+                    world.spray_x[cx, cy] = x0
+                    world.spray_y[cx, cy] = y0
+                    if world.blockers[cx, cy] - world.officers_here[cx, cy] - world.violent_here[cx, cy] > 0:
+                        world.indiscriminate[cx, cy] += 1.0
+        world.cannon_water[c] -= p.water_per_shot
+        world.cannon_used[c] += p.water_per_shot
+        world.cannon_cooldown[c] = p.water_cannon_cooldown
+        world.cannon_firing[c] = True
+        world.cannon_shots[c] += 1
+
+
+# --- the step -----------------------------------------------------------------------------
+
+
+@njit(cache=True)
+def activate(world, p, rng, i):
+    """Give agent ``i`` its turn."""
+    if not world.alive[i]:
+        return
+    if world.kind[i] == OFFICER:
+        officer_step(world, p, rng, i)
+    else:
+        civilian_step(world, p, rng, i)
+
+
+@inner
+def begin_step(world, p, t):
+    """What happens before the agents act: spray and force fade, arrests seen are halved,
+    the line may advance, the cannons may fire."""
+    w, h = world.cell_head.shape
+    for x in range(w):
+        for y in range(h):
+            world.spray[x, y] = False
+            world.indiscriminate[x, y] = 0.0
+            world.recent_arrests[x, y] *= ARREST_MEMORY
+    counts = census(world)
+    civilians = 0
+    for state in range(LEFT + 1):  # CALM..LEFT
+        civilians += counts[state]
+    advance_cordon(world, p, t, counts[ACTIVE] + counts[VIOLENT], counts[VIOLENT], civilians)
+    fire_water_cannons(world, p, t)
+
+
+@njit(cache=True)
+def step(world, p, rng, t, order):
+    """One step at clock ``t``: :func:`begin_step`; every agent in ``order`` (the living
+    ones, shuffled) takes its turn; then the jail clock (detainees were taken away and,
+    released, go home)."""
+    begin_step(world, p, t)
+    for i in order:  # activate(world, p, rng, i), spelled out: one compiled layer less to build
+        if world.kind[i] == OFFICER:
+            officer_step(world, p, rng, i)
+        else:
+            civilian_step(world, p, rng, i)
+    serve_jail_terms(world, LEFT)
