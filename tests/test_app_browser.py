@@ -309,7 +309,11 @@ def test_a_running_sweep_shows_progress_keeps_the_page_responsive_and_cancels(pa
     page.click("button.crowd-sweep-cancel")
     page.wait_for_selector("text=Cancelled", timeout=60_000)
     seen = page.evaluate("() => { window.__progressObserver.disconnect(); return window.__progress; }")
-    assert any(text.endswith("(cancelling…)") for text in seen), seen
+    # "cancelling…" lasts as long as terminating the workers, often less than one render
+    # cycle, so the page may skip it; tests/test_app.py holds the cancel open to check it.
+    # What the page must never do is go back to "running" once Cancel was pressed.
+    after = seen[next((k for k, text in enumerate(seen) if "cancel" in text.lower()), len(seen)):]
+    assert not any(text.endswith("(running)") for text in after), seen
     assert page.locator(".crowd-sweep-chart canvas").count() == 1
 
 
