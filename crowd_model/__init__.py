@@ -7,7 +7,7 @@ import tempfile as _tempfile
 from pathlib import Path as _Path
 
 # The modules whose functions numba compiles and caches (and what they compile in).
-_COMPILED = ("world.py", "rules.py", "epstein.py", "riot.py", "render.py", "site.py", "parameters.py")
+_COMPILED = ("world.py", "events.py", "rules.py", "epstein.py", "riot.py", "render.py", "site.py", "parameters.py")
 
 
 def _cache_per_source_version() -> None:

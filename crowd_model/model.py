@@ -11,7 +11,8 @@ import mesa
 import numpy as np
 import pandas as pd
 
-from crowd_model import epstein, riot
+from crowd_model import epstein, riot, rules
+from crowd_model.events import EVENT_COLUMNS, event_records
 from crowd_model import site as site_codes
 from crowd_model import world as world_
 from crowd_model.agents import GridAgent, Provocateur, SecurityOfficer, Supporter, WaterCannon
@@ -29,6 +30,7 @@ TIMESERIES_COLUMNS = (
     "fleeing",
     "arrested",
     "left",
+    "injured",
     "arrests_total",
     "provocateurs_arrested",
     "provocateurs_at_large",
@@ -40,8 +42,14 @@ TIMESERIES_COLUMNS = (
     "gate_breached",
     "cordon_advance",
     "officers",
+    "injured_officers",
+    "tear_gas_used",
+    "situation",
+    "force_stage",
     "legitimacy",
 )
+
+EVENTS_PER_AGENT = 8  # the most events one agent's turn can record, with margin
 
 
 class CrowdModel(mesa.Model):
@@ -85,6 +93,7 @@ class CrowdModel(mesa.Model):
         self.water_cannons = [WaterCannon(self, c) for c in range(len(self.world.cannon_x))]
         self.n_civilians = int(np.sum(self.world.kind == CIVILIAN))
         self.n_provocateurs = int(np.sum((self.world.kind == CIVILIAN) & (self.world.role == PROVOCATEUR)))
+        self._event_rows: list[np.ndarray] = []
         self.datacollector = mesa.DataCollector(model_reporters={name: name for name in TIMESERIES_COLUMNS})
         self._update_counts()
         self.datacollector.collect(self)
@@ -134,7 +143,6 @@ class CrowdModel(mesa.Model):
         world.role[n_civ:] = units
         self._civilian_traits(world, n_civ)
         self._mark_provocateurs(world, n_civ, p)
-        world.patience[:n_civ] = np.maximum(1, np.round(p.patience * self.rng.uniform(0.5, 1.5, n_civ)))
         assembly = site.cells(site_codes.ASSEMBLY)
         if n_civ > len(assembly):
             raise InputError(
@@ -143,6 +151,7 @@ class CrowdModel(mesa.Model):
         packed = world_.packed(world)
         chosen = assembly[self.rng.choice(len(assembly), size=n_civ, replace=False)].reshape(-1, 2)
         world_.place_many(packed, np.arange(n_civ), chosen[:, 0], chosen[:, 1])
+        world.response[world_.RESPONSE_STAGE] = rules.PRESENCE
         posts = world.posts[: riot.cordon_posts(packed, p.cordon_depth, 0, world.posts)].copy()
         if len(units) > len(posts):
             raise InputError(
@@ -190,8 +199,23 @@ class CrowdModel(mesa.Model):
             epstein.step(self.packed_world, self.step_parameters, self.rng, order)
         else:
             riot.step(self.packed_world, self.step_parameters, self.rng, t, order)
+            self._keep_events()
         self._update_counts()
         self.datacollector.collect(self)
+
+    def _keep_events(self) -> None:
+        response = self.world.response
+        if response[world_.RESPONSE_EVENTS_DROPPED]:
+            raise RuntimeError("the event buffer overflowed: raise EVENTS_PER_AGENT")
+        n = int(response[world_.RESPONSE_EVENTS])
+        if n:
+            self._event_rows.append(self.world.events[:n].copy())
+
+    def events(self) -> pd.DataFrame:
+        """Every event so far, one row each: :data:`crowd_model.events.EVENT_COLUMNS`
+        (empty without a site)."""
+        rows = np.concatenate(self._event_rows) if self._event_rows else np.zeros((0, len(EVENT_COLUMNS)), np.int64)
+        return pd.DataFrame(event_records(rows), columns=list(EVENT_COLUMNS))
 
     def _match_officer_count(self, target: int) -> None:
         """Withdraw or deploy officers so that ``target`` are on the grid (Epstein Run 5)."""
@@ -231,6 +255,10 @@ class CrowdModel(mesa.Model):
         self.spraying = int(w.spray.sum())
         self.cordon_advance = int(w.line[world_.LINE_ADVANCE])
         self.officers = int(counts[world_.CENSUS_OFFICERS])
+        self.injured_officers = int(tally[world_.TALLY_INJURED_OFFICERS])
+        self.tear_gas_used = int(tally[world_.TALLY_TEAR_GAS])
+        self.situation = int(w.response[world_.RESPONSE_SITUATION])
+        self.force_stage = int(w.response[world_.RESPONSE_STAGE])
         self.legitimacy = float(self.current.legitimacy)
 
 
@@ -294,4 +322,6 @@ def _site_arrays(site: Site, p: Parameters) -> dict[str, np.ndarray]:
         "cannon_shots": np.zeros(len(cannons), np.int64),
         "cannon_firing": np.zeros(len(cannons), np.bool_),
         "cannon_used": np.zeros(len(cannons)),
+        "events": np.zeros((EVENTS_PER_AGENT * (p.crowd_size + p.police_officers + p.tni_soldiers + p.linmas_guards) + 64,
+                            len(EVENT_COLUMNS)), np.int64),
     }

@@ -30,13 +30,32 @@ def time_to_dispersal(engaged: np.ndarray, crowd: int, share: float = DISPERSAL_
     return int(peak + below[0]) if len(below) else None
 
 
+SITUATIONS = ("green", "yellow", "red")
+
+
+def situation_outcomes(steps: np.ndarray, situation: np.ndarray) -> dict:
+    """Steps spent in each situation and the first step of each (None if never reached)."""
+    out = {}
+    for code, name in enumerate(SITUATIONS):
+        inside = situation == code
+        out[f"steps_{name}"] = int(inside.sum())
+    for code, name in enumerate(SITUATIONS):
+        inside = np.flatnonzero(situation == code)
+        out[f"first_step_{name}"] = int(steps[inside[0]]) if len(inside) else None
+    return out
+
+
 def run_outcomes(timeseries: pd.DataFrame, crowd: int, outburst_threshold: float) -> dict:
     """One row of outcomes for a run, from its timeseries (columns as in the contract)."""
     steps = timeseries["step"].to_numpy()
     active = timeseries["active"].to_numpy()
     violent = timeseries["violent"].to_numpy()
     starts = outbursts(active, outburst_threshold)
-    dispersal = time_to_dispersal(active + violent, crowd)
+    engaged = active + violent
+    dispersal = time_to_dispersal(engaged, crowd)
+    on_site = engaged + timeseries["calm"].to_numpy() + timeseries["fleeing"].to_numpy()
+    cleared = np.flatnonzero(on_site < DISPERSAL_SHARE * crowd)
+    violent_steps = np.flatnonzero(violent > 0)
     return {
         "civilians": int(crowd),
         "peak_active": int(active.max()),
@@ -49,8 +68,15 @@ def run_outcomes(timeseries: pd.DataFrame, crowd: int, outburst_threshold: float
         "outbursts": int(len(starts)),
         "mean_time_between_outbursts": float(np.diff(steps[starts]).mean()) if len(starts) > 1 else None,
         "time_to_dispersal": int(steps[dispersal]) if dispersal is not None else None,
+        "time_to_clearance": int(steps[cleared[0]]) if len(cleared) else None,
+        "peak_engaged": int(engaged.max()),
+        "violent_person_steps": int(violent.sum()),
+        "last_violent_step": int(steps[violent_steps[-1]]) if len(violent_steps) else None,
         "arrests_total": int(timeseries["arrests_total"].iloc[-1]),
         **{column: _final(timeseries, column) for column in FINAL_TALLIES},
+        "injured_civilians": int(timeseries["injured"].iloc[-1]),
+        "max_force_stage": int(timeseries["force_stage"].max()),
+        **situation_outcomes(steps, timeseries["situation"].to_numpy()),
     }
 
 
@@ -62,6 +88,8 @@ FINAL_TALLIES = (
     "water_used",
     "gate_breached",
     "left",
+    "injured_officers",
+    "tear_gas_used",
 )
 
 

@@ -19,6 +19,7 @@ from crowd_model.schedules import Schedule, parse_schedule
 
 RATIO_RULES = ("literal", "floor", "round")
 ARREST_POLICIES = ("violent", "provocateurs_first", "indiscriminate")
+RESPONSE_POLICIES = ("doctrine", "immediate", "passive")
 
 
 def parameter(
@@ -221,12 +222,29 @@ class Parameters:
     identify_probability: float = parameter(
         0.2, low=0.0, high=1.0, group="security",
         help="Chance per step that a violent provocateur within officer_vision of an officer is identified.", kernel=True)
+    response_policy: str = parameter(
+        "doctrine", choices=RESPONSE_POLICIES, group="response",
+        help="doctrine: force graduated by the situation and stepped down when it eases (Perkap 16/2006, 1/2009); "
+             "immediate: the strongest means and indiscriminate arrests from the first disorder; passive: cordon and appeals only.",
+        kernel=True)
+    yellow_engaged: int = parameter(
+        30, low=1, high=1_000_000, unit="civilians", group="response",
+        help="The situation turns yellow when the officers see at least this many engaged (active or violent) civilians.", kernel=True)
+    red_violent: int = parameter(
+        3, low=1, high=1_000_000, unit="civilians", group="response",
+        help="The situation turns red when the officers see at least this many violent civilians.", kernel=True)
+    deescalation_delay: int = parameter(
+        10, low=1, high=10_000, unit="steps", group="response",
+        help="Steps the situation (or the need for force) must stay lower before it is stepped down one level.", kernel=True)
+    appeal_calming: float = parameter(
+        0.05, low=0.0, high=1.0, group="response",
+        help="From force stage 2 on, share of arousal lost each step by civilians within the officers' sight (verbal appeals).", kernel=True)
     pushback: bool = parameter(
         True, group="security",
-        help="The cordon advances on the crowd once violence has been seen and the crowd weakens.", kernel=True)
+        help="From force stage 4, the cordon advances on the crowd when the violent it sees are few against its officers.", kernel=True)
     pushback_threshold: float = parameter(
-        0.03, low=0.0, high=1.0, group="security",
-        help="The crowd counts as weakened when active + violent fall below this share of it.", kernel=True)
+        0.1, low=0.0, high=10.0, group="security",
+        help="The line advances while the violent civilians the officers see number at most this share of the officers on duty.", kernel=True)
     pushback_interval: int = parameter(
         10, low=1, high=10_000, unit="steps", group="security",
         help="Steps between one-cell advances of the cordon.", kernel=True)
@@ -237,7 +255,7 @@ class Parameters:
         1, low=0, high=10, unit="trucks", group="water cannon",
         help="Water-cannon trucks, placed on the W cells of the site map.")
     water_cannon_range: int = parameter(
-        10, low=1, high=100, unit="cells", group="water cannon",
+        20, low=1, high=100, unit="cells", group="water cannon",
         help="How far the spray reaches.", kernel=True)
     water_cannon_cone: float = parameter(
         30.0, low=1.0, high=180.0, unit="degrees", group="water cannon",
@@ -257,6 +275,33 @@ class Parameters:
     water_per_shot: float = parameter(
         400.0, low=1.0, high=1e6, unit="litres", group="water cannon",
         help="Water one shot uses.", kernel=True)
+    tear_gas: bool = parameter(
+        True, group="tear gas",
+        help="The tear-gas squad (with the equipped units) may fire canisters at force stage 5.", kernel=True)
+    tear_gas_canisters: int = parameter(
+        20, low=0, high=10_000, unit="canisters", group="tear gas",
+        help="Canisters the squad carries.", kernel=True)
+    tear_gas_range: int = parameter(
+        20, low=1, high=100, unit="cells", group="tear gas",
+        help="How far in front of the line a canister is thrown.", kernel=True)
+    tear_gas_trigger: int = parameter(
+        5, low=1, high=100_000, unit="civilians", group="tear gas",
+        help="A canister is fired at the densest group of violent civilians when at least this many are within range.", kernel=True)
+    tear_gas_cooldown: int = parameter(
+        5, low=1, high=10_000, unit="steps", group="tear gas",
+        help="Steps between two canisters.", kernel=True)
+    gas_spread: float = parameter(
+        0.2, low=0.0, high=1.0, group="tear gas",
+        help="Share of a cell's gas that drifts to its neighbours each step.", kernel=True)
+    gas_decay: float = parameter(
+        0.15, low=0.0, high=1.0, group="tear gas",
+        help="Share of the gas that thins out each step.", kernel=True)
+    gas_fear: float = parameter(
+        0.6, low=0.0, high=10.0, group="behaviour",
+        help="Fear added each step per unit of tear-gas concentration on the civilian's cell.", kernel=True)
+    gas_injury_probability: float = parameter(
+        0.005, low=0.0, high=1.0, group="tear gas",
+        help="Chance per step, per unit of concentration, that tear gas injures a civilian.", kernel=True)
     violence_threshold: float = parameter(
         1.0, low=-1.0, high=3.0, group="behaviour",
         help="A civilian turns violent when G - R*P exceeds this (>= 1 with no arousal: never).", kernel=True)
@@ -287,9 +332,9 @@ class Parameters:
     calm_standoff: float = parameter(
         10.0, low=0.0, high=1000.0, unit="cells", group="behaviour",
         help="Calm supporters gather no closer to the gate than this, leaving the front to the engaged.", kernel=True)
-    patience: int = parameter(
-        400, low=1, high=1_000_000_000, unit="steps", group="behaviour",
-        help="Mean time a civilian stays at a site before going home (uniform 0.5x-1.5x).")
+    fatigue_rate: float = parameter(
+        0.001, low=0.0, high=1.0, unit="per step", group="behaviour",
+        help="Fatigue a civilian builds each step at a site; it goes home once fatigue + fear outweigh its felt grievance.", kernel=True)
     throw_range: int = parameter(
         5, low=1, high=50, unit="cells", group="behaviour",
         help="How far violent civilians throw stones at officers.")
@@ -308,6 +353,15 @@ class Parameters:
     facility_hit_points: int = parameter(
         10, low=1, high=1_000_000, unit="hits", group="site",
         help="Damage a lamp post, guard post or vehicle takes before it is wrecked.")
+    officer_injury_probability: float = parameter(
+        0.2, low=0.0, high=1.0, group="security",
+        help="Chance that a stone hitting an officer injures him: he stops, is evacuated and leaves a gap in the line.", kernel=True)
+    evacuation_delay: int = parameter(
+        5, low=1, high=10_000, unit="steps", group="security",
+        help="Steps an injured person lies where he fell before being carried to the aid post.", kernel=True)
+    injury_arousal: float = parameter(
+        0.02, low=0.0, high=1.0, group="behaviour",
+        help="Arousal a civilian gains each step per injured civilian it sees lying nearby.", kernel=True)
     arrest_injury_probability: float = parameter(
         0.1, low=0.0, high=1.0, group="security",
         help="Chance that an arrest injures the arrested civilian.", kernel=True)

@@ -6,7 +6,7 @@ import numpy as np
 from numba import njit
 
 from crowd_model import site as site_codes
-from crowd_model.world import ARRESTED, LEFT, OFFICER, PROVOCATEUR, STATE_NAMES, UNIT_NAMES
+from crowd_model.world import ARRESTED, INJURED, LEFT, OFFICER, PROVOCATEUR, STATE_NAMES, UNIT_NAMES
 
 CELL_CATEGORIES = (
     "empty",
@@ -15,12 +15,14 @@ CELL_CATEGORIES = (
     "violent",
     "fleeing",
     "arrested",
+    "injured",
     "provocateur",
     "police",
     "tni",
     "linmas",
     "water_cannon",
     "spray",
+    "tear_gas",
     "office",
     "gate",
     "fence",
@@ -33,6 +35,8 @@ _CATEGORY = {name: code for code, name in enumerate(CELL_CATEGORIES)}
 _CIVILIAN_CATEGORY = np.array([_CATEGORY[s] if s != "left" else 0 for s in STATE_NAMES], dtype=np.uint8)
 _UNIT_CATEGORY = np.array([_CATEGORY[u] for u in UNIT_NAMES], dtype=np.uint8)
 _PROVOCATEUR_CATEGORY = _CATEGORY["provocateur"]
+_INJURED_CATEGORY = _CATEGORY["injured"]
+GAS_SHOWN = 0.05  # tear-gas concentration from which a cell is drawn as gas
 _SITE_CATEGORIES = (
     (site_codes.OFFICE, "office"), (site_codes.FENCE, "fence"), (site_codes.GATE, "gate"),
     (site_codes.FACILITY, "facility"), (site_codes.EXIT, "exit"), (site_codes.CORDON, "cordon_line"),
@@ -42,13 +46,17 @@ _SITE_CATEGORIES = (
 @njit(cache=True)
 def paint_agents(world, out, detainees_on_grid):
     """Write each agent's category into ``out[x, y]``: arrested under free civilians under
-    officers (by unit); provocateurs at large are marked as such. Detainees taken off the
-    grid (at a site) and civilians who left are not drawn."""
-    for rank in range(3):
+    officers (by unit) under the injured waiting for evacuation; provocateurs at large are
+    marked as such. Detainees taken off the grid (at a site), the evacuated and civilians
+    who left are not drawn."""
+    for rank in range(4):
         for i in range(world.kind.shape[0]):
             if not world.alive[i]:
                 continue
-            if world.kind[i] == OFFICER:
+            if world.state[i] == INJURED:
+                if rank == 3 and world.evacuation[i] > 0:
+                    out[world.x[i], world.y[i]] = _INJURED_CATEGORY
+            elif world.kind[i] == OFFICER:
                 if rank == 2:
                     out[world.x[i], world.y[i]] = _UNIT_CATEGORY[world.role[i]]
             elif world.state[i] == ARRESTED:
@@ -75,6 +83,7 @@ def cell_categories(world, packed, full_hit_points: np.ndarray | None) -> np.nda
         out[damageable & (world.hit_points < full_hit_points)] = _CATEGORY["facility_damaged"]
     paint_agents(packed, out, not has_site)
     if has_site:
+        out[(world.gas >= GAS_SHOWN) & (world.officers_here == 0) & (world.injured_here == 0)] = _CATEGORY["tear_gas"]
         out[world.spray & (world.officers_here == 0)] = _CATEGORY["spray"]
         out[world.cannon_x, world.cannon_y] = _CATEGORY["water_cannon"]
     return out

@@ -15,20 +15,28 @@ import math
 
 from numba import njit
 
+from crowd_model import events as ev
 from crowd_model import rules
 from crowd_model.parameters import ARREST_POLICIES
 from crowd_model.site import EXIT, GATE, YARD
 from crowd_model.world import (
     inner,
-    ACTIVE, CALM, CIVILIAN, FLEEING, LEFT, LINE_ADVANCE, LINE_ADVANCING, LINE_LAST_ADVANCE,
-    LINE_VIOLENCE_SEEN, LINMAS, OFFICER, PROVOCATEUR, TALLY_BREACHED, TALLY_DAMAGE,
-    TALLY_INJURIES_CIVILIANS, TALLY_INJURIES_SECURITY, TALLY_PROVOCATEURS_ARRESTED, VIOLENT, arrest,
-    census, count_in_disc, disc, free_civilian_in, move, moore, randint, serve_jail_terms, set_state,
-    swap, take_off_grid,
+    ACTIVE, ARRESTED, CALM, CIVILIAN, FLEEING, INJURED, LEFT, LINE_ADVANCE, LINE_ADVANCING,
+    LINE_LAST_ADVANCE, LINE_VIOLENCE_SEEN, LINMAS, CENSUS_OFFICERS, OFFICER, PROVOCATEUR,
+    RESPONSE_DISORDER_SEEN, RESPONSE_EASED, RESPONSE_ENGAGED_SEEN, RESPONSE_EVENTS,
+    RESPONSE_GAS_COOLDOWN, RESPONSE_REASSIGN, RESPONSE_SINCE_CHANGE, RESPONSE_SITUATION,
+    RESPONSE_STAGE, RESPONSE_STEP, RESPONSE_VIOLENT_SEEN, TALLY_BREACHED, TALLY_DAMAGE,
+    TALLY_INJURED_OFFICERS, TALLY_INJURIES_CIVILIANS, TALLY_INJURIES_SECURITY,
+    TALLY_PROVOCATEURS_ARRESTED, TALLY_TEAR_GAS, VIOLENT, arrest, census, count_in_disc, disc,
+    evacuate, free_civilian_in, move, moore, randint, record, serve_jail_terms, set_state, swap,
+    take_off_grid,
 )
 
 PROVOCATEURS_FIRST = ARREST_POLICIES.index("provocateurs_first")
 INDISCRIMINATE = ARREST_POLICIES.index("indiscriminate")
+SEIZE_STAGE = rules.SOFT_HANDS  # arrests: empty-hand control
+PUSHBACK_STAGE = rules.HARD_HANDS  # the line pushes: hard empty-hand control, shields
+CHEMICAL_STAGE = rules.BATONS_AND_CHEMICALS  # water spray and tear gas
 ENGAGEMENT_STATES = (CALM, ACTIVE, VIOLENT)  # what rules.engagement's 0, 1, 2 mean
 
 # Numbers the ODD documents (section 7).
@@ -39,6 +47,7 @@ SIDESTEP_SLACK = 0.5  # ... at most this much higher on the field than its own c
 WANDER_SHARE = 0.5  # calm civilians away from the front wander this share of steps
 HIDE_OFFICER_WEIGHT = 4.0  # a provocateur's cell score: crowd - 4 officers - 1.5 gate distance
 HIDE_GATE_WEIGHT = 1.5
+GAS_CLOUD_RADIUS = 2  # cells a canister fills when it lands
 
 
 # --- movement -----------------------------------------------------------------------------
@@ -177,11 +186,13 @@ def _damage_property(world, p, rng, i):
         if rng.random() < p.damage_probability:
             world.hit_points[cx, cy] -= 1
             world.tally[TALLY_DAMAGE] += 1
+            record(world, ev.DAMAGE, cx, cy, -1, i, world.hit_points[cx, cy])
             if world.hit_points[cx, cy] == 0:
                 world.civilian_ok[cx, cy] = True
                 world.officer_ok[cx, cy] = True
-                if world.cell_kind[cx, cy] == GATE:
+                if world.cell_kind[cx, cy] == GATE and world.tally[TALLY_BREACHED] == 0:
                     world.tally[TALLY_BREACHED] = 1
+                    record(world, ev.GATE_BREACH, cx, cy, -1, i, 0)
                     for ax in range(w):
                         for ay in range(h):
                             if world.cell_kind[ax, ay] == YARD:
@@ -195,6 +206,28 @@ def _officers_within(world, x, y, runs):
 
 
 @inner
+def _officer_within(world, rng, x, y, runs):
+    """An officer on duty on a random cell of a disc around (x, y) holding any, or -1."""
+    n = 0
+    segments = world.segments
+    for k in range(disc(world, runs, x, y, False)):
+        cx = segments[k, 0]
+        for cy in range(segments[k, 1], segments[k, 2]):
+            if world.officers_here[cx, cy] > 0:
+                world.scratch[n] = cx * world.cell_head.shape[1] + cy
+                n += 1
+    if n == 0:
+        return -1
+    c = world.scratch[randint(rng, n)]
+    j = world.cell_head[c // world.cell_head.shape[1], c % world.cell_head.shape[1]]
+    while j >= 0:
+        if world.kind[j] == OFFICER and world.state[j] != INJURED:
+            return j
+        j = world.next_in_cell[j]
+    return -1
+
+
+@inner
 def _linmas_in(world, cx, cy):
     j = world.cell_head[cx, cy]
     while j >= 0:
@@ -205,9 +238,41 @@ def _linmas_in(world, cx, cy):
 
 
 @inner
+def injure(world, p, i, cause):
+    """Agent ``i`` is hurt: it stops acting and lies where it fell until carried to the aid
+    post ``evacuation_delay`` steps later; an injured officer leaves a gap in the line
+    until the posts are dealt out again. Counted once, as a person."""
+    set_state(world, i, INJURED)
+    world.jail[i] = 0
+    world.evacuation[i] = p.evacuation_delay
+    unit = -1
+    if world.kind[i] == OFFICER:
+        unit = world.role[i]
+        world.tally[TALLY_INJURED_OFFICERS] += 1
+        world.response[RESPONSE_REASSIGN] = 1
+    record(world, ev.INJURY, world.x[i], world.y[i], unit, i, cause)
+
+
+@inner
+def _throw_stone(world, p, rng, i):
+    """A violent civilian with officers within throwing range throws a stone at one of them;
+    it hits with ``throw_hit_probability`` and a hit injures the officer with
+    ``officer_injury_probability``."""
+    target = _officer_within(world, rng, world.x[i], world.y[i], world.throw_disc)
+    if target < 0:
+        return
+    record(world, ev.STONE_THROWN, world.x[target], world.y[target], world.role[target], i, world.state[i])
+    if rng.random() < p.throw_hit_probability:
+        world.tally[TALLY_INJURIES_SECURITY] += 1
+        record(world, ev.STONE_HIT, world.x[target], world.y[target], world.role[target], i, target)
+        if rng.random() < p.officer_injury_probability:
+            injure(world, p, target, ev.BY_STONE)
+
+
+@inner
 def civilian_step(world, p, rng, i):
     """A civilian (supporter or provocateur) at the site: perceive, feel, decide, act, move."""
-    if world.jail[i] > 0 or world.state[i] == LEFT:
+    if world.jail[i] > 0 or world.state[i] >= ARRESTED:
         return
     w, h = world.cell_head.shape
     x, y = world.x[i], world.y[i]
@@ -215,11 +280,13 @@ def civilian_step(world, p, rng, i):
     engaged = 0
     violent = 0
     civilians = 0
+    injured = 0
     arrests_seen = 0.0
     force_seen = 0.0
     segments = world.segments
     officers_here, engaged_here, violent_here = world.officers_here, world.engaged_here, world.violent_here
     blockers, recent_arrests, indiscriminate = world.blockers, world.recent_arrests, world.indiscriminate
+    injured_here = world.injured_here
     for k in range(disc(world, world.civilian_vision, x, y, False)):
         cx = segments[k, 0]
         for cy in range(segments[k, 1], segments[k, 2]):
@@ -227,6 +294,7 @@ def civilian_step(world, p, rng, i):
             engaged += engaged_here[cx, cy]
             violent += violent_here[cx, cy]
             civilians += blockers[cx, cy] - officers_here[cx, cy]
+            injured += injured_here[cx, cy]
             arrests_seen += recent_arrests[cx, cy]
             force_seen += indiscriminate[cx, cy]
     provocateurs_near = 0
@@ -245,21 +313,36 @@ def civilian_step(world, p, rng, i):
         provocateurs_near -= 1
 
     exposure = rules.contagion_exposure(engaged - violent, violent, civilians, provocateurs_near, p.provocateur_influence)
-    world.arousal[i] = rules.updated_arousal(world.arousal[i], exposure, p.arousal_contagion, p.arousal_decay)
-    if p.legitimacy_feedback and force_seen > 0:
+    arousal = rules.updated_arousal(world.arousal[i], exposure, p.arousal_contagion, p.arousal_decay)
+    arousal = min(1.0, arousal + p.injury_arousal * injured)
+    if world.watched[x, y] and world.response[RESPONSE_STAGE] >= rules.VERBAL:
+        arousal *= 1.0 - p.appeal_calming
+    world.arousal[i] = arousal
+    if p.legitimacy_feedback and (force_seen > 0 or injured > 0):
         world.legitimacy_deficit[i] = rules.updated_deficit(world.legitimacy_deficit[i], p.legitimacy_loss)
     sprayed = world.spray[x, y]
+    gas = world.gas[x, y]
     if sprayed and rng.random() < p.spray_injury_probability:
         world.tally[TALLY_INJURIES_CIVILIANS] += 1
+        injure(world, p, i, ev.BY_WATER_CANNON)
+        return
+    if gas > 0.0 and rng.random() < p.gas_injury_probability * gas:
+        world.tally[TALLY_INJURIES_CIVILIANS] += 1
+        injure(world, p, i, ev.BY_TEAR_GAS)
+        return
     world.fear[i] = rules.updated_fear(
-        world.fear[i], 1.0 if sprayed else 0.0, arrests_seen, line_pressure,
-        p.spray_fear, p.arrest_fear, p.line_fear, p.fear_decay,
+        world.fear[i], 1.0 if sprayed else 0.0, gas, arrests_seen, line_pressure,
+        p.spray_fear, p.gas_fear, p.arrest_fear, p.line_fear, p.fear_decay,
     )
-    world.patience[i] -= 1
-    if world.patience[i] <= 0 or (
-        guided and world.state[i] == CALM and rng.random() < p.linmas_guidance
-    ):
-        world.going_home[i] = True
+    world.fatigue[i] += p.fatigue_rate
+    grievance = rules.felt_grievance(world.hardship[i], p.legitimacy, world.legitimacy_deficit[i], world.arousal[i])
+    if not world.going_home[i]:
+        if rules.goes_home(world.fatigue[i], world.fear[i], grievance):
+            world.going_home[i] = True
+            record(world, ev.GOING_HOME, x, y, -1, i, ev.BY_FATIGUE_AND_FEAR)
+        elif guided and world.state[i] == CALM and rng.random() < p.linmas_guidance:
+            world.going_home[i] = True
+            record(world, ev.GOING_HOME, x, y, LINMAS, i, ev.GUIDED_HOME)
 
     state = world.state[i]
     if state != FLEEING:
@@ -268,7 +351,6 @@ def civilian_step(world, p, rng, i):
         elif world.going_home[i]:
             state = CALM
         else:
-            grievance = rules.felt_grievance(world.hardship[i], p.legitimacy, world.legitimacy_deficit[i], world.arousal[i])
             p_arrest = rules.estimated_arrest_probability(officers, engaged, p.arrest_constant, p.ratio_rule)
             net = grievance - rules.net_risk(world.risk_aversion[i], p_arrest)
             state = ENGAGEMENT_STATES[rules.engagement(net, p.activation_threshold, p.violence_threshold)]
@@ -278,8 +360,7 @@ def civilian_step(world, p, rng, i):
         if (world.role[i] == PROVOCATEUR and rng.random() < p.identify_probability
                 and _officers_within(world, x, y, world.officer_vision) > 0):
             world.identified[i] = True
-        if _officers_within(world, x, y, world.throw_disc) > 0 and rng.random() < p.throw_hit_probability:
-            world.tally[TALLY_INJURIES_SECURITY] += 1
+        _throw_stone(world, p, rng, i)
         _damage_property(world, p, rng, i)
 
     if sprayed:
@@ -316,13 +397,15 @@ def civilian_step(world, p, rng, i):
 def _arrest_target(world, p, rng, i):
     """Whom officer ``i`` may seize, by the arrest policy: violent civilians within reach;
     identified provocateurs anywhere in vision (a snatch squad), else violent ones within
-    reach; or anyone engaged within reach (indiscriminate)."""
+    reach; or anyone engaged within reach (indiscriminate, and always under the
+    ``immediate`` response)."""
     x, y = world.x[i], world.y[i]
     size = world.scratch.shape[0] // 2
     n_first = 0
     if p.arrest_policy == PROVOCATEURS_FIRST:
         n_first = _suspects(world, world.officer_vision, x, y, True, False, 0, size)
-    n_other = _suspects(world, world.reach_disc, x, y, False, p.arrest_policy == INDISCRIMINATE, size, size)
+    indiscriminate = p.arrest_policy == INDISCRIMINATE or p.response_policy == rules.IMMEDIATE
+    n_other = _suspects(world, world.reach_disc, x, y, False, indiscriminate, size, size)
     if n_first > 0:
         return world.scratch[randint(rng, n_first)]
     if n_other > 0:
@@ -348,7 +431,7 @@ def _suspects(world, runs, x, y, snatch, indiscriminate, start, size):
                 if world.kind[j] == CIVILIAN and n < size:
                     s = world.state[j]
                     if snatch:
-                        wanted = world.role[j] == PROVOCATEUR and world.identified[j]
+                        wanted = world.role[j] == PROVOCATEUR and world.identified[j] and s < ARRESTED
                     else:
                         wanted = s == VIOLENT or (s == ACTIVE and indiscriminate)
                     if wanted:
@@ -359,17 +442,21 @@ def _suspects(world, runs, x, y, snatch, indiscriminate, start, size):
 
 
 @inner
-def _seize(world, p, rng, suspect):
+def _seize(world, p, rng, officer, suspect):
+    """Officer ``officer`` arrests ``suspect``; the arrest may injure him (then he is carried
+    to the aid post instead of the holding area)."""
     cx, cy = world.x[suspect], world.y[suspect]
     if world.state[suspect] != VIOLENT:
         world.indiscriminate[cx, cy] += 1.0
     world.recent_arrests[cx, cy] += 1.0
     if world.role[suspect] == PROVOCATEUR:
         world.tally[TALLY_PROVOCATEURS_ARRESTED] += 1
+    record(world, ev.ARREST, cx, cy, world.role[officer], suspect, world.role[suspect])
+    arrest(world, rng, suspect, p.max_jail_term)
     if rng.random() < p.arrest_injury_probability:
         world.tally[TALLY_INJURIES_CIVILIANS] += 1
-    arrest(world, rng, suspect, p.max_jail_term)
-    if world.jail[suspect] > 0:
+        injure(world, p, suspect, ev.BY_ARREST)
+    elif world.jail[suspect] > 0:
         take_off_grid(world, suspect, world.state[suspect])
 
 
@@ -423,13 +510,16 @@ def _toward_post(world, i):
 
 @inner
 def officer_step(world, p, rng, i):
-    """A police or TNI officer seizes a target within reach when backed up by enough
-    officers (Lemos et al. 2016); otherwise every officer, Linmas included, keeps its post."""
-    if world.role[i] != LINMAS:
+    """A police or TNI officer, once the force stage allows empty-hand control, seizes a
+    target within reach when backed up by enough officers (Lemos et al. 2016); otherwise
+    every officer, Linmas included, keeps its post. The injured do nothing."""
+    if world.state[i] == INJURED:
+        return
+    if world.role[i] != LINMAS and world.response[RESPONSE_STAGE] >= SEIZE_STAGE:
         if _officers_within(world, world.x[i], world.y[i], world.backup_disc) >= p.arrest_backup:
             suspect = _arrest_target(world, p, rng, i)
             if suspect >= 0:
-                _seize(world, p, rng, suspect)
+                _seize(world, p, rng, i, suspect)
                 return
     _toward_post(world, i)
 
@@ -471,73 +561,252 @@ def cordon_posts(world, depth_rows, advance, posts):
 
 
 @inner
-def advance_cordon(world, p, t, engaged, violent, civilians):
-    """Push-back: once violence has been seen and the crowd has weakened (engaged below
-    ``pushback_threshold`` of it), the line steps one cell toward the crowd every
-    ``pushback_interval`` steps, up to ``pushback_max`` cells; officers then shove
-    civilians in their way back until the next advance is due."""
+def deal_posts(world, p):
+    """Give the posts of the line (at its current advance), best first, to the officers on
+    duty in order (police, then TNI, then Linmas): officers lost to injury leave the rear
+    thinner, not the front."""
+    posts = world.posts
+    n = cordon_posts(world, p.cordon_depth, world.line[LINE_ADVANCE], posts)
+    k = 0
+    for i in range(world.kind.shape[0]):
+        if world.kind[i] == OFFICER and world.alive[i] and world.state[i] != INJURED and k < n:
+            world.post_x[i], world.post_y[i] = posts[k, 0], posts[k, 1]
+            k += 1
+    world.response[RESPONSE_REASSIGN] = 0
+
+
+@inner
+def advance_cordon(world, p, t, officers):
+    """Push-back: from force stage 4 (hard empty-hand control, shields), while the violent
+    civilians the officers see number at most ``pushback_threshold`` of the officers on
+    duty, the line steps one cell toward the crowd every ``pushback_interval`` steps, up to
+    ``pushback_max`` cells; officers then shove civilians in their way back until the next
+    advance is due."""
     line = world.line
     advancing = line[LINE_ADVANCE] > 0 and t - line[LINE_LAST_ADVANCE] < p.pushback_interval
     line[LINE_ADVANCING] = 1 if advancing else 0
-    if violent > 0:
+    if world.response[RESPONSE_VIOLENT_SEEN] > 0:
         line[LINE_VIOLENCE_SEEN] = 1
-    if not (p.pushback and line[LINE_VIOLENCE_SEEN] and line[LINE_ADVANCE] < p.pushback_max):
+    if not (p.pushback and world.response[RESPONSE_STAGE] >= PUSHBACK_STAGE and line[LINE_ADVANCE] < p.pushback_max):
         return
-    if engaged >= p.pushback_threshold * civilians:
+    if world.response[RESPONSE_VIOLENT_SEEN] > p.pushback_threshold * officers:
         return
     if t - line[LINE_LAST_ADVANCE] < p.pushback_interval:
         return
     line[LINE_ADVANCE] += 1
     line[LINE_LAST_ADVANCE] = t
     line[LINE_ADVANCING] = 1
-    posts = world.posts
-    n = cordon_posts(world, p.cordon_depth, line[LINE_ADVANCE], posts)
-    k = 0
+    deal_posts(world, p)
+    x1, y1 = _front_middle(world, p, line[LINE_ADVANCE])
+    x0, y0 = _front_middle(world, p, line[LINE_ADVANCE] - 1)
+    for c in range(world.cannon_x.shape[0]):  # the trucks move up behind the line
+        world.cannon_x[c] += x1 - x0
+        world.cannon_y[c] += y1 - y0
+    record(world, ev.LINE_ADVANCE, -1, -1, -1, -1, line[LINE_ADVANCE])
+
+
+@inner
+def _violent_centre(world, x0, y0, reach):
+    """How many violent civilians stand within ``reach`` of (x0, y0), and the mean offset
+    to them."""
+    n = 0
+    sum_dx = 0
+    sum_dy = 0
     for i in range(world.kind.shape[0]):
-        if world.kind[i] == OFFICER and k < n:
-            world.post_x[i], world.post_y[i] = posts[k, 0], posts[k, 1]
-            k += 1
+        if world.alive[i] and world.kind[i] == CIVILIAN and world.state[i] == VIOLENT:
+            dx = world.x[i] - x0
+            dy = world.y[i] - y0
+            if dx * dx + dy * dy <= reach * reach:
+                n += 1
+                sum_dx += dx
+                sum_dy += dy
+    if n == 0:
+        return 0, 0.0, 0.0
+    return n, sum_dx / n, sum_dy / n
+
+
+@inner
+def _front_middle(world, p, advance):
+    """The middle cell of the line's front row after ``advance`` cells of push-back."""
+    rows = world.cordon_rows
+    row = rows[rows.shape[0] - p.cordon_depth - advance]
+    return row[0, 0], row[0, 1]
+
 
 
 @inner
 def fire_water_cannons(world, p, t):
-    """Each truck fires when enough violent civilians are within range, its cooldown has
-    passed and its tank holds a shot: the spray hits every cell of a cone aimed at the
-    centre of the violent ones in range (pushing and frightening the civilians there)."""
+    """At force stage 5, each truck (it moves up behind the line as the line advances) fires when enough violent civilians are within range,
+    its cooldown has passed and its tank holds a shot: the spray hits every cell of a cone
+    aimed at the centre of the violent ones in range (pushing and frightening the civilians
+    there, whoever they are)."""
     w, h = world.cell_head.shape
     for c in range(world.cannon_x.shape[0]):
         world.cannon_firing[c] = False
         world.cannon_cooldown[c] = max(0, world.cannon_cooldown[c] - 1)
-        if t < p.water_cannon_start or world.cannon_cooldown[c] > 0 or world.cannon_water[c] < p.water_per_shot:
+        if (t < p.water_cannon_start or world.response[RESPONSE_STAGE] < CHEMICAL_STAGE
+                or world.cannon_cooldown[c] > 0 or world.cannon_water[c] < p.water_per_shot):
             continue
         x0, y0 = world.cannon_x[c], world.cannon_y[c]
-        n = 0
-        sum_dx = 0
-        sum_dy = 0
-        for i in range(world.kind.shape[0]):
-            if world.alive[i] and world.kind[i] == CIVILIAN and world.state[i] == VIOLENT:
-                dx = world.x[i] - x0
-                dy = world.y[i] - y0
-                if dx * dx + dy * dy <= p.water_cannon_range * p.water_cannon_range:
-                    n += 1
-                    sum_dx += dx
-                    sum_dy += dy
+        n, mx, my = _violent_centre(world, x0, y0, p.water_cannon_range)
         if n < p.water_cannon_trigger:
             continue
-        aim = math.atan2(sum_dy / n, sum_dx / n)
+        aim = math.atan2(my, mx)
+        hit = 0
         for cx in range(w):
             for cy in range(h):
                 if rules.in_spray_cone(cx - x0, cy - y0, aim, p.water_cannon_cone, p.water_cannon_range):
                     world.spray[cx, cy] = True
                     world.spray_x[cx, cy] = x0
                     world.spray_y[cx, cy] = y0
-                    if world.blockers[cx, cy] - world.officers_here[cx, cy] - world.violent_here[cx, cy] > 0:
+                    bystanders = world.blockers[cx, cy] - world.officers_here[cx, cy]
+                    hit += bystanders
+                    if bystanders - world.violent_here[cx, cy] > 0:
                         world.indiscriminate[cx, cy] += 1.0
         world.cannon_water[c] -= p.water_per_shot
         world.cannon_used[c] += p.water_per_shot
         world.cannon_cooldown[c] = p.water_cannon_cooldown
         world.cannon_firing[c] = True
         world.cannon_shots[c] += 1
+        record(world, ev.WATER_CANNON_SHOT, x0 + int(round(mx)), y0 + int(round(my)), -1, c, hit)
+
+
+@inner
+def fire_tear_gas(world, p, t):
+    """At force stage 5 the tear-gas squad throws a canister at the centre of the violent
+    civilians within ``tear_gas_range`` of the line's middle when at least
+    ``tear_gas_trigger`` are there: the cloud fills a small disc and then drifts and thins
+    (:func:`spread_gas`). Gas is indiscriminate: everyone in it counts as force seen."""
+    r = world.response
+    r[RESPONSE_GAS_COOLDOWN] = max(0, r[RESPONSE_GAS_COOLDOWN] - 1)
+    if (not p.tear_gas or r[RESPONSE_STAGE] < CHEMICAL_STAGE or r[RESPONSE_GAS_COOLDOWN] > 0
+            or world.tally[TALLY_TEAR_GAS] >= p.tear_gas_canisters):
+        return
+    x0, y0 = _front_middle(world, p, world.line[LINE_ADVANCE])
+    n, mx, my = _violent_centre(world, x0, y0, p.tear_gas_range)
+    if n < p.tear_gas_trigger:
+        return
+    w, h = world.cell_head.shape
+    tx = min(w - 1, max(0, x0 + int(round(mx))))
+    ty = min(h - 1, max(0, y0 + int(round(my))))
+    inside = 0
+    for dx in range(-GAS_CLOUD_RADIUS, GAS_CLOUD_RADIUS + 1):
+        for dy in range(-GAS_CLOUD_RADIUS, GAS_CLOUD_RADIUS + 1):
+            cx, cy = tx + dx, ty + dy
+            if 0 <= cx < w and 0 <= cy < h and dx * dx + dy * dy <= GAS_CLOUD_RADIUS * GAS_CLOUD_RADIUS \
+                    and world.civilian_ok[cx, cy]:
+                world.gas[cx, cy] = 1.0
+                inside += world.blockers[cx, cy] - world.officers_here[cx, cy]
+    world.tally[TALLY_TEAR_GAS] += 1
+    r[RESPONSE_GAS_COOLDOWN] = p.tear_gas_cooldown
+    record(world, ev.TEAR_GAS, tx, ty, -1, -1, inside)
+
+
+@inner
+def spread_gas(world, p):
+    """Tear gas drifts: each open cell passes ``gas_spread`` of its gas to its four
+    neighbours in equal shares (none into walls) and ``gas_decay`` of it thins out; the
+    civilians in it count as having seen force (indiscriminate by nature)."""
+    w, h = world.cell_head.shape
+    gas, nxt, ok = world.gas, world.gas_next, world.civilian_ok
+    total = 0.0
+    for x in range(w):
+        for y in range(h):
+            nxt[x, y] = 0.0
+            total += gas[x, y]
+    if total == 0.0:
+        return
+    for x in range(w):
+        for y in range(h):
+            g = gas[x, y]
+            if g == 0.0:
+                continue
+            share = p.gas_spread * g / 4.0
+            kept = g
+            for k in range(4):
+                cx = x + (k == 0) - (k == 1)
+                cy = y + (k == 2) - (k == 3)
+                if 0 <= cx < w and 0 <= cy < h and ok[cx, cy]:
+                    nxt[cx, cy] += share
+                    kept -= share
+            nxt[x, y] += kept
+    for x in range(w):
+        for y in range(h):
+            g = nxt[x, y] * (1.0 - p.gas_decay)
+            gas[x, y] = g if g > 0.01 else 0.0
+            if gas[x, y] > 0.0 and world.blockers[x, y] - world.officers_here[x, y] - world.violent_here[x, y] > 0:
+                world.indiscriminate[x, y] += 1.0
+
+
+@inner
+def assess_situation(world, p):
+    """The commander's reading (Perkap Kapolri 16/2006): count the engaged and violent
+    civilians within sight of any officer on duty, set the situation (escalating at once,
+    easing one level after ``deescalation_delay`` calmer steps) and the force stage the
+    response policy calls for (stepping up one stage a step, down one stage after
+    ``deescalation_delay`` steps; ``immediate`` jumps to the strongest means)."""
+    w, h = world.cell_head.shape
+    watched = world.watched
+    for x in range(w):
+        for y in range(h):
+            watched[x, y] = False
+    for i in range(world.kind.shape[0]):
+        if world.alive[i] and world.kind[i] == OFFICER and world.state[i] != INJURED:
+            for k in range(disc(world, world.officer_vision, world.x[i], world.y[i], False)):
+                cx = world.segments[k, 0]
+                for cy in range(world.segments[k, 1], world.segments[k, 2]):
+                    watched[cx, cy] = True
+    engaged = 0
+    violent = 0
+    for x in range(w):
+        for y in range(h):
+            if watched[x, y]:
+                engaged += world.engaged_here[x, y]
+                violent += world.violent_here[x, y]
+    r = world.response
+    r[RESPONSE_ENGAGED_SEEN] = engaged
+    r[RESPONSE_VIOLENT_SEEN] = violent
+    r[RESPONSE_SINCE_CHANGE] += 1
+    assessed = rules.assessed_situation(engaged, violent, p.yellow_engaged, p.red_violent)
+    situation = r[RESPONSE_SITUATION]
+    if assessed > situation:
+        situation = assessed
+        r[RESPONSE_EASED] = 0
+    elif assessed < situation:
+        r[RESPONSE_EASED] += 1
+        if r[RESPONSE_EASED] >= p.deescalation_delay:
+            situation -= 1
+            r[RESPONSE_EASED] = 0
+    else:
+        r[RESPONSE_EASED] = 0
+    if situation != r[RESPONSE_SITUATION]:
+        r[RESPONSE_SITUATION] = situation
+        record(world, ev.SITUATION, -1, -1, -1, -1, situation)
+    if situation > 0:
+        r[RESPONSE_DISORDER_SEEN] = 1
+    target = rules.force_stage_target(situation, engaged, violent, p.response_policy, r[RESPONSE_DISORDER_SEEN])
+    stage = r[RESPONSE_STAGE]
+    if target > stage:
+        stage = target if p.response_policy == rules.IMMEDIATE else stage + 1
+    elif target < stage and r[RESPONSE_SINCE_CHANGE] >= p.deescalation_delay:
+        stage -= 1
+    if stage != r[RESPONSE_STAGE]:
+        r[RESPONSE_STAGE] = stage
+        r[RESPONSE_SINCE_CHANGE] = 0
+        record(world, ev.FORCE_STAGE, -1, -1, -1, -1, stage)
+
+
+@inner
+def serve_evacuations(world):
+    """End of step: the injured wait for the stretcher; when their wait is over they are
+    carried to the aid post (off the grid)."""
+    for i in range(world.kind.shape[0]):
+        if world.evacuation[i] > 0:
+            world.evacuation[i] -= 1
+            if world.evacuation[i] == 0:
+                record(world, ev.EVACUATION, world.x[i], world.y[i],
+                       world.role[i] if world.kind[i] == OFFICER else -1, i, 0)
+                evacuate(world, i)
 
 
 # --- the step -----------------------------------------------------------------------------
@@ -557,26 +826,32 @@ def activate(world, p, rng, i):
 @inner
 def begin_step(world, p, t):
     """What happens before the agents act: spray and force fade, arrests seen are halved,
-    the line may advance, the cannons may fire."""
+    tear gas drifts, the commander reads the situation and sets the force stage, lost
+    officers are replaced in the line, the line may advance, the cannons and the tear-gas
+    squad may fire."""
     w, h = world.cell_head.shape
+    world.response[RESPONSE_STEP] = t
+    world.response[RESPONSE_EVENTS] = 0
     for x in range(w):
         for y in range(h):
             world.spray[x, y] = False
             world.indiscriminate[x, y] = 0.0
             world.recent_arrests[x, y] *= ARREST_MEMORY
+    spread_gas(world, p)
+    assess_situation(world, p)
+    if world.response[RESPONSE_REASSIGN]:
+        deal_posts(world, p)
     counts = census(world)
-    civilians = 0
-    for state in range(LEFT + 1):  # CALM..LEFT
-        civilians += counts[state]
-    advance_cordon(world, p, t, counts[ACTIVE] + counts[VIOLENT], counts[VIOLENT], civilians)
+    advance_cordon(world, p, t, counts[CENSUS_OFFICERS])
     fire_water_cannons(world, p, t)
+    fire_tear_gas(world, p, t)
 
 
 @njit(cache=True)
 def step(world, p, rng, t, order):
     """One step at clock ``t``: :func:`begin_step`; every agent in ``order`` (the living
     ones, shuffled) takes its turn; then the jail clock (detainees were taken away and,
-    released, go home)."""
+    released, go home) and the stretchers."""
     begin_step(world, p, t)
     for i in order:  # activate(world, p, rng, i), spelled out: one compiled layer less to build
         if world.kind[i] == OFFICER:
@@ -584,3 +859,4 @@ def step(world, p, rng, t, order):
         else:
             civilian_step(world, p, rng, i)
     serve_jail_terms(world, LEFT)
+    serve_evacuations(world)

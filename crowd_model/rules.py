@@ -10,9 +10,12 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from crowd_model.parameters import RATIO_RULES
+from crowd_model.parameters import RATIO_RULES, RESPONSE_POLICIES
 
 LITERAL, FLOOR, ROUND = (RATIO_RULES.index(r) for r in ("literal", "floor", "round"))
+DOCTRINE, IMMEDIATE, PASSIVE = (RESPONSE_POLICIES.index(r) for r in ("doctrine", "immediate", "passive"))
+GREEN, YELLOW, RED = 0, 1, 2
+PRESENCE, VERBAL, SOFT_HANDS, HARD_HANDS, BATONS_AND_CHEMICALS = 1, 2, 3, 4, 5
 
 
 @njit(cache=True)
@@ -89,10 +92,48 @@ def updated_arousal(arousal, exposure, contagion, decay):
 
 
 @njit(cache=True)
-def updated_fear(fear, sprayed, arrests_seen, line_pressure, spray_fear, arrest_fear, line_fear, decay):
-    """Fear decays and grows with water-cannon hits, arrests seen nearby and an advancing
-    line next to the agent (Helbing et al. 2000: panic from perceived threat)."""
-    return (1.0 - decay) * fear + spray_fear * sprayed + arrest_fear * arrests_seen + line_fear * line_pressure
+def updated_fear(fear, sprayed, gas, arrests_seen, line_pressure, spray_fear, gas_fear, arrest_fear, line_fear, decay):
+    """Fear decays and grows with water-cannon hits, tear gas (by its concentration), arrests
+    seen nearby and an advancing line next to the agent (Helbing et al. 2000: panic from
+    perceived threat)."""
+    return ((1.0 - decay) * fear + spray_fear * sprayed + gas_fear * gas + arrest_fear * arrests_seen
+            + line_fear * line_pressure)
+
+
+@njit(cache=True)
+def goes_home(fatigue, fear, resolve):
+    """A civilian sets off home once its reasons to go (fatigue built up over the day and
+    the fear it feels now) outweigh its reasons to stay (``resolve``: its felt grievance,
+    arousal included). Dispersal is earned: no timer decides it (Perkap 16/2006 aims at a
+    crowd that disperses; fatigue as one documented term)."""
+    return fatigue + fear > resolve
+
+
+@njit(cache=True)
+def assessed_situation(engaged_seen, violent_seen, yellow_engaged, red_violent):
+    """The situation the commander reads from what the officers see (Perkap Kapolri 16/2006):
+    red (2) when at least ``red_violent`` civilians commit violence (stones, damage), yellow
+    (1) when at least ``yellow_engaged`` are engaged (the crowd ignores appeals and presses
+    on the line), else green (0)."""
+    red = violent_seen >= red_violent
+    return red * 1 + (red | (engaged_seen >= yellow_engaged)) * 1
+
+
+@njit(cache=True)
+def force_stage_target(situation, engaged_seen, violent_seen, policy, disorder_seen):
+    """The force stage (Perkap Kapolri 1/2009, stages 1-5; stage 6, firearms, is outside the
+    model) the response calls for. ``doctrine``: presence, verbal appeals once people
+    protest, soft then hard empty-hand control in yellow (hard once anyone is violent),
+    batons and chemical means (tear gas, water spray) in red. ``immediate``: the strongest
+    means from the first disorder on. ``passive``: presence and appeals only."""
+    doctrine = ((situation == RED) * BATONS_AND_CHEMICALS
+                + (situation == YELLOW) * (SOFT_HANDS + (violent_seen > 0))
+                + (situation == GREEN) * (PRESENCE + (engaged_seen > 0)))
+    if policy == IMMEDIATE:
+        return (disorder_seen > 0) * BATONS_AND_CHEMICALS + (disorder_seen <= 0) * doctrine
+    if policy == PASSIVE:
+        return np.minimum(doctrine, VERBAL)
+    return doctrine
 
 
 @njit(cache=True)

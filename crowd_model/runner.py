@@ -27,6 +27,7 @@ class RunResult:
     steps: int
     timeseries: pd.DataFrame
     outcomes: dict
+    events: pd.DataFrame | None = None  # site scenarios: crowd_model.events.EVENT_COLUMNS
 
 
 def simulate(
@@ -48,7 +49,8 @@ def simulate(
             break
     timeseries = model.timeseries()
     outcomes = model.outcomes()
-    return RunResult(scenario, parameters, seed, steps, timeseries, outcomes)
+    events = model.events() if model.site is not None else None
+    return RunResult(scenario, parameters, seed, steps, timeseries, outcomes, events)
 
 
 def versions() -> dict:
@@ -99,11 +101,14 @@ def site_records(names: Iterable[str]) -> dict:
 
 
 def write_run(result: RunResult, out_dir: str | Path) -> Path:
-    """Write ``timeseries.csv``, ``outcomes.csv`` and ``metadata.json`` into ``out_dir``,
-    each to a temporary name first and then renamed into place."""
+    """Write ``timeseries.csv``, ``outcomes.csv``, ``metadata.json`` and, for a site
+    scenario, ``events.csv`` into ``out_dir``, each to a temporary name first and then
+    renamed into place."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     write_atomic(out / "timeseries.csv", result.timeseries.to_csv(index=False))
+    if result.events is not None:
+        write_atomic(out / "events.csv", result.events.to_csv(index=False))
     write_atomic(out / "outcomes.csv", pd.DataFrame([result.outcomes]).to_csv(index=False))
     meta = {
         "scenario": result.scenario,

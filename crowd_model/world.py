@@ -22,8 +22,8 @@ from numba.experimental import structref
 from numba.np.random.random_methods import buffered_bounded_lemire_uint32
 
 CIVILIAN, OFFICER = 0, 1
-CALM, ACTIVE, VIOLENT, FLEEING, ARRESTED, LEFT = range(6)
-STATE_NAMES = ("calm", "active", "violent", "fleeing", "arrested", "left")
+CALM, ACTIVE, VIOLENT, FLEEING, ARRESTED, LEFT, INJURED = range(7)
+STATE_NAMES = ("calm", "active", "violent", "fleeing", "arrested", "left", "injured")
 SUPPORTER, PROVOCATEUR = 0, 1
 POLICE, TNI, LINMAS = 0, 1, 2
 UNIT_NAMES = ("police", "tni", "linmas")
@@ -34,7 +34,9 @@ TALLY_INJURIES_CIVILIANS = 2
 TALLY_INJURIES_SECURITY = 3
 TALLY_DAMAGE = 4
 TALLY_BREACHED = 5
-TALLY_SIZE = 6
+TALLY_INJURED_OFFICERS = 6  # persons
+TALLY_TEAR_GAS = 7  # canisters fired
+TALLY_SIZE = 8
 
 # The cordon's state (``world.line``).
 LINE_ADVANCE = 0  # cells the line has advanced toward the crowd
@@ -43,7 +45,22 @@ LINE_ADVANCING = 2  # 1 while officers shove civilians back after an advance
 LINE_VIOLENCE_SEEN = 3  # 1 once any civilian has been violent
 LINE_SIZE = 4
 
-UNLIMITED_PATIENCE = np.iinfo(np.int64).max // 2
+# The security response's state (``world.response``).
+RESPONSE_SITUATION = 0  # GREEN, YELLOW or RED
+RESPONSE_STAGE = 1  # force stage 1..5 (Perkap 1/2009)
+RESPONSE_SINCE_CHANGE = 2  # steps since the situation or the stage last changed
+RESPONSE_EASED = 3  # consecutive steps the situation has been below the current one
+RESPONSE_DISORDER_SEEN = 4  # 1 once the situation has left green
+RESPONSE_EVENTS = 5  # events recorded in ``world.events`` this step
+RESPONSE_EVENTS_DROPPED = 6
+RESPONSE_REASSIGN = 7  # 1 when the posts must be dealt out again (an officer was lost)
+RESPONSE_GAS_COOLDOWN = 8
+RESPONSE_ENGAGED_SEEN = 9  # what the officers saw this step
+RESPONSE_VIOLENT_SEEN = 10
+RESPONSE_STEP = 11  # the clock, for the events' step column
+RESPONSE_SIZE = 12
+GREEN, YELLOW, RED = range(3)
+SITUATION_NAMES = ("green", "yellow", "red")
 
 # Compiled functions only other compiled functions call: no wrapper for calls from Python
 # (one less thing to build for each of them on the first run).
@@ -63,7 +80,8 @@ AGENT_ARRAYS = (
     ("arousal", np.float64, 0.0, "added to grievance, spread by contagion"),
     ("fear", np.float64, 0.0, "above fear_threshold the civilian flees"),
     ("legitimacy_deficit", np.float64, 0.0, "legitimacy withdrawn after seeing indiscriminate force"),
-    ("patience", np.int64, UNLIMITED_PATIENCE, "steps left before going home"),
+    ("fatigue", np.float64, 0.0, "grows each step at a site; a reason to go home"),
+    ("evacuation", np.int64, 0, "steps until an injured person is carried to the aid post"),
     ("going_home", np.bool_, False, ""),
     ("identified", np.bool_, False, "a provocateur the officers know"),
     ("post_x", np.int32, 0, "an officer's cordon post"),
@@ -72,7 +90,7 @@ AGENT_ARRAYS = (
 )
 
 # Per-cell counts, kept by the functions of this module only.
-COUNTS = ("blockers", "officers_here", "engaged_here", "violent_here", "provocateurs_here")
+COUNTS = ("blockers", "officers_here", "engaged_here", "violent_here", "provocateurs_here", "injured_here")
 
 CELL_ARRAYS = (
     ("cell_head", np.int32, -1, "first agent on the cell, -1 if none"),
@@ -81,6 +99,7 @@ CELL_ARRAYS = (
     ("engaged_here", np.int16, 0, "active or violent civilians"),
     ("violent_here", np.int16, 0, ""),
     ("provocateurs_here", np.int16, 0, "provocateurs at large"),
+    ("injured_here", np.int16, 0, "injured civilians lying here, not yet evacuated"),
     ("cell_kind", np.uint8, 0, "site code of the cell (crowd_model.site)"),
     ("civilian_ok", np.bool_, True, "civilians may stand here"),
     ("officer_ok", np.bool_, True, "officers may stand here"),
@@ -93,6 +112,9 @@ CELL_ARRAYS = (
     ("recent_arrests", np.float64, 0.0, "arrests here, halving each step"),
     ("indiscriminate", np.float64, 0.0, "force used on non-violent civilians this step"),
     ("taken", np.bool_, False, "scratch: cells already given as posts"),
+    ("watched", np.bool_, False, "within vision of an officer on duty this step"),
+    ("gas", np.float64, 0.0, "tear-gas concentration"),
+    ("gas_next", np.float64, 0.0, "scratch for the gas spreading"),
 )
 
 # Arrays of other shapes, made by the model when it builds the world: name, dtype, ndim.
@@ -116,6 +138,8 @@ OTHER_ARRAYS = (
     ("cannon_shots", np.int64, 1, ""),
     ("cannon_used", np.float64, 1, "litres each has sprayed"),
     ("cannon_firing", np.bool_, 1, "fired this step"),
+    ("response", np.int64, 1, "the security response's state, RESPONSE_*"),
+    ("events", np.int64, 2, "this step's events, rows of crowd_model.events.EVENT_COLUMNS"),
 )
 
 FIELDS = tuple(f[0] for f in AGENT_ARRAYS + CELL_ARRAYS + OTHER_ARRAYS)
@@ -134,7 +158,7 @@ def empty_world(n: int, width: int, height: int, **other: np.ndarray) -> World:
     for name, dtype, fill, _ in CELL_ARRAYS:
         value = other.pop(name, None)
         arrays[name] = np.full((width, height), fill, dtype) if value is None else np.array(value, dtype=dtype)
-    sizes = {"tally": TALLY_SIZE, "line": LINE_SIZE}
+    sizes = {"tally": TALLY_SIZE, "line": LINE_SIZE, "response": RESPONSE_SIZE}
     for name, dtype, ndim, _ in OTHER_ARRAYS:
         value = other.pop(name, None)
         if value is None:
@@ -205,16 +229,20 @@ def packed(world: World):
 def _counts(world, i, sign):
     """Add (sign=+1) or remove (-1) agent ``i``'s contribution to the per-cell counts."""
     cx, cy = world.x[i], world.y[i]
-    if world.kind[i] == OFFICER:
-        world.officers_here[cx, cy] += sign
-        world.blockers[cx, cy] += sign
-        return
     s = world.state[i]
+    if world.kind[i] == OFFICER:
+        if s != INJURED:
+            world.officers_here[cx, cy] += sign
+            world.blockers[cx, cy] += sign
+        return
+    if s == INJURED:
+        world.injured_here[cx, cy] += sign
+        return
     if s == ACTIVE or s == VIOLENT:
         world.engaged_here[cx, cy] += sign
         if s == VIOLENT:
             world.violent_here[cx, cy] += sign
-    if s != ARRESTED and s != LEFT:
+    if s < ARRESTED:
         world.blockers[cx, cy] += sign
         if world.role[i] == PROVOCATEUR:
             world.provocateurs_here[cx, cy] += sign
@@ -235,8 +263,10 @@ def _unlink(world, i):
     if j == i:
         world.cell_head[cx, cy] = world.next_in_cell[i]
     else:
-        while world.next_in_cell[j] != i:
+        while j >= 0 and world.next_in_cell[j] != i:
             j = world.next_in_cell[j]
+        if j < 0:
+            raise RuntimeError("an agent off the grid was moved or taken off it again")
         world.next_in_cell[j] = world.next_in_cell[i]
     world.next_in_cell[i] = -1
 
@@ -278,7 +308,7 @@ def swap(world, i, j):
 
 @inner
 def set_state(world, i, new_state):
-    """Change civilian ``i``'s state."""
+    """Change agent ``i``'s state (an officer's is INJURED or not)."""
     if world.state[i] == new_state:
         return
     _counts(world, i, -1)
@@ -288,7 +318,7 @@ def set_state(world, i, new_state):
 
 @inner
 def take_off_grid(world, i, new_state):
-    """Civilian ``i`` leaves the grid (detained or gone home) in ``new_state``."""
+    """Agent ``i`` leaves the grid (detained, gone home or evacuated) in ``new_state``."""
     set_state(world, i, new_state)
     _unlink(world, i)
 
@@ -299,6 +329,34 @@ def withdraw(world, i):
     _counts(world, i, -1)
     _unlink(world, i)
     world.alive[i] = False
+
+
+@inner
+def evacuate(world, i):
+    """Carry injured agent ``i`` off the grid to the aid post."""
+    _counts(world, i, -1)
+    _unlink(world, i)
+    world.evacuation[i] = -1
+
+
+@inner
+def record(world, event, x, y, unit, agent, detail):
+    """Add one event (a code of :data:`crowd_model.events.EVENT_NAMES`) to this step's
+    ``world.events``; the model writes them out after the step. ``unit`` and ``agent`` are
+    -1 when they do not apply; ``detail`` is read by the event's formatter."""
+    n = world.response[RESPONSE_EVENTS]
+    if n >= world.events.shape[0]:
+        world.response[RESPONSE_EVENTS_DROPPED] += 1
+        return
+    row = world.events[n]
+    row[0] = world.response[RESPONSE_STEP]
+    row[1] = event
+    row[2] = x
+    row[3] = y
+    row[4] = unit
+    row[5] = agent
+    row[6] = detail
+    world.response[RESPONSE_EVENTS] = n + 1
 
 
 # --- random numbers -------------------------------------------------------------------------
@@ -341,30 +399,32 @@ def free_civilian_in(world, cx, cy):
     """A civilian standing free on cell (cx, cy), or -1."""
     j = world.cell_head[cx, cy]
     while j >= 0:
-        if world.kind[j] == CIVILIAN and world.state[j] != ARRESTED and world.state[j] != LEFT:
+        if world.kind[j] == CIVILIAN and world.state[j] < ARRESTED:
             return j
         j = world.next_in_cell[j]
     return -1
 
 
-CENSUS_PROVOCATEURS_AT_LARGE = 6
-CENSUS_OFFICERS = 7
+N_STATES = len(STATE_NAMES)
+CENSUS_PROVOCATEURS_AT_LARGE = N_STATES
+CENSUS_OFFICERS = N_STATES + 1
 
 
 @njit(cache=True)
 def census(world):
-    """Civilians in each state (indices CALM..LEFT), then provocateurs neither arrested nor
-    gone (CENSUS_PROVOCATEURS_AT_LARGE) and officers on duty (CENSUS_OFFICERS)."""
-    counts = np.zeros(8, np.int64)
+    """Civilians in each state (indices CALM..INJURED), then provocateurs free on the site
+    (CENSUS_PROVOCATEURS_AT_LARGE) and officers on duty, not injured (CENSUS_OFFICERS)."""
+    counts = np.zeros(N_STATES + 2, np.int64)
     for i in range(world.kind.shape[0]):
         if not world.alive[i]:
             continue
         if world.kind[i] == OFFICER:
-            counts[CENSUS_OFFICERS] += 1
+            if world.state[i] != INJURED:
+                counts[CENSUS_OFFICERS] += 1
             continue
         s = world.state[i]
         counts[s] += 1
-        if world.role[i] == PROVOCATEUR and s != ARRESTED and s != LEFT:
+        if world.role[i] == PROVOCATEUR and s < ARRESTED:
             counts[CENSUS_PROVOCATEURS_AT_LARGE] += 1
     return counts
 

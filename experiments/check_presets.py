@@ -20,7 +20,7 @@ from crowd_model.experiments.executors import make_executor
 from crowd_model.experiments.spec import parse_experiment
 from crowd_model.experiments.sweep import run_sweep
 
-PRESETS = ("kpu-riot", "peaceful-rally", "breach")
+PRESETS = ("kpu-riot", "kpu-riot-immediate", "peaceful-rally", "breach")
 COLUMNS = ("peak_violent", "water_used", "provocateurs_arrested", "arrests_total", "time_to_dispersal",
            "gate_breached", "property_damage", "injuries_civilians", "injuries_security")
 

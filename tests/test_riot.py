@@ -11,7 +11,7 @@ from crowd_model.runner import simulate
 from crowd_model.scenario import load_scenario
 from crowd_model.site import GATE, load_site, parse_site
 
-STATES = ["calm", "active", "violent", "fleeing", "arrested", "left"]
+STATES = ["calm", "active", "violent", "fleeing", "arrested", "left", "injured"]
 
 
 @pytest.fixture(scope="module")
@@ -45,8 +45,17 @@ def check_counts(model):
             j = w.next_in_cell[j]
     civ = w.kind == world_.CIVILIAN
     gone = civ & ((w.state == world_.LEFT) | (w.state == world_.ARRESTED))
-    assert not linked[gone].any(), "detained or departed civilians still on the grid"
+    gone |= (w.state == world_.INJURED) & (w.evacuation < 0)
+    assert not linked[gone].any(), "detained, departed or evacuated agents still on the grid"
     assert linked[~gone].all()
+    lying = civ & (w.state == world_.INJURED) & (w.evacuation > 0)
+    injured = np.zeros_like(w.injured_here)
+    np.add.at(injured, (w.x[lying], w.y[lying]), 1)
+    np.testing.assert_array_equal(injured, w.injured_here)
+    on_duty = (w.kind == world_.OFFICER) & w.alive & (w.state != world_.INJURED)
+    officers = np.zeros_like(w.officers_here)
+    np.add.at(officers, (w.x[on_duty], w.y[on_duty]), 1)
+    np.testing.assert_array_equal(officers, w.officers_here)
     for name, states in (("engaged_here", (world_.ACTIVE, world_.VIOLENT)), ("violent_here", (world_.VIOLENT,))):
         grid = np.zeros_like(getattr(w, name))
         chosen = civ & np.isin(w.state, states)
@@ -98,7 +107,8 @@ def test_epstein_preset_untouched_by_riot_machinery():
     base = load_scenario("epstein").parameters.with_overrides(["width=20", "height=20"])
     tweaked = base.with_overrides(
         ["arousal_contagion=0.0", "water_cannons=3", "fear_threshold=0.01", "arrest_policy=indiscriminate",
-         "pushback=false", "patience=5", "legitimacy_feedback=true"]
+         "pushback=false", "fatigue_rate=0.5", "legitimacy_feedback=true", "response_policy=immediate",
+         "tear_gas_trigger=1", "officer_injury_probability=1", "injury_arousal=1"]
     )
     a = simulate(base, steps=100, seed=3).timeseries
     b = simulate(tweaked, steps=100, seed=3).timeseries
@@ -175,7 +185,8 @@ def test_legitimacy_feedback_turns_indiscriminate_force_against_the_police():
 
 def test_linmas_guide_calm_civilians_home():
     base = load_scenario("peaceful-rally").parameters.with_overrides(
-        ["crowd_size=600", "police_officers=0", "tni_soldiers=0", "linmas_guards=98", "calm_standoff=0"]
+        ["crowd_size=600", "police_officers=0", "tni_soldiers=0", "linmas_guards=98", "calm_standoff=0",
+         "fatigue_rate=0"]
     )
     guided = simulate(base.with_overrides(["linmas_guidance=1"]), steps=80, seed=1).timeseries
     unguided = simulate(base.with_overrides(["linmas_guidance=0"]), steps=80, seed=1).timeseries

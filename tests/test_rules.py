@@ -90,12 +90,47 @@ def test_updated_arousal_decays_grows_and_stays_in_unit_interval():
 
 
 def test_updated_fear_decays_and_adds_each_threat():
-    assert rules.updated_fear(1.0, 0.0, 0.0, 0.0, 0.5, 0.05, 0.1, 0.1) == pytest.approx(0.9)
-    assert rules.updated_fear(0.0, 1.0, 4.0, 1.0, 0.5, 0.05, 0.1, 0.1) == pytest.approx(0.5 + 0.2 + 0.1)
+    # fear, sprayed, gas, arrests seen, line pressure | spray_fear, gas_fear, arrest_fear, line_fear, decay
+    assert rules.updated_fear(1.0, 0.0, 0.0, 0.0, 0.0, 0.5, 0.6, 0.05, 0.1, 0.1) == pytest.approx(0.9)
+    assert rules.updated_fear(0.0, 1.0, 0.0, 4.0, 1.0, 0.5, 0.6, 0.05, 0.1, 0.1) == pytest.approx(0.5 + 0.2 + 0.1)
+    assert rules.updated_fear(0.0, 0.0, 0.5, 0.0, 0.0, 0.5, 0.6, 0.05, 0.1, 0.1) == pytest.approx(0.3)
     np.testing.assert_allclose(
-        rules.updated_fear(np.array([0.0, 1.0]), np.array([1.0, 0.0]), np.array([0.0, 2.0]), 0.0, 0.5, 0.05, 0.1, 0.5),
-        [0.5, 0.6],
+        rules.updated_fear(np.array([0.0, 1.0]), np.array([1.0, 0.0]), np.array([0.0, 1.0]), np.array([0.0, 2.0]),
+                           0.0, 0.5, 0.25, 0.05, 0.1, 0.5),
+        [0.5, 0.5 + 0.25 + 0.1],
     )
+
+
+def test_goes_home_when_fatigue_and_fear_outweigh_grievance():
+    assert not rules.goes_home(0.1, 0.1, 0.3)
+    assert rules.goes_home(0.2, 0.11, 0.3)
+    assert rules.goes_home(0.31, 0.0, 0.3)  # fatigue alone, in the end
+    np.testing.assert_array_equal(rules.goes_home(np.array([0.0, 0.5]), np.array([0.5, 0.0]), np.array([0.6, 0.4])),
+                                  [False, True])
+
+
+def test_situation_green_yellow_red_from_what_officers_see():
+    # engaged seen, violent seen | yellow_engaged, red_violent
+    assert rules.assessed_situation(0, 0, 30, 3) == rules.GREEN
+    assert rules.assessed_situation(29, 2, 30, 3) == rules.GREEN
+    assert rules.assessed_situation(30, 0, 30, 3) == rules.YELLOW
+    assert rules.assessed_situation(5, 3, 30, 3) == rules.RED
+    np.testing.assert_array_equal(rules.assessed_situation(np.array([0, 40, 40]), np.array([0, 1, 9]), 30, 3), [0, 1, 2])
+
+
+@pytest.mark.parametrize("situation, engaged, violent, doctrine, immediate, passive", [
+    (rules.GREEN, 0, 0, 1, 5, 1),     # presence; immediate, once disorder was seen, stays at 5
+    (rules.GREEN, 5, 0, 2, 5, 2),     # protest: appeals; immediate has seen disorder before
+    (rules.YELLOW, 40, 0, 3, 5, 2),   # soft empty-hand control
+    (rules.YELLOW, 40, 1, 4, 5, 2),   # someone violent: hard empty-hand control
+    (rules.RED, 40, 9, 5, 5, 2),      # batons and chemical means
+])
+def test_force_stage_by_policy(situation, engaged, violent, doctrine, immediate, passive):
+    assert rules.force_stage_target(situation, engaged, violent, rules.DOCTRINE, 1) == doctrine
+    assert rules.force_stage_target(situation, engaged, violent, rules.IMMEDIATE, 1) == immediate
+    assert rules.force_stage_target(situation, engaged, violent, rules.PASSIVE, 1) == passive
+    # before any disorder, immediate behaves like doctrine
+    assert rules.force_stage_target(situation, engaged, violent, rules.IMMEDIATE, 0) == doctrine
 
 
 def test_spray_cone_on_numbers_and_arrays():

@@ -1,0 +1,133 @@
+"""The security response (Perkap 16/2006, 1/2009): situations, force stages, policies,
+tear gas, injuries as persons, earned dispersal and the events that record them."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from crowd_model import world as world_
+from crowd_model.events import EVENT_COLUMNS, EVENT_NAMES
+from crowd_model.model import CrowdModel
+from crowd_model.runner import simulate, write_run
+from crowd_model.scenario import load_scenario
+
+SMALL = ["crowd_size=800", "police_officers=60", "tni_soldiers=30", "linmas_guards=20"]
+
+
+def riot_params(*more):
+    return load_scenario("kpu-riot").parameters.with_overrides([*SMALL, *more])
+
+
+@pytest.fixture(scope="module")
+def doctrine_run(tmp_path_factory):
+    result = simulate(riot_params(), steps=200, seed=3)
+    out = tmp_path_factory.mktemp("run")
+    write_run(result, out)
+    return result, out
+
+
+def test_events_csv_has_the_contract_columns_and_known_names(doctrine_run):
+    result, out = doctrine_run
+    events = pd.read_csv(out / "events.csv", keep_default_na=False)
+    assert list(events.columns) == list(EVENT_COLUMNS)
+    assert set(events.event) <= set(EVENT_NAMES)
+    assert events.step.is_monotonic_increasing
+    assert {"situation", "force_stage", "arrest", "stone_thrown", "going_home"} <= set(events.event)
+
+
+def test_events_agree_with_the_tallies(doctrine_run):
+    result, _ = doctrine_run
+    events, ts, out = result.events, result.timeseries, result.outcomes
+    counts = events.event.value_counts()
+    assert counts.get("arrest", 0) == out["arrests_total"]
+    assert counts.get("stone_hit", 0) == out["injuries_security"]
+    assert counts.get("damage", 0) == out["property_damage"]
+    assert counts.get("tear_gas", 0) == out["tear_gas_used"]
+    injuries = events[events.event == "injury"]
+    assert len(injuries) == out["injured_civilians"] + out["injured_officers"]
+    assert injuries.agent.is_unique, "a person is injured at most once"
+    assert (events[events.event == "arrest"].detail == "provocateur").sum() == out["provocateurs_arrested"]
+    situations = events[events.event == "situation"]
+    changes = np.flatnonzero(np.diff(ts.situation.to_numpy())) + 1
+    assert list(situations.step) == list(ts.step.to_numpy()[changes])
+
+
+def test_doctrine_steps_force_up_one_stage_at_a_time_and_back_down(doctrine_run):
+    result, _ = doctrine_run
+    stages = result.events[result.events.event == "force_stage"].detail.str.split().str[0].astype(int).to_numpy()
+    assert np.all(np.abs(np.diff(np.concatenate([[1], stages]))) == 1)
+    assert stages.max() == 5 and result.outcomes["max_force_stage"] == 5
+    assert stages[-1] < 5, "de-escalation: force steps down once the situation eases"
+    ts = result.timeseries
+    assert ts.situation.iloc[-1] < 2
+
+
+def test_immediate_jumps_to_full_force_and_arrests_indiscriminately():
+    doctrine = simulate(riot_params(), steps=80, seed=4)
+    immediate = simulate(riot_params("response_policy=immediate"), steps=80, seed=4)
+    stages = immediate.events[immediate.events.event == "force_stage"].detail.str.split().str[0].astype(int)
+    first_disorder = immediate.outcomes["first_step_yellow"]
+    assert stages.iloc[-1] == 5 and (stages.diff().dropna() >= 0).all(), "immediate never steps down"
+    assert immediate.timeseries.force_stage[first_disorder] == 5
+    arrested = immediate.events[immediate.events.event == "arrest"]
+    assert (arrested.detail == "supporter").sum() > (
+        doctrine.events[doctrine.events.event == "arrest"].detail == "supporter").sum()
+
+
+def test_passive_uses_no_force():
+    result = simulate(riot_params("response_policy=passive"), steps=150, seed=3)
+    out = result.outcomes
+    assert out["max_force_stage"] <= 2
+    assert out["arrests_total"] == 0 and out["water_used"] == 0 and out["tear_gas_used"] == 0
+    assert result.timeseries.cordon_advance.max() == 0
+    assert out["peak_violent"] > 0
+
+
+def test_no_means_before_their_stage(doctrine_run):
+    result, _ = doctrine_run
+    ts, events = result.timeseries, result.events
+    stage_at = ts.set_index("step").force_stage
+    for name, stage in (("arrest", 3), ("line_advance", 4), ("water_cannon_shot", 5), ("tear_gas", 5)):
+        steps = events[events.event == name].step
+        # means act within a step at the stage set at that step's start
+        assert (stage_at[steps].to_numpy() >= stage).all(), name
+
+
+def test_tear_gas_lingers_spreads_and_thins():
+    params = riot_params("water_cannons=0")
+    model = CrowdModel(params, rng=3)
+    fired = None
+    for t in range(150):
+        model.step()
+        if model.tear_gas_used and fired is None:
+            fired = t
+            cloud = model.world.gas.copy()
+            break
+    assert fired is not None
+    model.step()
+    after = model.world.gas
+    assert (after > 0).sum() > (cloud > 0).sum(), "the cloud spreads"
+    assert after.max() < cloud.max(), "and thins"
+    assert not (after[~model.world.civilian_ok] > 0).any()
+
+
+def test_officers_injured_leave_the_line_and_are_evacuated():
+    result = simulate(riot_params("officer_injury_probability=1", "throw_hit_probability=0.2"), steps=80, seed=2)
+    out, ts = result.outcomes, result.timeseries
+    assert out["injured_officers"] > 0
+    assert ts.officers.iloc[-1] == 110 - out["injured_officers"]
+    evac = result.events[(result.events.event == "evacuation") & (result.events.unit != "")]
+    injured = result.events[(result.events.event == "injury") & (result.events.unit != "")]
+    assert set(evac.agent) <= set(injured.agent) and len(evac) > 0
+    delay = result.parameters.evacuation_delay
+    waits = evac.set_index("agent").step - injured.set_index("agent").step.reindex(evac.agent).to_numpy()
+    assert (waits == delay).all()
+
+
+def test_dispersal_is_earned_not_timed():
+    """Without fatigue, fear or guidance nobody goes home; fatigue alone sends them home in
+    time; the response's means (water, gas, arrests, the advancing line) send them sooner."""
+    still = simulate(riot_params("fatigue_rate=0", "linmas_guidance=0", "response_policy=passive"), 150, seed=1)
+    assert still.outcomes["left"] == 0
+    tired = simulate(riot_params("fatigue_rate=0.01", "linmas_guidance=0", "response_policy=passive"), 150, seed=1)
+    assert tired.outcomes["left"] > 0.9 * 800 - tired.outcomes["injured_civilians"]
