@@ -214,9 +214,9 @@ def _box_limits(ax, found) -> None:
         if numeric:
             ax.barh(i, 1, left=0, height=0.5, color="#eeeeee")
             ax.barh(i, high - low, left=low, height=0.5, color="C0")
-        ax.text(0.5, i + 0.38, label, ha="center", va="bottom", fontsize=8)
+        ax.text(0.5, i + 0.3, label, ha="center", va="top", fontsize=8)
     ax.set_yticks(range(len(names)), names)
-    ax.set_ylim(-0.6, len(names) - 0.1)
+    ax.set_ylim(-0.5, len(names) - 0.05)
     ax.invert_yaxis()
     ax.set_xlim(0, 1)
     ax.set_xticks([])
