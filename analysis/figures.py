@@ -70,6 +70,8 @@ def scatter(outcomes: pd.DataFrame, parameters: list[str], metric: str, stem: Pa
     for ax, name in zip(axes[0], parameters):
         ax.scatter(outcomes[name], outcomes[metric], s=8, alpha=0.6)
         ax.set_xlabel(name)
+        if not pd.api.types.is_numeric_dtype(outcomes[name]):  # a choice of an lhs design
+            ax.tick_params(axis="x", labelrotation=25)
     axes[0][0].set_ylabel(metric)
     return save(fig, stem, formats)
 

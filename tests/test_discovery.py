@@ -102,8 +102,9 @@ every = 10
 
 
 def test_discover_on_a_real_lhs_sweep(tmp_path, capsys):
-    """A small Epstein sweep (Parquet files read), then discover on peak_active above its
-    median: the box bounds legitimacy from above (low legitimacy, more actives)."""
+    """A small Epstein sweep with a choice (Parquet files read), then discover on peak_active
+    above its median: the box bounds legitimacy from above (low legitimacy, more actives);
+    analyse draws the same folder."""
     spec = tmp_path / "small.toml"
     spec.write_text(SMALL_LHS)
     out = tmp_path / "sweep"
@@ -117,6 +118,8 @@ def test_discover_on_a_real_lhs_sweep(tmp_path, capsys):
     assert box["density"] > 0.5 + 1e-9
     assert f"peak_active > {median:g} in" in printed
     assert (out / "figures" / "prim_peak_active.png").is_file()
+    assert cli.main(["analyse", str(out), "--metric", "peak_active"]) == 0  # the choice's scatter panel too
+    assert (out / "figures" / "scatter_peak_active.png").is_file()
 
 
 BAD = {
