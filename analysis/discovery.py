@@ -107,8 +107,8 @@ def discover(directory: str | Path, outcome: str, where: str, min_coverage: floa
     if not res.varied:
         raise InputError(f"{res.dir}: the sweep varies no parameter, so there is nothing to find boxes over "
                          "(PRIM needs a design that varies parameters, best an lhs design)")
-    orders = {e["name"]: e["values"] for e in res.metadata["design"]["varied"]
-              if isinstance(e, dict) and "values" in e} if isinstance(res.metadata["design"]["varied"], list) else {}
+    entries = res.metadata["design"]["varied"]
+    orders = {e["name"]: e["values"] for e in entries if "values" in e} if isinstance(entries, list) else {}
     x = inputs(ok, res.varied, orders)
     dropped = [p for p in res.varied if p not in x.columns]
     if x.empty or not len(x.columns):
