@@ -794,6 +794,9 @@ SWEEP_MAX_REPLICATIONS = 1_000
 SWEEP_MAX_STEPS = 100_000
 SWEEP_MAX_RUNS = 10_000
 SWEEP_MAX_TOTAL_STEPS = 20_000_000
+SWEEP_MAX_SAMPLES = 2_000  # Latin hypercube: samples, and parameters sampled at once
+SWEEP_MAX_LHS_PARAMETERS = 4
+SWEEP_DESIGNS = ("grid", "lhs")
 NO_SECOND = "(none)"
 TIMESERIES_ROWS_PER_RUN = 100
 # The time estimate before a sweep: agent-steps per second of one worker (README: 290,000
@@ -906,13 +909,40 @@ def sweep_experiment(scenario: str, steps: int, replications: int, seed: int, ra
     """An experiment (the TOML form of :mod:`crowd_model.experiments.spec`) for a grid over ``ranges``,
     each ``(name, low, high, points)``, with ``fixed`` parameters; every value is checked
     here (a shipped preset, bounded counts, parameters within their bounds, a shipped site)."""
-    if scenario not in preset_names():
-        raise InputError(f"scenario {str(scenario)[:80]!r} is not offered; presets: {', '.join(preset_names())}")
+    specs = _varied_specs(ranges, 2, "one or two")
+    vary = {name: range_values(specs[name], low, high, points) for name, low, high, points in ranges}
+    return _page_experiment(scenario, steps, replications, seed, {"design": "grid"}, vary, fixed)
+
+
+def lhs_experiment(scenario: str, steps: int, replications: int, seed: int, samples: int, bounds: list[tuple],
+                   fixed: dict[str, Any] | None = None) -> dict:
+    """An experiment for a Latin hypercube of ``samples`` points over ``bounds``, each
+    ``(name, low, high)`` within the parameter's own bounds, checked as :func:`sweep_experiment`
+    checks a grid's values."""
+    specs = _varied_specs(bounds, SWEEP_MAX_LHS_PARAMETERS, f"one to {SWEEP_MAX_LHS_PARAMETERS}")
+    vary = {}
+    for name, low, high in bounds:
+        low, high = specs[name].coerce(low), specs[name].coerce(high)
+        if not low < high:
+            raise InputError(f"{name}: low ({low:g}) must be below high ({high:g})")
+        vary[name] = {"low": low, "high": high}
+    design = {"design": "lhs", "n": checked_int("samples", samples, 1, SWEEP_MAX_SAMPLES)}
+    return _page_experiment(scenario, steps, replications, seed, design, vary, fixed)
+
+
+def _varied_specs(ranges: list[tuple], most: int, how_many: str) -> dict[str, ParameterSpec]:
+    """The specs of the parameters a page's design varies: different numeric ones, at most ``most``."""
     specs = {s.name: s for s in sweepable_specs()}
     names = [r[0] for r in ranges]
-    if not 1 <= len(ranges) <= 2 or len(set(names)) != len(names) or not all(n in specs for n in names):
-        raise InputError(f"vary one or two different numeric parameters, got {[str(n)[:40] for n in names]}")
-    vary = {name: range_values(specs[name], low, high, points) for name, low, high, points in ranges}
+    if not 1 <= len(ranges) <= most or len(set(names)) != len(names) or not all(n in specs for n in names):
+        raise InputError(f"vary {how_many} different numeric parameters, got {[str(n)[:40] for n in names][:10]}")
+    return specs
+
+
+def _page_experiment(scenario: str, steps: int, replications: int, seed: int, design: dict, vary: dict,
+                     fixed: dict[str, Any] | None) -> dict:
+    if scenario not in preset_names():
+        raise InputError(f"scenario {str(scenario)[:80]!r} is not offered; presets: {', '.join(preset_names())}")
     base = load_scenario(scenario)
     fixed_checked: dict[str, Any] = {}
     for name, value in (fixed or {}).items():
@@ -925,7 +955,7 @@ def sweep_experiment(scenario: str, steps: int, replications: int, seed: int, ra
         "steps": steps,
         "replications": checked_int("replications", replications, 1, SWEEP_MAX_REPLICATIONS),
         "seed": checked_int("root seed", seed, 0, SEED_MAX),
-        "design": "grid",
+        **design,
         "set": fixed_checked,
         "vary": vary,
         "record": {"every": max(1, steps // TIMESERIES_ROWS_PER_RUN)},
@@ -935,16 +965,25 @@ def sweep_experiment(scenario: str, steps: int, replications: int, seed: int, ra
 
 
 def plan_runs(experiment: dict) -> int:
-    """The number of runs of a grid experiment from the page, refused above the page's bounds
-    before anything is planned or allocated."""
-    if experiment.get("design", "grid") != "grid" or experiment.get("scenario") not in preset_names():
-        raise InputError("the sweep page runs grid designs over the shipped presets")
+    """The number of runs of a grid or Latin-hypercube experiment from the page, refused above
+    the page's bounds before anything is planned or allocated."""
+    design = experiment.get("design", "grid")
+    if design not in SWEEP_DESIGNS or experiment.get("scenario") not in preset_names():
+        raise InputError("the sweep page runs grid and lhs designs over the shipped presets")
     steps = checked_int("steps per run", experiment.get("steps"), 1, SWEEP_MAX_STEPS)
     runs = checked_int("replications", experiment.get("replications"), 1, SWEEP_MAX_REPLICATIONS)
-    for name, values in experiment.get("vary", {}).items():
-        if not isinstance(values, list):
+    vary = experiment.get("vary", {})
+    if design == "lhs":
+        runs *= checked_int("samples", experiment.get("n"), 1, SWEEP_MAX_SAMPLES)
+        checked_int("sampled parameters", len(vary), 1, SWEEP_MAX_LHS_PARAMETERS)
+    for name, values in vary.items():
+        if design == "lhs":
+            if not (isinstance(values, dict) and set(values) == {"low", "high"}):
+                raise InputError(f"{str(name)[:40]}: a Latin hypercube takes {{low, high}}")
+        elif not isinstance(values, list):
             raise InputError(f"{str(name)[:40]}: the sweep page takes a list of values")
-        runs *= checked_int(f"{str(name)[:40]}: points", len(values), 1, SWEEP_MAX_POINTS)
+        else:
+            runs *= checked_int(f"{str(name)[:40]}: points", len(values), 1, SWEEP_MAX_POINTS)
     site = experiment.get("set", {}).get("site", NO_SITE)
     if site not in shipped_sites():
         raise InputError(f"site {str(site)[:80]!r} is not offered for sweeps; sites: {', '.join(shipped_sites())}")
@@ -984,7 +1023,10 @@ def plan_summary(experiment: dict, workers: int, lang: str = app_text.DEFAULT_LA
     """The plan's size and an estimated time, for the page before a sweep starts."""
     runs = plan_runs(experiment)
     parameters = build_parameters(load_scenario(experiment["scenario"]), experiment.get("set", {}))
-    points = " × ".join(str(len(v)) for v in experiment["vary"].values())
+    if experiment["design"] == "lhs":
+        points = t("sweep.lhs_points", lang, samples=experiment["n"], parameters=len(experiment["vary"]))
+    else:
+        points = t("sweep.grid_points", lang, points=" × ".join(str(len(v)) for v in experiment["vary"].values()))
     seconds = estimate_seconds(parameters, experiment["steps"], runs, workers)
     basis = (t("sweep.basis_measured", lang) if _measured_rate
              else t("sweep.basis_default", lang, rate=f"{ESTIMATE_AGENT_STEPS_PER_SECOND:,.0f}"))
@@ -1072,6 +1114,30 @@ def sweep_chart(outcomes: pd.DataFrame, varied: list[str], metric: str,
     }
 
 
+def lhs_chart(outcomes: pd.DataFrame, varied: list[str], metric: str, lang: str = app_text.DEFAULT_LANGUAGE) -> dict:
+    """Latin hypercube: ``metric`` of every finished run against each sampled parameter, one
+    scatter panel per parameter side by side, sharing the outcome's axis."""
+    ok = outcomes[outcomes["status"] == "ok"] if "status" in outcomes else outcomes
+    ok = ok[ok[metric].notna()]
+    width = 100 / max(1, len(varied))
+    grids, x_axes, y_axes, series = [], [], [], []
+    for i, name in enumerate(varied):
+        grids.append({"left": f"{i * width + 6:.1f}%", "width": f"{width - 9:.1f}%", "top": 60, "bottom": 50})
+        x_axes.append({"type": "value", "gridIndex": i, "name": name, "nameLocation": "middle", "nameGap": 26,
+                       "scale": True})
+        y_axes.append({"type": "value", "gridIndex": i, "scale": True, "name": metric if i == 0 else "",
+                       "axisLabel": {"show": i == 0}})
+        series.append({"name": name, "type": "scatter", "xAxisIndex": i, "yAxisIndex": i, "symbolSize": 6,
+                       "itemStyle": {"color": "#d50000", "opacity": 0.6},
+                       "data": [[float(a), float(b)] for a, b in zip(ok[name], ok[metric])]})
+    return {
+        "animation": False,
+        "title": {"text": t("sweep.scatter_title", lang, metric=metric), "textStyle": {"fontSize": 14}},
+        "tooltip": {"trigger": "item"},
+        "grid": grids, "xAxis": x_axes, "yAxis": y_axes, "series": series,
+    }
+
+
 @dataclass
 class SweepStatus:
     state: str = "idle"  # idle | running | cancelling | done | cancelled | failed
@@ -1081,6 +1147,7 @@ class SweepStatus:
     outcomes: pd.DataFrame | None = None
     varied: tuple[str, ...] = ()
     metrics: tuple[str, ...] = ()
+    design: str = "grid"
 
 
 class SweepSession:
@@ -1117,7 +1184,7 @@ class SweepSession:
         self._cancel.clear()
         self._pool = None
         self.status.value = SweepStatus("running", 0, runs, varied=tuple(parsed.varied_names),
-                                        metrics=tuple(parsed.outcome_columns))
+                                        metrics=tuple(parsed.outcome_columns), design=parsed.design)
         self._thread = threading.Thread(target=self._run, args=(parsed, workers, runs), name="crowd-model-sweep",
                                         daemon=True)
         self._thread.start()
@@ -1214,7 +1281,8 @@ def SweepResults(session: SweepSession):
         solara.Select(label=t("sweep.outcome", lang), values=offered, value=metric, on_value=session.metric.set)
         solara.Text(t("sweep.outcome_help", lang, metric=metric, help=app_text.metric_help(metric, lang)),
                     classes=["crowd-sweep-outcome-help"], style={"font-size": "13px"})
-        solara.FigureEcharts(option=sweep_chart(status.outcomes, list(status.varied), metric, lang),
+        chart = lhs_chart if status.design == "lhs" else sweep_chart
+        solara.FigureEcharts(option=chart(status.outcomes, list(status.varied), metric, lang),
                              attributes={"style": "height: 420px; width: 100%", "class": "crowd-sweep-chart"})
     if constant:
         solara.Text(t("sweep.constant", lang, values=", ".join(f"{k} = {_fmt(v)}" for k, v in constant.items())),
@@ -1235,6 +1303,9 @@ def SweepView(session: SweepSession | None = None):
     scenario = solara.use_memo(lambda: load_scenario(scenario_name), [scenario_name])
     first, set_first = solara.use_state("legitimacy" if "legitimacy" in specs else next(iter(specs)))
     second, set_second = solara.use_state(NO_SECOND)
+    design, set_design = solara.use_state("grid")
+    sampled, set_sampled = solara.use_state([first])
+    samples, set_samples = solara.use_state(20)
     ranges, set_ranges = solara.use_state({})
     fixed, set_fixed = solara.use_state({})
     fixed_error, set_fixed_error = solara.use_state("")
@@ -1259,6 +1330,16 @@ def SweepView(session: SweepSession | None = None):
         if name == NO_SECOND or name in specs:
             set_second(name)
 
+    designs = {t(f"sweep.design_{key}", lang): key for key in SWEEP_DESIGNS}
+
+    def choose_design(text):
+        if designs.get(text) in SWEEP_DESIGNS:
+            set_design(designs[text])
+
+    def choose_sampled(names):
+        if isinstance(names, (list, tuple)) and all(isinstance(n, str) and n in specs for n in names):
+            set_sampled(list(dict.fromkeys(names))[:SWEEP_MAX_LHS_PARAMETERS])
+
     def range_of(name):
         value = getattr(scenario.parameters, name)
         low, high = default_range(specs[name], value)
@@ -1276,11 +1357,18 @@ def SweepView(session: SweepSession | None = None):
         except InputError as exc:
             set_fixed_error(say("message.not_changed", error=str(exc)))
 
-    chosen = [first] + ([second] if second not in (NO_SECOND, first) else [])
+    if design == "lhs":
+        chosen = list(sampled)
+    else:
+        chosen = [first] + ([second] if second not in (NO_SECOND, first) else [])
     try:
-        experiment = sweep_experiment(scenario_name, steps, replications, seed,
-                                      [(name, *range_of(name)) for name in chosen],
-                                      {k: v for k, v in fixed.items() if k not in chosen})
+        others = {k: v for k, v in fixed.items() if k not in chosen}
+        if design == "lhs":
+            experiment = lhs_experiment(scenario_name, steps, replications, seed, samples,
+                                        [(name, *range_of(name)[:2]) for name in chosen], others)
+        else:
+            experiment = sweep_experiment(scenario_name, steps, replications, seed,
+                                          [(name, *range_of(name)) for name in chosen], others)
         checked_int("worker processes", workers, 1, default_workers())
         plan, plan_error = plan_summary(experiment, workers, lang), ""
     except InputError as exc:
@@ -1290,23 +1378,41 @@ def SweepView(session: SweepSession | None = None):
         with solara.Column(style={"min-width": "300px"}, classes=["crowd-sweep-controls"]):
             solara.Select(label=t("sweep.scenario", lang), values=preset_names(), value=scenario_name,
                           on_value=choose_scenario)
-            for label, name, on_name, options in (
-                (t("sweep.parameter", lang), first, choose_first, list(specs)),
-                (t("sweep.second_parameter", lang), second, choose_second, [NO_SECOND, *specs]),
-            ):
-                solara.Select(label=label, values=options, value=name, on_value=on_name)
-                if name in specs:
-                    low, high, points = range_of(name)
-                    spec = specs[name]
-                    number = solara.InputInt if spec.type is int else solara.InputFloat
-                    with solara.Row():
-                        number(label=t("sweep.range_from", lang, name=name), value=low,
-                               on_value=lambda v, n=name: set_range(n, 0, v))
-                        number(label=t("sweep.range_to", lang), value=high, on_value=lambda v, n=name: set_range(n, 1, v))
+            shown_design = next(text for text, key in designs.items() if key == design)
+            solara.Select(label=t("sweep.design", lang), values=list(designs), value=shown_design,
+                          on_value=choose_design, classes=["crowd-sweep-design"])
+
+            def range_inputs(name, with_points):
+                low, high, points = range_of(name)
+                spec = specs[name]
+                number = solara.InputInt if spec.type is int else solara.InputFloat
+                with solara.Row():
+                    number(label=t("sweep.range_from", lang, name=name), value=low,
+                           on_value=lambda v, n=name: set_range(n, 0, v))
+                    number(label=t("sweep.range_to", lang), value=high, on_value=lambda v, n=name: set_range(n, 1, v))
+                    if with_points:
                         solara.InputInt(label=t("sweep.points", lang), value=points,
                                         on_value=lambda v, n=name: set_range(n, 2, v))
-                    solara.Text(t("sweep.allowed", lang, allowed=spec.describe_allowed(), points=SWEEP_MAX_POINTS),
-                                style={"font-size": "12px", "color": "#555"})
+                allowed = (t("sweep.allowed", lang, allowed=spec.describe_allowed(), points=SWEEP_MAX_POINTS)
+                           if with_points else t("sweep.lhs_allowed", lang, allowed=spec.describe_allowed()))
+                solara.Text(allowed, style={"font-size": "12px", "color": "#555"})
+
+            if design == "lhs":
+                solara.SelectMultiple(label=t("sweep.lhs_parameters", lang, most=SWEEP_MAX_LHS_PARAMETERS),
+                                      values=list(sampled), all_values=list(specs), on_value=choose_sampled,
+                                      classes=["crowd-sweep-lhs-parameters"])
+                for name in sampled:
+                    range_inputs(name, with_points=False)
+                solara.InputInt(label=t("sweep.samples", lang, most=f"{SWEEP_MAX_SAMPLES:,}"), value=samples,
+                                on_value=set_samples)
+            else:
+                for label, name, on_name, options in (
+                    (t("sweep.parameter", lang), first, choose_first, list(specs)),
+                    (t("sweep.second_parameter", lang), second, choose_second, [NO_SECOND, *specs]),
+                ):
+                    solara.Select(label=label, values=options, value=name, on_value=on_name)
+                    if name in specs:
+                        range_inputs(name, with_points=True)
             solara.InputInt(label=t("sweep.steps_per_run", lang), value=steps, on_value=set_steps)
             solara.InputInt(label=t("sweep.replications", lang), value=replications, on_value=set_replications)
             solara.InputInt(label=t("sweep.root_seed", lang), value=seed, on_value=set_seed)

@@ -70,6 +70,8 @@ def scatter(outcomes: pd.DataFrame, parameters: list[str], metric: str, stem: Pa
     for ax, name in zip(axes[0], parameters):
         ax.scatter(outcomes[name], outcomes[metric], s=8, alpha=0.6)
         ax.set_xlabel(name)
+        if not pd.api.types.is_numeric_dtype(outcomes[name]):  # a choice of an lhs design
+            ax.tick_params(axis="x", labelrotation=25)
     axes[0][0].set_ylabel(metric)
     return save(fig, stem, formats)
 
@@ -163,3 +165,63 @@ def posterior(particles: pd.DataFrame, names: list[str], bounds: dict[str, tuple
     fig.suptitle("ABC-SMC: prior, intermediate generations and posterior")
     fig.tight_layout()
     return save(fig, stem, formats)
+
+
+def prim_trajectory(found, stem: Path, formats) -> list[Path]:
+    """PRIM's peeling trajectory (coverage against density, coloured by the number of
+    restricted parameters, each box's chosen point marked) and the first box's limits as a
+    share of each parameter's range over all runs."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.4), gridspec_kw={"width_ratios": [1.1, 1]})
+    trajectory = found.trajectory
+    top = max(1, int(trajectory["res_dim"].max()))
+    cmap = plt.get_cmap("viridis", top + 1)
+    markers = "os^Dv"
+    for k, (box, points) in enumerate(trajectory.groupby("box", sort=True)):
+        image = left.scatter(points["coverage"], points["density"], c=points["res_dim"], cmap=cmap,
+                             vmin=-0.5, vmax=top + 0.5, s=18, marker=markers[k % len(markers)], label=f"box {box}")
+        chosen = found.boxes.loc[found.boxes["box"] == box].iloc[0]
+        left.scatter([chosen["coverage"]], [chosen["density"]], s=140, facecolors="none", edgecolors="red", lw=1.5)
+        left.annotate(f"box {box}", (chosen["coverage"], chosen["density"]), textcoords="offset points",
+                      xytext=(6, 6), color="red", fontsize=9)
+    fig.colorbar(image, ax=left, ticks=range(top + 1), label="restricted parameters")
+    left.axhline(found.cases / found.runs, color="grey", lw=0.8, ls="--")
+    left.set_xlabel("coverage")
+    left.set_ylabel("density")
+    left.set_xlim(0, 1.02)
+    left.set_ylim(0, 1.08)
+    left.set_title(f"peeling trajectory: {found.outcome} {found.condition}", fontsize=10)
+    _box_limits(right, found)
+    fig.tight_layout()
+    return save(fig, stem, formats)
+
+
+def _box_limits(ax, found) -> None:
+    """The first box's limits on each parameter, as a share of the range over all runs."""
+    names = found.parameters
+    lims = found.limits[0]
+    for i, name in enumerate(names):
+        full, kept = found.full[name], lims[name]
+        numeric = len(full) == 2 and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in full)
+        if numeric:
+            span = (full[1] - full[0]) or 1
+            low, high = (kept[0] - full[0]) / span, (kept[1] - full[0]) / span
+            label = f"{kept[0]:.3g} .. {kept[1]:.3g}  (of {full[0]:.3g} .. {full[1]:.3g})"
+        else:
+            shares = [v in kept for v in full]
+            low, high = 0.0, 1.0
+            label = ", ".join(kept) + f"  ({len(kept)} of {len(full)})"
+            for j, inside in enumerate(shares):
+                ax.barh(i, 1 / len(full), left=j / len(full), height=0.5,
+                        color="C0" if inside else "#eeeeee", edgecolor="white")
+        if numeric:
+            ax.barh(i, 1, left=0, height=0.5, color="#eeeeee")
+            ax.barh(i, high - low, left=low, height=0.5, color="C0")
+        ax.text(0.5, i + 0.3, label, ha="center", va="top", fontsize=8)
+    ax.set_yticks(range(len(names)), names)
+    ax.set_ylim(-0.5, len(names) - 0.05)
+    ax.invert_yaxis()
+    ax.set_xlim(0, 1)
+    ax.set_xticks([])
+    row = found.boxes.iloc[0]
+    ax.set_title(f"box 1: coverage {row['coverage']:.2f}, density {row['density']:.2f}, mass {row['mass']:.2f}",
+                 fontsize=10)

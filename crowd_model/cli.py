@@ -94,6 +94,21 @@ def build_parser() -> argparse.ArgumentParser:
     analyse.add_argument("--figure-format", action="append", choices=("png", "svg"), default=None, help="figure file type (repeatable; default: png)")
     analyse.set_defaults(func=cmd_analyse)
 
+    discover = sub.add_parser("discover", help="scenario discovery: PRIM boxes of the parameters under which an outcome "
+                                               "condition holds, from a sweep's result folder (best an lhs design)")
+    discover.add_argument("dir", metavar="DIR", help="a folder written by 'crowd-model sweep'")
+    discover.add_argument("--outcome", required=True, help="the outcome column, e.g. gate_breached")
+    discover.add_argument("--where", required=True, metavar="CONDITION",
+                          help='which runs are of interest: a comparison with a number, e.g. "== 1" or "> 100"')
+    discover.add_argument("--out", help="folder for the files (default: DIR)")
+    discover.add_argument("--min-coverage", type=float, default=0.8, metavar="SHARE",
+                          help="pick on each box's peeling trajectory the densest box that keeps at least this share "
+                               "of the cases of interest it started with (default 0.8; lower it for smaller, denser boxes)")
+    discover.add_argument("--max-boxes", type=_positive_int, default=3, metavar="N", help="find at most N boxes (default 3)")
+    discover.add_argument("--figure-format", action="append", choices=("png", "svg"), default=None,
+                          help="figure file type (repeatable; default: png)")
+    discover.set_defaults(func=cmd_discover)
+
     app = sub.add_parser("app", help="start the Solara app (live view) in this machine's browser")
     app.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     app.add_argument("--port", type=_non_negative_int, help="port (default: Solara's, 8765; 0 picks a free one)")
@@ -263,6 +278,25 @@ def cmd_analyse(args) -> int:
     with FolderLock(folder):  # analyse writes summary.csv and figures/ there: not while a sweep runs
         for path in analyse(folder, metrics=args.metric, figure_formats=args.figure_format or ["png"]):
             print(f"wrote {path}")
+    return 0
+
+
+def cmd_discover(args) -> int:
+    from pathlib import Path
+
+    from crowd_model.analysis.discovery import describe, discover, write
+    from crowd_model.files import FolderLock, prepare_out_dir
+
+    folder = Path(args.dir)
+    if not folder.is_dir():
+        raise InputError(f"{folder} is not a folder written by 'crowd-model sweep'")
+    found = discover(folder, args.outcome, args.where, min_coverage=args.min_coverage, max_boxes=args.max_boxes)
+    out = prepare_out_dir(args.out) if args.out else folder
+    with FolderLock(out):  # not while a sweep writes there
+        written = write(found, out, args.figure_format or ["png"])
+    print("\n".join(describe(found)))
+    for path in written:
+        print(f"wrote {path}")
     return 0
 
 

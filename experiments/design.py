@@ -1,7 +1,7 @@
 """Designs: which parameter values a sweep visits.
 
 ``grid`` is the full factorial of the listed values; ``lhs`` a Latin hypercube of n points
-(McKay, Beckman & Conover 1979); ``sobol`` Saltelli's (2010) A, B, AB layout over a
+(McKay, Beckman & Conover 1979), whose choices take their listed values in equal shares; ``sobol`` Saltelli's (2010) A, B, AB layout over a
 scrambled Sobol' sequence, exactly as ``scipy.stats.sobol_indices`` builds it, so that the
 model outputs can be handed back to it as ``f_A``, ``f_B`` and ``f_AB``
 (``crowd_model.analysis.sensitivity`` does that from ``design.csv``); ``morris`` n
@@ -30,9 +30,16 @@ def grid_design(values: dict[str, list]) -> pd.DataFrame:
 
 
 def lhs_design(bounds: dict[str, tuple[float, float]], n: int, rng: np.random.Generator,
-               integer: frozenset[str] = frozenset()) -> pd.DataFrame:
+               integer: frozenset[str] = frozenset(), choices: dict[str, tuple] | None = None) -> pd.DataFrame:
+    """n points of a Latin hypercube over ``bounds`` (in their order). A parameter in
+    ``choices`` (its bounds ignored) takes its listed values: its column of the hypercube is
+    cut into as many equal parts, so each value gets n / len(values) points, give or take one."""
     unit = qmc.LatinHypercube(d=len(bounds), rng=rng).random(n)
-    table = _scaled(unit, bounds, integer)
+    choices = choices or {}
+    table = _scaled(unit, {k: (0.0, 1.0) if k in choices else b for k, b in bounds.items()}, integer - set(choices))
+    for name, values in choices.items():
+        index = np.minimum((table[name].to_numpy() * len(values)).astype(int), len(values) - 1)
+        table[name] = pd.Series(list(values), dtype=object).iloc[index].to_numpy()
     return _with_labels(table, block="lhs", sample=np.arange(n))
 
 

@@ -102,8 +102,10 @@ def build_design(experiment: Experiment, rng: np.random.Generator) -> pd.DataFra
     integer = frozenset(s.name for s in parameter_specs() if s.type is int)
     if experiment.design == "morris":
         return morris_design(bounds, experiment.n, experiment.levels, rng, integer)
-    sampler = lhs_design if experiment.design == "lhs" else sobol_design
-    return sampler(bounds, experiment.n, rng, integer)
+    if experiment.design == "lhs":
+        choices = {v.name: v.values for v in experiment.vary if v.values is not None}
+        return lhs_design(bounds, experiment.n, rng, integer, choices)
+    return sobol_design(bounds, experiment.n, rng, integer)
 
 
 def run_seeds(seq: np.random.SeedSequence, points: int, replications: int) -> np.ndarray:

@@ -16,6 +16,7 @@ The form (DESIGN.md's contract, plus ``[record]`` and ``[stop]``)::
     legitimacy = [0.7, 0.8]
     officer_density = { start = 0.02, stop = 0.08, step = 0.02 }
     # lhs / sobol / morris: legitimacy = { low = 0.6, high = 0.9 }
+    # lhs: a list is a choice, stratified like the numbers: arrest_policy = ["violent", "indiscriminate"]
     # lhs / sobol / morris: a whole group at its declared bounds (numeric parameters with
     # both bounds; switches and choices are left out), optionally without some:
     # security = { group = "security", exclude = ["max_jail_term"] }
@@ -322,26 +323,37 @@ def _varied(name: str, raw, design: str, specs: dict[str, ParameterSpec], group:
     where = f"[vary] {name}"
     if design == "grid":
         if isinstance(raw, dict) and set(raw) == _RANGE_KEYS:
-            values = _stepped_range(where, spec, raw)
-        elif isinstance(raw, list) and raw:
-            if any(isinstance(v, dict) for v in raw):
-                raise InputError(f"{where}: list values must be plain values, not tables")
-            values = [spec.coerce(v) for v in raw]
-        else:
+            return Varied(name, values=_levels(where, spec, _stepped_range(where, spec, raw)))
+        if not (isinstance(raw, list) and raw):
             raise InputError(
                 f"{where}: a grid needs a non-empty list of values or {{ start, stop, step }}, got {raw!r}"
             )
-        if len(set(values)) != len(values):
-            raise InputError(f"{where}: values repeat ({values}); each design point must differ")
-        return Varied(name, values=tuple(values))
+        return Varied(name, values=_levels(where, spec, raw))
+    if design == "lhs" and isinstance(raw, list):
+        return Varied(name, values=_levels(where, spec, raw))
     if not (isinstance(raw, dict) and set(raw) == _BOUND_KEYS):
-        raise InputError(f"{where}: a {design} design needs {{ low = ..., high = ... }}, got {raw!r}")
+        also = "; or, in an lhs design, a list of values (a choice)" if design == "lhs" else ""
+        raise InputError(f"{where}: a {design} design needs {{ low = ..., high = ... }}{also}, got {raw!r}")
     if spec.type not in (int, float):
-        raise InputError(f"{where}: only numeric parameters can be sampled; {name} is {spec.describe_allowed()}")
+        hint = f" (in an lhs design, list its values: {name} = [...])" if design == "lhs" else ""
+        raise InputError(f"{where}: only numeric parameters can be sampled between bounds{hint}; "
+                         f"{name} is {spec.describe_allowed()}")
     low, high = (spec.coerce(raw[k]) for k in ("low", "high"))
     if not low < high:
         raise InputError(f"{where}: low ({low:g}) must be below high ({high:g})")
     return Varied(name, low=float(low), high=float(high), group=group)
+
+
+def _levels(where: str, spec: ParameterSpec, raw: list) -> tuple:
+    """A list of values of [vary] (a grid's, or an lhs design's choice), each checked."""
+    if not raw:
+        raise InputError(f"{where}: the list of values is empty")
+    if any(isinstance(v, dict) for v in raw):
+        raise InputError(f"{where}: list values must be plain values, not tables")
+    values = [spec.coerce(v) for v in raw]
+    if len(set(values)) != len(values):
+        raise InputError(f"{where}: values repeat ({values}); each design point must differ")
+    return tuple(values)
 
 
 def _stepped_range(where: str, spec: ParameterSpec, raw: dict) -> list:

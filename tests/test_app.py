@@ -276,6 +276,91 @@ def test_a_design_that_does_not_fit_shows_one_line(sweep):
     assert "citizen_density" in status.message and "\n" not in status.message
 
 
+def test_an_lhs_sweep_runs_and_shows_every_run_against_each_parameter(sweep):
+    rc, session = sweep
+    experiment = app.lhs_experiment("epstein", 10, 1, 1, 6, [("legitimacy", 0.6, 0.9), ("citizen_vision", 2, 6)])
+    assert experiment["design"] == "lhs" and experiment["n"] == 6
+    assert experiment["vary"] == {"legitimacy": {"low": 0.6, "high": 0.9}, "citizen_vision": {"low": 2, "high": 6}}
+    session.start(experiment, workers=1)
+    session.wait(120)
+    status = session.status.value
+    assert status.state == "done", status.message
+    assert status.done == status.total == 6 and status.design == "lhs"
+    assert status.outcomes["legitimacy"].between(0.6, 0.9).all() and status.outcomes["legitimacy"].nunique() == 6
+    chart = rc.find(attributes={"style": "height: 420px; width: 100%", "class": "crowd-sweep-chart"})
+    chart.assert_single()
+    option = chart.widget.option
+    assert [s["type"] for s in option["series"]] == ["scatter", "scatter"]
+    assert [a["name"] for a in option["xAxis"]] == ["legitimacy", "citizen_vision"] and len(option["grid"]) == 2
+    legitimacy = option["series"][0]["data"]
+    assert sorted(x for x, _ in legitimacy) == pytest.approx(sorted(status.outcomes["legitimacy"]))
+    assert sorted(y for _, y in legitimacy) == sorted(status.outcomes["peak_active"])
+
+
+def test_the_page_offers_a_latin_hypercube_with_its_plan(sweep):
+    rc, session = sweep
+    (design,) = [w for w in rc.find(v.Select).widgets if w.label == "design"]
+    design.v_model = "nope"  # a value the menu does not offer: ignored
+    assert any(t.startswith("Plan: 5 points × 4 replications") for t in _alerts(rc))
+    (design,) = [w for w in rc.find(v.Select).widgets if w.label == "design"]
+    design.v_model = "Latin hypercube (sampled)"
+    (plan,) = [t for t in _alerts(rc) if t.startswith("Plan:")]
+    assert plan.startswith("Plan: Latin hypercube of 20 samples over 1 parameters × 4 replications = 80 runs of")
+    assert "estimated" in plan
+    (chosen,) = rc.find(v.Select, class_="crowd-sweep-lhs-parameters").widgets
+    chosen.v_model = ["legitimacy", "ratio_rule"]  # not a numeric parameter: ignored
+    chosen.v_model = ["legitimacy", "officer_density", "citizen_vision"]
+    (plan,) = [t for t in _alerts(rc) if t.startswith("Plan:")]
+    assert plan.startswith("Plan: Latin hypercube of 20 samples over 3 parameters × 4 replications = 80 runs")
+    (samples,) = [w for w in rc.find(v.TextField).widgets if str(w.label).startswith("samples")]
+    samples.v_model = str(app.SWEEP_MAX_SAMPLES + 1)
+    samples.fire_event("keyup.enter", None)
+    assert any("samples" in t and "not allowed" in t for t in _alerts(rc)), _alerts(rc)
+    assert rc.find(v.Btn, children=["Run sweep"]).widget.disabled
+
+
+@pytest.mark.parametrize(
+    "change, expected",
+    [
+        ({"samples": 0}, "samples"),
+        ({"samples": 10**9}, "samples"),
+        ({"samples": 2.5}, "samples"),
+        ({"bounds": [("legitimacy", 0.5, 2.0)]}, "legitimacy"),
+        ({"bounds": [("legitimacy", 0.9, 0.5)]}, "below"),
+        ({"bounds": [("ratio_rule", 0, 1)]}, "numeric parameters"),
+        ({"bounds": [("legitimacy", 0.5, 0.9), ("legitimacy", 0.6, 0.9)]}, "different"),
+        ({"bounds": [(n, 1, 2) for n in ("citizen_vision", "officer_vision", "max_jail_term", "width", "height")]},
+         "one to 4"),
+        ({"samples": 2000, "replications": 1000}, "runs"),
+    ],
+)
+def test_lhs_values_out_of_bounds_are_refused_with_one_line(change, expected):
+    form = {"samples": 10, "replications": 1, "bounds": [("legitimacy", 0.6, 0.9)]}
+    form.update(change)
+    with pytest.raises(app.InputError, match=expected) as refused:
+        app.lhs_experiment("epstein", 10, form["replications"], 1, form["samples"], form["bounds"])
+    assert "\n" not in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    "change, expected",
+    [
+        ({"design": "sobol"}, "grid and lhs"),
+        ({"n": 10**9}, "samples"),
+        ({"n": None}, "samples"),
+        ({"vary": {"legitimacy": [0.6, 0.7]}}, "low, high"),
+        ({"vary": {}}, "sampled parameters"),
+    ],
+)
+def test_the_sweep_handler_refuses_a_latin_hypercube_the_page_would_not_send(sweep, change, expected):
+    rc, session = sweep
+    experiment = {**app.lhs_experiment("epstein", 10, 1, 1, 4, [("legitimacy", 0.6, 0.9)]), **change}
+    session.start(experiment, 1)
+    status = session.status.value
+    assert status.state == "failed" and expected in status.message and "\n" not in status.message
+    assert not session.running
+
+
 def test_default_sweep_range_is_around_the_scenario_value_within_bounds():
     specs = {s.name: s for s in parameter_specs()}
     assert app.default_range(specs["officer_density"], 0.04) == (0.02, 0.08)

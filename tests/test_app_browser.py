@@ -337,6 +337,24 @@ def test_a_second_parameter_gives_a_heatmap(page):
         page.screenshot(path=str(Path(SCREENSHOTS) / "app-sweep-heatmap.png"), full_page=True)
 
 
+def test_a_latin_hypercube_sweep_shows_a_scatter(page):
+    _open_sweep_tab(page)
+    _choose(page, ".crowd-sweep-controls", "design", "Latin hypercube")
+    page.wait_for_selector("text=parameters sampled")
+    _fill(page, "steps per run", 10)
+    _fill(page, "replications", 1)
+    _fill(page, "samples (at most 2,000)", 6)
+    page.wait_for_function(
+        "() => /Latin hypercube of 6 samples over 1 parameters × 1 replications = 6 runs/"
+        ".test(document.querySelector('.crowd-sweep-plan').textContent)", timeout=20_000)
+    page.click("button.crowd-sweep-run")
+    page.wait_for_selector("text=6 of 6 runs ok", timeout=120_000)
+    page.wait_for_selector(".crowd-sweep-chart canvas", timeout=30_000)
+    if SCREENSHOTS:
+        page.wait_for_timeout(1000)
+        page.screenshot(path=str(Path(SCREENSHOTS) / "app-sweep-lhs.png"), full_page=True)
+
+
 def test_the_water_cannon_panel_opens_on_one_click_and_changes_nothing(page):
     """It once needed two clicks: opening it snapped water_per_shot's 400 to 401, the
     'changed' note appeared above the panels and shifted their open state."""

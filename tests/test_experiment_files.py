@@ -104,6 +104,27 @@ def test_sampled_integer_parameters_are_whole_numbers(tmp_path):
     assert len(design) == 16 and design["legitimacy"].between(0.5, 0.9).all()
 
 
+def test_an_lhs_design_takes_choices_in_equal_shares(tmp_path):
+    """A list in an lhs design's [vary] is a choice: the hypercube's column is cut into one
+    part per value, so each value gets n / values points, and each run gets its value."""
+    spec = tmp_path / "lhs.toml"
+    spec.write_text(GOOD.replace('"grid"', '"lhs"\nn = 12').replace(
+        "[0.7, 0.8]", '{ low = 0.5, high = 0.9 }\nratio_rule = ["literal", "floor", "round"]\nlegitimacy_feedback = [false, true]'))
+    plan = make_plan(load_experiment(spec))
+    design = plan.design
+    assert design["ratio_rule"].value_counts().to_dict() == {"literal": 4, "floor": 4, "round": 4}
+    assert design["legitimacy_feedback"].value_counts().to_dict() == {False: 6, True: 6}
+    assert all(t.parameters.ratio_rule == t.varied[1] for t in plan.tasks)
+    for bad, named in (('["floor", "flor"]', "flor"), ("[]", "empty"), ('["floor", "floor"]', "repeat")):
+        spec.write_text(GOOD.replace('"grid"', '"lhs"\nn = 4').replace("[0.7, 0.8]", "{ low = 0.5, high = 0.9 }\n"
+                                                                        f"ratio_rule = {bad}"))
+        with pytest.raises(InputError, match=named):
+            load_experiment(spec)
+    spec.write_text(GOOD.replace('"grid"', '"sobol"\nn = 4').replace("[0.7, 0.8]", '["floor", "round"]'))
+    with pytest.raises(InputError, match="low = ..., high = ..."):
+        load_experiment(spec)
+
+
 @pytest.mark.parametrize("path", sorted((ROOT / "experiments" / "specs").glob("*.toml")), ids=lambda p: p.name)
 def test_shipped_experiment_files_are_valid(path):
     try:
