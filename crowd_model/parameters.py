@@ -358,7 +358,7 @@ class Parameters:
         help="Chance that a stone hitting an officer injures him: he stops, is evacuated and leaves a gap in the line.", kernel=True)
     evacuation_delay: int = parameter(
         5, low=1, high=10_000, unit="steps", group="security",
-        help="Steps an injured person lies where he fell before being carried to the aid post.", kernel=True)
+        help="Steps an injured person lies where he fell, the step of the injury included, before being carried to the aid post.", kernel=True)
     injury_arousal: float = parameter(
         0.02, low=0.0, high=1.0, group="behaviour",
         help="Arousal a civilian gains each step per injured civilian it sees lying nearby.", kernel=True)
