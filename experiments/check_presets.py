@@ -4,7 +4,8 @@
 
 Prints a Markdown table (mean [min-max] over seeds) of what each preset is named for:
 ``kpu-riot`` — violence emerges, the water cannon fires, provocateurs are arrested, the
-crowd disperses before the run ends, the gate holds; ``peaceful-rally`` — no violence;
+crowd disperses before the run ends, the gate holds; ``kpu-riot-immediate`` — the same riot met
+with immediate force; ``peaceful-rally`` — no violence;
 ``breach`` — the gate is breached.
 """
 
@@ -21,8 +22,9 @@ from crowd_model.experiments.spec import parse_experiment
 from crowd_model.experiments.sweep import run_sweep
 
 PRESETS = ("kpu-riot", "kpu-riot-immediate", "peaceful-rally", "breach")
-COLUMNS = ("peak_violent", "water_used", "provocateurs_arrested", "arrests_total", "time_to_dispersal",
-           "gate_breached", "property_damage", "injuries_civilians", "injuries_security")
+COLUMNS = ("peak_violent", "violent_person_steps", "water_used", "tear_gas_used", "provocateurs_arrested",
+           "arrests_total", "time_to_dispersal", "gate_breached", "property_damage", "injured_civilians",
+           "injured_officers", "steps_red")
 
 
 def preset_outcomes(seeds: int, out: Path, workers: int | None = None, presets=PRESETS) -> pd.DataFrame:

@@ -143,7 +143,7 @@ def test_custom_site_from_a_map_file(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("preset", ["kpu-riot", "peaceful-rally", "breach"])
+@pytest.mark.parametrize("preset", ["kpu-riot", "kpu-riot-immediate", "peaceful-rally", "breach"])
 def test_presets_behave_as_named_over_ten_seeds(preset, tmp_path):
     from crowd_model.experiments import check_presets
     from crowd_model.scenario import load_scenario
@@ -151,15 +151,18 @@ def test_presets_behave_as_named_over_ten_seeds(preset, tmp_path):
     table = check_presets.preset_outcomes(10, tmp_path, workers=1, presets=(preset,))
     table["steps"] = load_scenario(preset).steps
     assert len(table) == 10
-    if preset == "kpu-riot":
+    if preset.startswith("kpu-riot"):
         assert (table.peak_violent > 50).all()
-        assert (table.water_used > 0).all()
+        assert (table.water_used > 0).all() and (table.max_force_stage == 5).all()
         assert (table.provocateurs_arrested > 0).all()
         assert table.time_to_dispersal.notna().all() and (table.time_to_dispersal < table.steps).all()
         assert (table.gate_breached == 0).all()
+        assert (table.first_step_red > table.first_step_yellow).all(), "the riot grows out of a protest"
+        assert (table.steps_green > 0).all()
     elif preset == "peaceful-rally":
         assert (table.peak_violent == 0).all() and (table.arrests_total == 0).all()
         assert (table.peak_active > 0).all()
+        assert (table.steps_red == 0).all() and (table.injured_civilians == 0).all()
     else:
         assert (table.gate_breached == 1).all()
 
