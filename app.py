@@ -57,6 +57,7 @@ CATEGORY_STYLE: dict[str, str] = {
     "arrested": "#7a7a7a",
     "injured": "#fff200",
     "provocateur": "#ff00d4",
+    "korlap": "#00bfa5",
     "police": "#0d2c8c",
     "tni": "#1b5e20",
     "linmas": "#6a1b9a",

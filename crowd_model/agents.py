@@ -109,6 +109,18 @@ class Provocateur(Civilian):
         return bool(self.model.world.identified[self.index])
 
 
+class Korlap(Civilian):
+    """The crowd's field coordinator (koordinator lapangan), on the command vehicle with a
+    loudspeaker: leads a lawful protest (active, never violent, never fleeing), talks with the
+    police negotiator, and when the talks succeed calls the crowd off: his followers go home
+    (:func:`crowd_model.riot.negotiate`, :func:`crowd_model.riot.korlap_step`)."""
+
+    @property
+    def followers(self) -> int:
+        """Supporters who follow his call."""
+        return int(self.model.world.follower.sum())
+
+
 class SecurityOfficer(GridAgent):
     """A security officer: police, TNI or Linmas (``unit``).
 

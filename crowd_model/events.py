@@ -27,20 +27,26 @@ EVENT_NAMES = (
     "force_stage",
     "line_advance",
     "going_home",
+    "negotiation",
+    "korlap_call",
 )
 (STONE_THROWN, STONE_HIT, DAMAGE, GATE_BREACH, ARREST, INJURY, EVACUATION, WATER_CANNON_SHOT,
- TEAR_GAS, SITUATION, FORCE_STAGE, LINE_ADVANCE, GOING_HOME) = range(len(EVENT_NAMES))
+ TEAR_GAS, SITUATION, FORCE_STAGE, LINE_ADVANCE, GOING_HOME, NEGOTIATION, KORLAP_CALL) = range(len(EVENT_NAMES))
 
 # Causes of an injury (the detail of an ``injury`` event).
 INJURY_CAUSES = ("stone", "arrest", "water_cannon", "tear_gas")
 BY_STONE, BY_ARREST, BY_WATER_CANNON, BY_TEAR_GAS = range(len(INJURY_CAUSES))
 
 # Whom an arrest took (the detail of an ``arrest`` event).
-ARRESTED_ROLES = ("supporter", "provocateur")
+ARRESTED_ROLES = ("supporter", "provocateur", "korlap")
 
 # Why a civilian set off home (the detail of a ``going_home`` event).
-HOME_REASONS = ("fatigue_and_fear", "guided_by_linmas")
-BY_FATIGUE_AND_FEAR, GUIDED_HOME = range(len(HOME_REASONS))
+HOME_REASONS = ("fatigue_and_fear", "guided_by_linmas", "korlap_call")
+BY_FATIGUE_AND_FEAR, GUIDED_HOME, CALLED_OFF = range(len(HOME_REASONS))
+
+# Milestones of the talks (the detail of a ``negotiation`` event): per cent of the way to an
+# agreement, or why they broke off.
+TALKS_BROKEN_OFF = -1  # the korlap was arrested or injured
 
 EVENT_COLUMNS = ("step", "event", "x", "y", "unit", "agent", "detail")
 
@@ -66,7 +72,9 @@ DETAILS = {
     "situation": "the new situation: green, yellow or red (Perkap 16/2006)",
     "force_stage": "the new stage, 1-5 (Perkap 1/2009)",
     "line_advance": "cells the line has advanced",
-    "going_home": "why: fatigue_and_fear or guided_by_linmas",
+    "going_home": "why: fatigue_and_fear, guided_by_linmas or korlap_call",
+    "negotiation": "per cent of the way to an agreement (0 talks open, 50, 100 agreement), or broken_off",
+    "korlap_call": "followers called home",
 }
 
 
@@ -82,6 +90,8 @@ def _detail_text(event: int, detail: int) -> str:
         return f"{detail} {FORCE_STAGE_NAMES[detail]}"
     if name == "going_home":
         return HOME_REASONS[detail]
+    if name == "negotiation":
+        return "broken_off" if detail == TALKS_BROKEN_OFF else f"{detail}%"
     if name == "stone_thrown":
         return STATE_NAMES[detail]
     if name == "gate_breach":

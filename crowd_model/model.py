@@ -15,7 +15,7 @@ from crowd_model import epstein, riot, rules
 from crowd_model.events import EVENT_COLUMNS, event_records
 from crowd_model import site as site_codes
 from crowd_model import world as world_
-from crowd_model.agents import GridAgent, Provocateur, SecurityOfficer, Supporter, WaterCannon
+from crowd_model.agents import GridAgent, Korlap, Provocateur, SecurityOfficer, Supporter, WaterCannon
 from crowd_model.errors import InputError
 from crowd_model.outcomes import run_outcomes
 from crowd_model.parameters import Parameters, kernel_parameters
@@ -87,6 +87,8 @@ class CrowdModel(mesa.Model):
                 agent = SecurityOfficer(self, i)
             elif self.world.role[i] == PROVOCATEUR:
                 agent = Provocateur(self, i)
+            elif self.world.role[i] == world_.KORLAP:
+                agent = Korlap(self, i)
             else:
                 agent = Supporter(self, i)
             self._agent_at.append(agent)
@@ -120,6 +122,21 @@ class CrowdModel(mesa.Model):
             world.hardship[chosen] = 1.0
             world.risk_aversion[chosen] = self.rng.random(n_prov) * p.provocateur_risk_aversion
 
+    def _choose_korlap(self, world: World, n_civ: int, p: Parameters) -> None:
+        """One supporter leads the crowd as its korlap (lawful, committed: H 1, R 1); a share
+        ``korlap_followers`` of the other supporters follow his call."""
+        supporters = np.flatnonzero(world.role[:n_civ] == world_.SUPPORTER)
+        world.response[world_.RESPONSE_KORLAP] = -1
+        if not len(supporters):
+            return
+        korlap = supporters[self.rng.integers(len(supporters))]
+        world.role[korlap] = world_.KORLAP
+        world.hardship[korlap] = 1.0
+        world.risk_aversion[korlap] = 1.0
+        world.response[world_.RESPONSE_KORLAP] = korlap
+        others = supporters[supporters != korlap]
+        world.follower[others] = self.rng.random(len(others)) < p.korlap_followers
+
     def _build_world(self, p: Parameters) -> World:
         n_cells = p.width * p.height
         n_civ = round(p.citizen_density * n_cells)
@@ -143,6 +160,7 @@ class CrowdModel(mesa.Model):
         world.role[n_civ:] = units
         self._civilian_traits(world, n_civ)
         self._mark_provocateurs(world, n_civ, p)
+        self._choose_korlap(world, n_civ, p)
         assembly = site.cells(site_codes.ASSEMBLY)
         if n_civ > len(assembly):
             raise InputError(

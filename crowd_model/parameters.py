@@ -239,6 +239,21 @@ class Parameters:
     appeal_calming: float = parameter(
         0.05, low=0.0, high=1.0, group="response",
         help="From force stage 2 on, share of arousal lost each step by civilians within the officers' sight (verbal appeals).", kernel=True)
+    negotiation: bool = parameter(
+        True, group="response",
+        help="A negotiator talks with the crowd's korlap (field coordinator) from the start (Perkap 16/2006).", kernel=True)
+    negotiation_rate: float = parameter(
+        0.01, low=0.0, high=1.0, unit="per step", group="response",
+        help="Progress of the talks each step the situation is not red; at 1 the korlap agrees and calls the crowd off.", kernel=True)
+    negotiation_relief: float = parameter(
+        0.5, low=0.0, high=1.0, group="response",
+        help="Share of their grievance supporters who hear the korlap set aside, times the talks' progress.", kernel=True)
+    loudspeaker_range: int = parameter(
+        15, low=0, high=200, unit="cells", group="response",
+        help="How far the korlap's loudspeaker (on the command vehicle) is heard.", kernel=True)
+    korlap_followers: float = parameter(
+        0.3, low=0.0, high=1.0, group="population",
+        help="Share of supporters who follow the korlap: they go home when he calls the crowd off.")
     pushback: bool = parameter(
         True, group="security",
         help="From force stage 4, the cordon advances on the crowd when the violent it sees are few against its officers.", kernel=True)

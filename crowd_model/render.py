@@ -6,7 +6,7 @@ import numpy as np
 from numba import njit
 
 from crowd_model import site as site_codes
-from crowd_model.world import ARRESTED, INJURED, LEFT, OFFICER, PROVOCATEUR, STATE_NAMES, UNIT_NAMES
+from crowd_model.world import ARRESTED, INJURED, KORLAP, LEFT, OFFICER, PROVOCATEUR, STATE_NAMES, UNIT_NAMES
 
 CELL_CATEGORIES = (
     "empty",
@@ -17,6 +17,7 @@ CELL_CATEGORIES = (
     "arrested",
     "injured",
     "provocateur",
+    "korlap",
     "police",
     "tni",
     "linmas",
@@ -35,6 +36,7 @@ _CATEGORY = {name: code for code, name in enumerate(CELL_CATEGORIES)}
 _CIVILIAN_CATEGORY = np.array([_CATEGORY[s] if s != "left" else 0 for s in STATE_NAMES], dtype=np.uint8)
 _UNIT_CATEGORY = np.array([_CATEGORY[u] for u in UNIT_NAMES], dtype=np.uint8)
 _PROVOCATEUR_CATEGORY = _CATEGORY["provocateur"]
+_KORLAP_CATEGORY = _CATEGORY["korlap"]
 _INJURED_CATEGORY = _CATEGORY["injured"]
 GAS_SHOWN = 0.05  # tear-gas concentration from which a cell is drawn as gas
 _SITE_CATEGORIES = (
@@ -65,6 +67,8 @@ def paint_agents(world, out, detainees_on_grid):
             elif world.state[i] != LEFT and rank == 1:
                 if world.role[i] == PROVOCATEUR:
                     out[world.x[i], world.y[i]] = _PROVOCATEUR_CATEGORY
+                elif world.role[i] == KORLAP:
+                    out[world.x[i], world.y[i]] = _KORLAP_CATEGORY
                 else:
                     out[world.x[i], world.y[i]] = _CIVILIAN_CATEGORY[world.state[i]]
 

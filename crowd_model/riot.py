@@ -22,10 +22,11 @@ from crowd_model.site import EXIT, GATE, YARD
 from crowd_model.world import (
     inner,
     ACTIVE, ARRESTED, CALM, CIVILIAN, FLEEING, INJURED, LEFT, LINE_ADVANCE, LINE_ADVANCING,
-    LINE_LAST_ADVANCE, LINE_VIOLENCE_SEEN, LINMAS, CENSUS_OFFICERS, OFFICER, PROVOCATEUR,
+    LINE_LAST_ADVANCE, LINE_VIOLENCE_SEEN, LINMAS, CENSUS_OFFICERS, KORLAP, OFFICER, PROVOCATEUR,
+    RESPONSE_CALLED_OFF, RESPONSE_KORLAP, RESPONSE_TALKS,
     RESPONSE_DISORDER_SEEN, RESPONSE_EASED, RESPONSE_ENGAGED_SEEN, RESPONSE_EVENTS,
     RESPONSE_GAS_COOLDOWN, RESPONSE_REASSIGN, RESPONSE_SINCE_CHANGE, RESPONSE_SITUATION,
-    RESPONSE_STAGE, RESPONSE_STEP, RESPONSE_VIOLENT_SEEN, TALLY_BREACHED, TALLY_DAMAGE,
+    RESPONSE_STAGE, RESPONSE_STEP, RESPONSE_VIOLENT_SEEN, SUPPORTER, TALLY_BREACHED, TALLY_DAMAGE,
     TALLY_INJURED_OFFICERS, TALLY_INJURIES_CIVILIANS, TALLY_INJURIES_SECURITY,
     TALLY_PROVOCATEURS_ARRESTED, TALLY_TEAR_GAS, VIOLENT, arrest, census, count_in_disc, disc,
     evacuate, free_civilian_in, move, moore, randint, record, serve_jail_terms, set_state, swap,
@@ -270,9 +271,43 @@ def _throw_stone(world, p, rng, i):
 
 
 @inner
+def korlap_step(world, rng, i, p):
+    """The korlap (field coordinator) leads a lawful protest from the front of the crowd, on
+    the command vehicle with a loudspeaker: active, never violent, never fleeing; once he has
+    called the crowd off he goes home too."""
+    if world.going_home[i]:
+        set_state(world, i, CALM)
+        step_down_field(world, rng, i, world.exit_distance)
+        if world.cell_kind[world.x[i], world.y[i]] == EXIT:
+            take_off_grid(world, i, LEFT)
+        return
+    set_state(world, i, ACTIVE)
+    if world.gate_distance[world.x[i], world.y[i]] > p.calm_standoff:
+        step_down_field(world, rng, i, world.gate_distance)
+
+
+@inner
+def _hears_talks(world, p, x, y):
+    """How far the talks have come (0..1) as a civilian at (x, y) hears it from the korlap's
+    loudspeaker; 0 out of earshot, without talks or once the korlap is gone."""
+    r = world.response
+    k = r[RESPONSE_KORLAP]
+    if k < 0 or r[RESPONSE_TALKS] <= 0 or world.state[k] >= ARRESTED or world.jail[k] > 0:
+        return 0.0
+    dx = world.x[k] - x
+    dy = world.y[k] - y
+    if dx * dx + dy * dy > p.loudspeaker_range * p.loudspeaker_range:
+        return 0.0
+    return r[RESPONSE_TALKS] / 1000.0
+
+
+@inner
 def civilian_step(world, p, rng, i):
     """A civilian (supporter or provocateur) at the site: perceive, feel, decide, act, move."""
     if world.jail[i] > 0 or world.state[i] >= ARRESTED:
+        return
+    if world.role[i] == KORLAP:
+        korlap_step(world, rng, i, p)
         return
     w, h = world.cell_head.shape
     x, y = world.x[i], world.y[i]
@@ -336,6 +371,8 @@ def civilian_step(world, p, rng, i):
     )
     world.fatigue[i] += p.fatigue_rate
     grievance = rules.felt_grievance(world.hardship[i], p.legitimacy, world.legitimacy_deficit[i], world.arousal[i])
+    if world.role[i] == SUPPORTER:
+        grievance *= 1.0 - p.negotiation_relief * _hears_talks(world, p, x, y)
     if not world.going_home[i]:
         if rules.goes_home(world.fatigue[i], world.fear[i], grievance):
             world.going_home[i] = True
@@ -797,6 +834,43 @@ def assess_situation(world, p):
 
 
 @inner
+def negotiate(world, p):
+    """The negotiator and the korlap talk from the start (Perkap 16/2006): the talks advance
+    ``negotiation_rate`` each step the situation is not red, and break off for good if the
+    korlap is arrested or injured. At agreement the korlap calls the crowd off: his followers
+    (``korlap_followers`` of the supporters) and he set off home."""
+    r = world.response
+    k = r[RESPONSE_KORLAP]
+    if not p.negotiation or k < 0 or r[RESPONSE_CALLED_OFF] or r[RESPONSE_TALKS] < 0:
+        return
+    if world.state[k] >= ARRESTED or world.jail[k] > 0:
+        r[RESPONSE_TALKS] = -1
+        record(world, ev.NEGOTIATION, world.x[k], world.y[k], -1, k, ev.TALKS_BROKEN_OFF)
+        return
+    before = r[RESPONSE_TALKS]
+    if before == 0:  # the talks open
+        record(world, ev.NEGOTIATION, world.x[k], world.y[k], -1, k, 0)
+        before = r[RESPONSE_TALKS] = 1
+    if r[RESPONSE_SITUATION] == rules.RED:
+        return
+    after = min(1000, before + int(round(1000.0 * p.negotiation_rate)))
+    r[RESPONSE_TALKS] = after
+    if before < 500 <= after < 1000:
+        record(world, ev.NEGOTIATION, world.x[k], world.y[k], -1, k, 50)
+    if after >= 1000:
+        record(world, ev.NEGOTIATION, world.x[k], world.y[k], -1, k, 100)
+        r[RESPONSE_CALLED_OFF] = 1
+        called = 0
+        for j in range(world.kind.shape[0]):
+            if world.follower[j] and world.state[j] < ARRESTED and world.jail[j] == 0 and not world.going_home[j]:
+                world.going_home[j] = True
+                called += 1
+                record(world, ev.GOING_HOME, world.x[j], world.y[j], -1, j, ev.CALLED_OFF)
+        world.going_home[k] = True
+        record(world, ev.KORLAP_CALL, world.x[k], world.y[k], -1, k, called)
+
+
+@inner
 def serve_evacuations(world):
     """End of step: the injured wait for the stretcher; when their wait is over they are
     carried to the aid post (off the grid)."""
@@ -839,6 +913,7 @@ def begin_step(world, p, t):
             world.recent_arrests[x, y] *= ARREST_MEMORY
     spread_gas(world, p)
     assess_situation(world, p)
+    negotiate(world, p)
     if world.response[RESPONSE_REASSIGN]:
         deal_posts(world, p)
     counts = census(world)

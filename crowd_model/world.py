@@ -24,7 +24,7 @@ from numba.np.random.random_methods import buffered_bounded_lemire_uint32
 CIVILIAN, OFFICER = 0, 1
 CALM, ACTIVE, VIOLENT, FLEEING, ARRESTED, LEFT, INJURED = range(7)
 STATE_NAMES = ("calm", "active", "violent", "fleeing", "arrested", "left", "injured")
-SUPPORTER, PROVOCATEUR = 0, 1
+SUPPORTER, PROVOCATEUR, KORLAP = 0, 1, 2
 POLICE, TNI, LINMAS = 0, 1, 2
 UNIT_NAMES = ("police", "tni", "linmas")
 
@@ -58,7 +58,10 @@ RESPONSE_GAS_COOLDOWN = 8
 RESPONSE_ENGAGED_SEEN = 9  # what the officers saw this step
 RESPONSE_VIOLENT_SEEN = 10
 RESPONSE_STEP = 11  # the clock, for the events' step column
-RESPONSE_SIZE = 12
+RESPONSE_KORLAP = 12  # the korlap's row, -1 if none
+RESPONSE_TALKS = 13  # negotiation progress, in thousandths (1000: agreement)
+RESPONSE_CALLED_OFF = 14  # 1 once the korlap has called the crowd off
+RESPONSE_SIZE = 15
 GREEN, YELLOW, RED = range(3)
 SITUATION_NAMES = ("green", "yellow", "red")
 
@@ -76,7 +79,8 @@ AGENT_ARRAYS = (
     ("hardship", np.float64, 0.0, "H ~ U(0,1)"),
     ("risk_aversion", np.float64, 0.0, "R ~ U(0,1)"),
     ("jail", np.int64, 0, "steps of jail left"),
-    ("role", np.int8, SUPPORTER, "SUPPORTER or PROVOCATEUR (civilians); POLICE, TNI or LINMAS (officers)"),
+    ("role", np.int8, SUPPORTER, "SUPPORTER, PROVOCATEUR or KORLAP (civilians); POLICE, TNI or LINMAS (officers)"),
+    ("follower", np.bool_, False, "a supporter who follows the korlap's call"),
     ("arousal", np.float64, 0.0, "added to grievance, spread by contagion"),
     ("fear", np.float64, 0.0, "above fear_threshold the civilian flees"),
     ("legitimacy_deficit", np.float64, 0.0, "legitimacy withdrawn after seeing indiscriminate force"),

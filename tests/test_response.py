@@ -131,3 +131,36 @@ def test_dispersal_is_earned_not_timed():
     assert still.outcomes["left"] == 0
     tired = simulate(riot_params("fatigue_rate=0.01", "linmas_guidance=0", "response_policy=passive"), 150, seed=1)
     assert tired.outcomes["left"] > 0.9 * 800 - tired.outcomes["injured_civilians"]
+
+
+def test_korlap_talks_and_calls_his_followers_home():
+    """Talks open at once, advance while the situation is not red, and at agreement the
+    korlap calls the crowd off: his followers set off home (Perkap 16/2006)."""
+    params = riot_params("negotiation_rate=0.05", "fatigue_rate=0")
+    model = CrowdModel(params, rng=7)
+    korlap = int(model.world.response[world_.RESPONSE_KORLAP])
+    assert model.world.role[korlap] == world_.KORLAP
+    for _ in range(120):
+        model.step()
+    events = model.events()
+    talks = events[events.event == "negotiation"]
+    assert list(talks.detail)[:1] == ["0%"] and "100%" in set(talks.detail)
+    call = events[events.event == "korlap_call"]
+    assert len(call) == 1 and int(call.detail.iloc[0]) > 0
+    called = events[(events.event == "going_home") & (events.detail == "korlap_call")]
+    assert set(called.agent) <= set(np.flatnonzero(model.world.follower))
+    assert int(call.detail.iloc[0]) == len(called)
+    never = simulate(riot_params("negotiation=false", "fatigue_rate=0"), 120, seed=7).events
+    assert not (never.event == "korlap_call").any() and not (never.event == "negotiation").any()
+
+
+def test_talks_break_off_for_good_when_the_korlap_is_detained():
+    model = CrowdModel(riot_params(), rng=1)
+    model.step()
+    korlap = int(model.world.response[world_.RESPONSE_KORLAP])
+    model.world.jail[korlap] = 50  # detained where he stands
+    for _ in range(3):
+        model.step()
+    talks = model.events()[lambda e: e.event == "negotiation"]
+    assert list(talks.detail) == ["0%", "broken_off"]
+    assert model.world.response[world_.RESPONSE_TALKS] == -1
