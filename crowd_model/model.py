@@ -17,7 +17,7 @@ from crowd_model import site as site_codes
 from crowd_model import world as world_
 from crowd_model.agents import GridAgent, Korlap, Provocateur, SecurityOfficer, Supporter, WaterCannon
 from crowd_model.errors import InputError
-from crowd_model.outcomes import run_outcomes
+from crowd_model.outcomes import run_outcomes, unit_outcomes
 from crowd_model.parameters import Parameters, kernel_parameters
 from crowd_model.render import cell_categories
 from crowd_model.site import Site, load_site
@@ -200,8 +200,13 @@ class CrowdModel(mesa.Model):
         return table
 
     def outcomes(self) -> dict:
-        """The run's outcomes so far (:func:`crowd_model.outcomes.run_outcomes`)."""
-        return run_outcomes(self.timeseries(), self.n_civilians, self.parameters.outburst_threshold)
+        """The run's outcomes so far (:func:`crowd_model.outcomes.run_outcomes`; at a site also
+        :func:`crowd_model.outcomes.unit_outcomes`)."""
+        timeseries = self.timeseries()
+        out = run_outcomes(timeseries, self.n_civilians, self.parameters.outburst_threshold)
+        if self.site is not None:
+            out.update(unit_outcomes(self.events(), timeseries, world_.UNIT_NAMES, world_.UNIT_NAMES[POLICE]))
+        return out
 
     # --- dynamics ---------------------------------------------------------------------
 

@@ -45,6 +45,30 @@ def situation_outcomes(steps: np.ndarray, situation: np.ndarray) -> dict:
     return out
 
 
+CHEMICAL_MEANS = ("water_cannon_shot", "tear_gas")  # stage-5 means, used by the police
+CHEMICAL_STAGE = 5
+
+
+def unit_outcomes(events: pd.DataFrame, timeseries: pd.DataFrame, units: tuple[str, ...],
+                  chemical_unit: str) -> dict:
+    """Per unit: ``arrests_UNIT``, ``injured_officers_UNIT`` (persons) and
+    ``max_force_stage_UNIT``, the highest stage of force the unit itself used: the stage in
+    force at each of its arrests, 5 for the unit that fires the water cannon and tear gas
+    (``chemical_unit``) once they fired, else 1 (presence)."""
+    stage_at = timeseries.set_index("step")["force_stage"]
+    out = {}
+    for unit in units:
+        mine = events[events.unit == unit]
+        arrests = mine[mine.event == "arrest"]
+        out[f"arrests_{unit}"] = int(len(arrests))
+        out[f"injured_officers_{unit}"] = int((mine.event == "injury").sum())
+        used = [1] + [int(s) for s in stage_at.reindex(arrests.step).dropna()]
+        if unit == chemical_unit and events.event.isin(CHEMICAL_MEANS).any():
+            used.append(CHEMICAL_STAGE)
+        out[f"max_force_stage_{unit}"] = max(used)
+    return out
+
+
 def run_outcomes(timeseries: pd.DataFrame, crowd: int, outburst_threshold: float) -> dict:
     """One row of outcomes for a run, from its timeseries (columns as in the contract)."""
     steps = timeseries["step"].to_numpy()

@@ -164,3 +164,13 @@ def test_talks_break_off_for_good_when_the_korlap_is_detained():
     talks = model.events()[lambda e: e.event == "negotiation"]
     assert list(talks.detail) == ["0%", "broken_off"]
     assert model.world.response[world_.RESPONSE_TALKS] == -1
+
+
+def test_per_unit_outcomes_add_up(doctrine_run):
+    result, _ = doctrine_run
+    out = result.outcomes
+    units = world_.UNIT_NAMES
+    assert sum(out[f"arrests_{u}"] for u in units) == out["arrests_total"]
+    assert sum(out[f"injured_officers_{u}"] for u in units) == out["injured_officers"]
+    assert out["arrests_linmas"] == 0 and out["max_force_stage_linmas"] == 1, "Linmas never use force"
+    assert out["max_force_stage_police"] == out["max_force_stage"] == 5
