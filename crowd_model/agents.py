@@ -25,6 +25,7 @@ class CivilianState(IntEnum):
     FLEEING = world.FLEEING
     ARRESTED = world.ARRESTED
     LEFT = world.LEFT
+    INJURED = world.INJURED
 
 
 class GridAgent(mesa.Agent):
@@ -56,7 +57,8 @@ class Civilian(GridAgent):
     it moves to a random empty cell in vision (Epstein's rule M) and that is all. At a site
     it also catches arousal from engaged neighbours and provocateurs, grows afraid of
     water-cannon hits, arrests and an advancing line (and flees past ``fear_threshold``),
-    loses patience and goes home, and, violent, throws stones and damages property
+    goes home once fatigue and fear outweigh its grievance, and, violent, throws stones and
+    damages property
     (:func:`crowd_model.riot.civilian_step`; the ODD gives every rule).
     """
 
