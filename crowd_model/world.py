@@ -21,6 +21,8 @@ from numba import config, from_dtype, njit, types
 from numba.experimental import structref
 from numba.np.random.random_methods import buffered_bounded_lemire_uint32
 
+from crowd_model.compiling import inner  # noqa: F401  (compiled functions only kernels call)
+
 CIVILIAN, OFFICER = 0, 1
 CALM, ACTIVE, VIOLENT, FLEEING, ARRESTED, LEFT = range(6)
 STATE_NAMES = ("calm", "active", "violent", "fleeing", "arrested", "left")
@@ -44,10 +46,6 @@ LINE_VIOLENCE_SEEN = 3  # 1 once any civilian has been violent
 LINE_SIZE = 4
 
 UNLIMITED_PATIENCE = np.iinfo(np.int64).max // 2
-
-# Compiled functions only other compiled functions call: no wrapper for calls from Python
-# (one less thing to build for each of them on the first run).
-inner = njit(cache=True, no_cpython_wrapper=True, no_cfunc_wrapper=True)
 
 # name, dtype, initial value, meaning
 AGENT_ARRAYS = (
