@@ -31,7 +31,7 @@ from pathlib import Path
 
 from llvmlite import binding as llvm
 from llvmlite import ir as llvm_ir
-from numba import njit
+from numba import njit, types
 from numba.core import cgutils
 from numba.core.caching import _CacheLocator
 
@@ -42,6 +42,7 @@ except ImportError:  # numba < 0.61
 from numba.core.codegen import JITCodeLibrary
 from numba.core.compiler import Compiler, DefaultPassBuilder
 from numba.core.compiler_lock import require_global_compiler_lock
+from numba.core.datamodel import models, register_default
 from numba.core.compiler_machinery import LoweringPass, register_pass
 from numba.core.typed_passes import IRLegalization
 
@@ -247,3 +248,55 @@ class _DependencyLocator(_CacheLocator):
 if _DependencyLocator not in CacheImpl._locator_classes:
     # First in numba's list; it claims only the files of the packages above.
     CacheImpl._locator_classes.insert(0, _DependencyLocator)
+
+
+# --- a struct whose compiled form has a name ---------------------------------------------
+
+
+class _NamedPayload(types.StructRefPayload):
+    """The payload of a :class:`NamedStructRef`."""
+
+
+@register_default(_NamedPayload)
+class _NamedPayloadModel(models.StructModel):
+    """A struct payload as an LLVM *named* struct type. Numba writes an unnamed struct type
+    out in full wherever it is used; for a struct of fifty arrays that is some 5,000
+    characters in every field access of the LLVM IR numba prints and LLVM parses (half of
+    the kernels' IR)."""
+
+    def __init__(self, dmm, fe_type):
+        super().__init__(dmm, fe_type, tuple(fe_type.field_dict.items()))
+        name = hashlib.sha256(fe_type.name.encode()).hexdigest()[:16]
+        self._value_name = f"crowd_model.struct.{name}"
+        self._data_name = f"crowd_model.struct.{name}.data"
+
+    @staticmethod
+    def _named(name, elements):
+        named = llvm_ir.global_context.get_identified_type(name)
+        if named.is_opaque:
+            named.set_body(*elements)
+        return named
+
+    def get_value_type(self):
+        if self._value_type is None:
+            self._value_type = self._named(self._value_name, [m.get_value_type() for m in self._models])
+        return self._value_type
+
+    def get_data_type(self):
+        if self._data_type is None:
+            self._data_type = self._named(self._data_name, [m.get_data_type() for m in self._models])
+        return self._data_type
+
+
+class NamedStructRef(types.StructRef):
+    """A :class:`numba.types.StructRef` with a short name (a hash of its fields instead of
+    them all: the name is part of the symbol of every function that takes the struct, in
+    every call) and whose payload is a named LLVM struct type (see
+    :class:`_NamedPayloadModel`); otherwise the same."""
+
+    def __init__(self, fields):
+        super().__init__(fields)
+        self.name = f"numba.{self._typename}.{hashlib.sha256(self.name.encode()).hexdigest()[:16]}"
+
+    def get_data_type(self):
+        return _NamedPayload(typename=self.__class__.__name__, fields=self._fields)

@@ -21,7 +21,7 @@ from numba import config, from_dtype, njit, types
 from numba.experimental import structref
 from numba.np.random.random_methods import buffered_bounded_lemire_uint32
 
-from crowd_model.compiling import inner  # noqa: F401  (compiled functions only kernels call)
+from crowd_model.compiling import NamedStructRef, inner  # noqa: F401  (inner: compiled functions only kernels call)
 
 CIVILIAN, OFFICER = 0, 1
 CALM, ACTIVE, VIOLENT, FLEEING, ARRESTED, LEFT = range(6)
@@ -156,7 +156,7 @@ def grown(world: World, extra: int) -> World:
 
 
 @structref.register
-class WorldStruct(types.StructRef):
+class WorldStruct(NamedStructRef):
     def preprocess_fields(self, fields):
         return tuple((name, types.unliteral(t)) for name, t in fields)
 
