@@ -319,7 +319,9 @@ def main(argv: list[str] | None = None) -> int:
             f"whole {50 if args.quick else 500}-step run): {riot:,.0f} agent-steps/s "
             f"({riot_cpu:,.0f} per CPU-second)"
         )
-        results += verdicts(rows) + [(f"kpu-riot {riot:,.0f} agent-steps/s >= {TARGET_RIOT:,}", riot >= TARGET_RIOT)]
+        if not args.quick:
+            results += verdicts(rows)
+            results.append((f"kpu-riot {riot:,.0f} agent-steps/s >= {TARGET_RIOT:,}", riot >= TARGET_RIOT))
     if args.quick:
         print(f"wall time {time.perf_counter() - started:.0f} s")
         print("targets not judged in --quick mode")
