@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+import crowd_model.compiling  # noqa: F401  (before any compiled function: how they are cached)
 from crowd_model.parameters import RATIO_RULES, RESPONSE_POLICIES
 
 LITERAL, FLOOR, ROUND = (RATIO_RULES.index(r) for r in ("literal", "floor", "round"))

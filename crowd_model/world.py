@@ -21,6 +21,8 @@ from numba import config, from_dtype, njit, types
 from numba.experimental import structref
 from numba.np.random.random_methods import buffered_bounded_lemire_uint32
 
+from crowd_model.compiling import NamedStructRef, inner  # noqa: F401  (inner: compiled functions only kernels call)
+
 CIVILIAN, OFFICER = 0, 1
 CALM, ACTIVE, VIOLENT, FLEEING, ARRESTED, LEFT, INJURED = range(7)
 STATE_NAMES = ("calm", "active", "violent", "fleeing", "arrested", "left", "injured")
@@ -64,10 +66,6 @@ RESPONSE_CALLED_OFF = 14  # 1 once the korlap has called the crowd off
 RESPONSE_SIZE = 15
 GREEN, YELLOW, RED = range(3)
 SITUATION_NAMES = ("green", "yellow", "red")
-
-# Compiled functions only other compiled functions call: no wrapper for calls from Python
-# (one less thing to build for each of them on the first run).
-inner = njit(cache=True, no_cpython_wrapper=True, no_cfunc_wrapper=True)
 
 # name, dtype, initial value, meaning
 AGENT_ARRAYS = (
@@ -186,7 +184,7 @@ def grown(world: World, extra: int) -> World:
 
 
 @structref.register
-class WorldStruct(types.StructRef):
+class WorldStruct(NamedStructRef):
     def preprocess_fields(self, fields):
         return tuple((name, types.unliteral(t)) for name, t in fields)
 

@@ -44,4 +44,13 @@ if [[ ! -f "$stamp" ]] || [[ "$(cat "$stamp")" != "$want" ]]; then
   echo "bootstrap: installing crowd-model[$extras] into .venv" >&2
   "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -e "$root[$extras]" >&2
   echo "$want" > "$stamp"
+  installed=1
+fi
+
+# After an install, compile the kernels once into numba's cache, so that the first run
+# starts at once. CROWD_MODEL_NO_WARM=1 skips this.
+if [[ -n "${installed:-}" ]] && [[ -z "${CROWD_MODEL_NO_WARM:-}" ]]; then
+  echo "bootstrap: compiling the kernels into numba's cache (CROWD_MODEL_NO_WARM=1 skips this)" >&2
+  "$venv/bin/python" -m crowd_model run --scenario kpu-riot --steps 1 >/dev/null
+  "$venv/bin/python" -m crowd_model run --scenario epstein --steps 1 >/dev/null
 fi

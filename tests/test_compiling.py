@@ -1,0 +1,125 @@
+"""How the kernels are compiled and cached (crowd_model.compiling).
+
+The cache test works on a small package of its own in a temporary folder, laid out like the
+kernels (an inner function in one file, called by a compiled function in another), and runs
+each step in a new process, as a user's next run would."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+from numba.core.registry import CPUDispatcher
+
+from crowd_model import compiling
+
+PACKAGE = {
+    "__init__.py": """
+        from pathlib import Path
+
+        from crowd_model.compiling import cache_by_dependencies
+
+        cache_by_dependencies(Path(__file__).parent)
+    """,
+    "leaf.py": """
+        from crowd_model.compiling import inner
+
+        SCALE = 1
+
+
+        @inner
+        def scaled(x):
+            return x * SCALE
+    """,
+    "top.py": """
+        from numba import njit
+
+        from cachepkg import leaf
+
+        OFFSET = 0
+
+
+        @njit(cache=True)
+        def run(x):
+            return leaf.scaled(x) + OFFSET
+    """,
+    "unrelated.py": """
+        VALUE = 0
+    """,
+}
+
+SCRIPT = """
+import json
+from cachepkg import leaf, top
+value = top.run(2)
+print(json.dumps({
+    "value": int(value),
+    "top_loaded": sum(top.run.stats.cache_hits.values()),
+    "leaf_loaded": sum(leaf.scaled.stats.cache_hits.values()),
+}))
+"""
+
+
+def _run(root):
+    env = dict(os.environ, PYTHONPATH=str(root), NUMBA_CACHE_DIR=str(root / "cache"))
+    env.pop("NUMBA_DISABLE_JIT", None)
+    done = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def _edit(root, name, old, new):
+    path = root / "cachepkg" / name
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new))
+
+
+def test_a_change_to_a_callee_in_another_file_recompiles_its_callers_only(tmp_path):
+    package = tmp_path / "cachepkg"
+    package.mkdir()
+    for name, text in PACKAGE.items():
+        (package / name).write_text(textwrap.dedent(text).lstrip())
+
+    assert _run(tmp_path) == {"value": 2, "top_loaded": 0, "leaf_loaded": 0}
+    # Nothing changed: the caller comes from the cache (and needs no callee).
+    assert _run(tmp_path) == {"value": 2, "top_loaded": 1, "leaf_loaded": 0}
+    # The callee's file changed: the caller, in another file, is compiled afresh with it.
+    _edit(tmp_path, "leaf.py", "SCALE = 1", "SCALE = 3")
+    assert _run(tmp_path) == {"value": 6, "top_loaded": 0, "leaf_loaded": 0}
+    # The caller's file changed: it is compiled afresh, and links the callee from the cache.
+    _edit(tmp_path, "top.py", "OFFSET = 0", "OFFSET = 1")
+    assert _run(tmp_path) == {"value": 7, "top_loaded": 0, "leaf_loaded": 1}
+    # A file neither uses changed: both stay cached.
+    _edit(tmp_path, "unrelated.py", "VALUE = 0", "VALUE = 1")
+    assert _run(tmp_path) == {"value": 7, "top_loaded": 1, "leaf_loaded": 0}
+
+
+def test_source_stamp_covers_the_files_a_module_imports(tmp_path):
+    package = tmp_path / "pkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "a.py").write_text("from pkg import b\nfrom pkg.c import thing\n")
+    (package / "b.py").write_text("from . import d\n")
+    (package / "c.py").write_text("thing = 1\n")
+    (package / "d.py").write_text("import numpy\n")
+    (package / "e.py").write_text("")
+    assert [p.name for p in compiling._dependencies(package / "a.py")] == ["a.py", "b.py", "c.py", "d.py"]
+    before = compiling.source_stamp(package / "a.py")
+    (package / "e.py").write_text("x = 1\n")
+    assert compiling.source_stamp(package / "a.py") == before
+    (package / "d.py").write_text("import numpy\nx = 1\n")
+    assert compiling.source_stamp(package / "a.py") != before
+
+
+@pytest.mark.parametrize("module", ["world", "rules", "epstein", "riot", "render"])
+def test_every_kernel_is_cached_by_its_dependencies(module):
+    """Every compiled function of the package gets the dependency-aware cache (which it gets
+    only if crowd_model.compiling was imported before it was defined)."""
+    mod = __import__(f"crowd_model.{module}", fromlist=["_"])
+    dispatchers = [f for f in vars(mod).values() if isinstance(f, CPUDispatcher) and f.__module__ == mod.__name__]
+    assert dispatchers
+    for f in dispatchers:
+        assert isinstance(f._cache._impl.locator, compiling._DependencyLocator), f
