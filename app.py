@@ -33,7 +33,7 @@ import app_text
 from app_text import LANGUAGES, say, shown
 from crowd_model.analysis.stats import CONFIDENCE, interval, numeric_metrics
 from crowd_model.errors import InputError
-from crowd_model.render import CELL_CATEGORIES
+from crowd_model.render import CATEGORY_COLOURS, CELL_CATEGORIES, PALETTE, PICTURE_PIXELS, picture
 from crowd_model.world import STATE_NAMES
 from crowd_model.model import CrowdModel
 from crowd_model.parameters import Parameters, ParameterSpec, parameter_specs
@@ -45,37 +45,10 @@ from crowd_model.experiments.executors import default_workers
 from crowd_model.experiments.spec import parse_experiment
 from crowd_model.experiments.sweep import run_sweep
 
-# Colour of each cell category (its legend text is in the catalogues, locales/*.toml): dark,
-# saturated security units and site features on a near-white ground, warm colours for an
-# aroused crowd, so that the picture stays readable on a washed-out projector.
-CATEGORY_STYLE: dict[str, str] = {
-    "empty": "#f7f7f7",
-    "calm": "#8ec5f0",
-    "active": "#ff9800",
-    "violent": "#d50000",
-    "fleeing": "#b2dc00",
-    "arrested": "#7a7a7a",
-    "provocateur": "#ff00d4",
-    "police": "#0d2c8c",
-    "tni": "#1b5e20",
-    "linmas": "#6a1b9a",
-    "water_cannon": "#000000",
-    "spray": "#00e5ff",
-    "office": "#6d4c41",
-    "gate": "#ffc400",
-    "fence": "#37474f",
-    "facility": "#bcaaa4",
-    "facility_damaged": "#3e2000",
-    "exit": "#00a651",
-    "cordon_line": "#90a4ae",
-}
-PALETTE = np.array(
-    [[int(CATEGORY_STYLE[c][i : i + 2], 16) for i in (1, 3, 5)] for c in CELL_CATEGORIES],
-    dtype=np.uint8,
-)
+CATEGORY_STYLE = CATEGORY_COLOURS  # one colour per category (crowd_model.render)
 STATE_COLOURS = {**{s: CATEGORY_STYLE[s] for s in STATE_NAMES if s in CATEGORY_STYLE}, "left": "#00897b"}
 
-GRID_PIXELS = 640
+GRID_PIXELS = PICTURE_PIXELS
 # The page's language (English or Bahasa Indonesia): one per browser page (a Solara reactive
 # value is per session). Texts come from the catalogues (app_text, locales/*.toml); messages a
 # session makes are app_text.Said texts, shown in the page's language when drawn.
@@ -98,16 +71,10 @@ def default_scenario() -> str:
 
 
 def grid_png(codes: np.ndarray, pixels: int = GRID_PIXELS) -> bytes:
-    """A PNG of a ``(width, height)`` category map: x to the right, y up, square cells."""
-    scale = max(1, pixels // max(codes.shape))
-    rgb = PALETTE[codes.T[::-1]]
-    if scale > 1:
-        rgb = rgb.repeat(scale, axis=0).repeat(scale, axis=1)
+    """A PNG of a ``(width, height)`` category map (:func:`crowd_model.render.picture`)."""
     out = io.BytesIO()
-    Image.fromarray(rgb).save(out, format="png", compress_level=1)
+    Image.fromarray(picture(codes, pixels)).save(out, format="png", compress_level=1)
     return out.getvalue()
-
-
 
 
 def latest_counts(model: CrowdModel) -> dict[str, Any]:
