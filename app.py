@@ -332,6 +332,7 @@ class Charts:
     difference: dict[str, list] = field(default_factory=dict)  # B − A while comparing
     first: int = 0  # the difference's first step (the branch's)
     outcomes_b: dict[str, Any] = field(default_factory=dict)
+    head: int = 0  # the model's latest step (the scrub bar's end)
 
 
 # The replay's memory (per model of a tab): a snapshot every SNAPSHOT_EVERY steps, at most
@@ -425,7 +426,6 @@ class LiveSession:
         self.upload_attempts = solara.reactive(0)
         self.model: CrowdModel | None = None
         self.history = History()
-        self.head = solara.reactive(0)  # the model's latest step
         self.view_step = solara.reactive(None)  # an earlier step shown by the scrub bar, None: the latest
         self.second: CrowdModel | None = None  # response B, while comparing
         self.second_history = History()
@@ -612,7 +612,6 @@ class LiveSession:
         if self.second is not None:
             codes_b = self.second.cell_categories()
             self.second_history.record(self.second, codes_b)
-        self.head.value = int(model.time)
         self._show(int(model.time), charts, codes, codes_b)
 
     def _show(self, step: int, charts: bool, codes: np.ndarray | None = None, codes_b: np.ndarray | None = None) -> None:
@@ -631,7 +630,10 @@ class LiveSession:
                 first = self.compared.value[0]
                 extra = {"difference": difference_series(model, second, first, step), "first": first,
                          "outcomes_b": outcomes_at(second, step)}
-            self.charts.value = Charts(chart_series(model, step), outcomes_at(model, step), present, **extra)
+            # one reactive value for all that the page redraws at the charts' pace (the scrub bar's
+            # end too): every change of a reactive value walks the whole page
+            self.charts.value = Charts(chart_series(model, step), outcomes_at(model, step), present, **extra,
+                                       head=int(model.time))
 
     # --- the scrub bar -------------------------------------------------------------
 
@@ -972,7 +974,7 @@ def CompareControls(session: LiveSession):
     changes = session.compare_changes.value
     compared = session.compared.value
     model = session.model
-    step = session.view_step.value if session.view_step.value is not None else session.head.value
+    step = session.view_step.value if session.view_step.value is not None else session.charts.value.head
     with solara.Details(summary=t("compare.title", lang), expand=compared is not None).key("compare"):
         solara.Text(t("compare.response_b", lang), style={"font-weight": "bold", "font-size": "13px"})
         with solara.Column(classes=["crowd-compare-tactics"]):
@@ -992,7 +994,6 @@ def CompareControls(session: LiveSession):
 def ExportControls(session: LiveSession):
     """Downloads: the map shown (PNG), the run so far (GIF, MP4)."""
     lang = LANGUAGE.value
-    session.head.value  # redraw: the labels name the steps
     with solara.Details(summary=t("export.title", lang)).key("export"):
         downloads = [(session.map_png, "crowd-map.png", t("export.png", lang), "png")]
         downloads += [(lambda fmt=fmt: session.animation(fmt), f"crowd-run.{fmt}", t(f"export.{fmt}", lang, fps=EXPORT_FPS), fmt)
@@ -1007,7 +1008,7 @@ def ExportControls(session: LiveSession):
 def ScrubBar(session: LiveSession):
     """Back to any step already run: the map, counts and charts as they were then."""
     lang = LANGUAGE.value
-    head = session.head.value
+    head = session.charts.value.head
     shown_step = session.view_step.value
     step = head if shown_step is None else shown_step
     first = session.first_step()
@@ -1016,6 +1017,8 @@ def ScrubBar(session: LiveSession):
             solara.SliderInt(label=t("replay.scrub", lang, step=step, head=head, minutes=f"{step * MINUTES_PER_STEP:g}"),
                              value=step, min=first, max=max(head, first + 1) if head == first else head,
                              on_value=session.show_step, disabled=head == first)
+        solara.InputInt(label=t("replay.go_to", lang), value=step, on_value=session.show_step, classes=["crowd-goto"],
+                        style={"max-width": "110px"})
         if shown_step is not None:
             solara.Button(t("replay.latest", lang), on_click=lambda: session.show_step(head), classes=["crowd-latest"])
     if shown_step is not None:
@@ -1050,6 +1053,8 @@ LIVE_CSS = """
 .crowd-live > .crowd-live-main { flex: 3 1 600px; min-width: 0; }
 .crowd-pair { display: flex; flex-wrap: wrap; gap: 12px; }
 .crowd-pair > div { flex: 1 1 320px; min-width: 0; }
+.crowd-pair > div.crowd-legend-wide { flex: 1 1 100%; }
+.crowd-legend-wide .crowd-legend > div { column-count: 4; column-width: 180px; }
 @media (max-width: 900px) { .crowd-live > .crowd-live-controls { max-width: none; } }
 .crowd-presenter { position: fixed; inset: 0; z-index: 2000; background: #fff; overflow: auto; padding: 8px; }
 .crowd-presenter .crowd-pair { height: calc(100vh - 80px); }
@@ -1058,7 +1063,8 @@ LIVE_CSS = """
   width: 100% !important; height: 100% !important; object-fit: contain; image-rendering: pixelated; }
 .crowd-presenter .crowd-overlay { position: absolute; top: 8px; left: 8px; background: rgba(255,255,255,0.82);
   border-radius: 6px; padding: 4px; pointer-events: none; }
-.crowd-presenter .crowd-overlay-legend { top: auto; bottom: 8px; left: auto; right: 8px; }
+.crowd-presenter .crowd-overlay-legend { position: fixed; bottom: 12px; right: 12px; z-index: 2001;
+  background: rgba(255,255,255,0.82); border-radius: 6px; padding: 4px; pointer-events: none; }
 .crowd-presenter .crowd-legend { column-count: 2; font-size: 13px; }
 @media (max-width: 900px) { .crowd-presenter .crowd-pair { height: auto; }
   .crowd-presenter .crowd-pair > div { height: 80vh; } }
@@ -1077,21 +1083,24 @@ def Maps(session: LiveSession, presenter: bool = False):
     with solara.Div(classes=["crowd-pair"]):
         for side, source, counts_css, grid_css in sides:
             with solara.Div(classes=[f"crowd-side-{side.lower()}"]):
-                if compared is not None:
-                    step, changes = compared
-                    title = (t("compare.a", lang) if side == "A" else
-                             t("compare.b", lang, changes=", ".join(f"{k} = {v}" for k, v in changes.items()) or
-                               t("compare.same", lang), step=step))
-                    solara.Text(title, classes=[f"crowd-title-{side.lower()}"], style={"font-weight": "bold"})
                 with solara.Div(classes=["crowd-overlay"] if presenter else []):
+                    if compared is not None:
+                        step, changes = compared
+                        title = (t("compare.a", lang) if side == "A" else
+                                 t("compare.b", lang, changes=", ".join(f"{k} = {v}" for k, v in changes.items()) or
+                                   t("compare.same", lang), step=step))
+                        solara.Text(title, classes=[f"crowd-title-{side.lower()}"], style={"font-weight": "bold"})
                     CountNumbers(session, source, counts_css)
                 with solara.Row(style={"align-items": "flex-start"} if not presenter else {"height": "100%"}):
                     GridView(session, source, (grid_css,), "100%" if presenter or compared is not None else "")
-                    if not presenter and side == sides[-1][0]:
+                    if not presenter and compared is None:
                         Legend(session)
-        if presenter:
-            with solara.Div(classes=["crowd-overlay", "crowd-overlay-legend"]):
+        if compared is not None and not presenter:
+            with solara.Div(classes=["crowd-legend-wide"]):
                 Legend(session)
+    if presenter:
+        with solara.Div(classes=["crowd-overlay-legend"]):
+            Legend(session)
 
 
 @solara.component
