@@ -370,12 +370,14 @@ class History:
         self.frames[step] = data
         while self.bytes > MAX_FRAME_BYTES and len(self.frames) > 1:
             self.bytes -= len(self.frames.pop(min(self.frames)))
-        if step % self.interval == 0 and step not in self.snapshots:
+        # the first step recorded (a branch's) always has its snapshot: the rewinds start there
+        if (step % self.interval == 0 or not self.snapshots) and step not in self.snapshots:
             previous = self.snapshots[max(self.snapshots)] if self.snapshots else None
             self.snapshots[step] = model.snapshot(previous)
             if len(self.snapshots) > MAX_SNAPSHOTS:
                 self.interval *= 2
-                self.snapshots = {k: v for k, v in self.snapshots.items() if k % self.interval == 0}
+                first = min(self.snapshots)
+                self.snapshots = {k: v for k, v in self.snapshots.items() if k % self.interval == 0 or k == first}
 
     @property
     def first(self) -> int:
@@ -691,6 +693,8 @@ class LiveSession:
         """Reset A from the controls and the seed, and build B with the same seed and crowd,
         B's tactics changed."""
         self.reset()
+        if self.message.value:  # not reset: nothing to compare
+            return
         with self.lock:
             try:
                 parameters = Parameters.from_mapping(self.compare_changes.value, base=self.model.parameters)

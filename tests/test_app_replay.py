@@ -14,21 +14,12 @@ solara = pytest.importorskip("solara")
 import app  # noqa: E402
 from crowd_model.animation import decode_frame_count  # noqa: E402
 from crowd_model.model import CrowdModel  # noqa: E402
-
-
-def _click(rc, label):
-    button = rc.find(v.Btn, children=[label])
-    button.assert_single()
-    button.widget.click()
+from test_app import _click, live_view  # noqa: E402
 
 
 @pytest.fixture
 def live():
-    session = app.LiveSession("kpu-riot")
-    box, rc = solara.render(app.LiveView(session), handle_error=False)
-    yield rc, session
-    session.pause()
-    rc.close()
+    yield from live_view("kpu-riot")
 
 
 def _steps(session, n):
@@ -88,6 +79,11 @@ def test_a_branch_runs_two_models_side_by_side(live):
     a, b = session.model.datacollector.model_vars, session.second.datacollector.model_vars
     assert difference["active"][-1] == b["active"][-1] - a["active"][-1]
     assert a["active"][:6] == b["active"][:6]
+    before = session.second.timeseries().iloc[:8]
+    session.show_step(6)  # back to after the branch (B's own snapshot at 5): both go on from there, as before
+    session.step()
+    assert int(session.model.time) == int(session.second.time) == 7
+    assert session.second.timeseries().equals(before) and session.first_step() == 5
 
 
 def test_a_branch_refuses_officers_and_compare_from_the_start_takes_them(live):

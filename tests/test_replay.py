@@ -103,3 +103,11 @@ def test_branch_refuses_what_cannot_change_mid_run():
 
 def test_minutes_per_step_is_one_nominal_minute():
     assert MINUTES_PER_STEP == 1.0
+
+
+def test_a_branch_can_bring_up_a_truck_with_a_full_tank():
+    model = run(CrowdModel(riot_parameters(water_cannons=0), rng=4), 5)
+    other = model.branch(water_cannons=1)
+    assert len(other.world.cannon_x) == 1 and other.world.cannon_water[0] == other.parameters.water_capacity
+    assert len(other.water_cannons) == 1
+    run(other, 3)
