@@ -338,8 +338,9 @@ class Charts:
 # The replay's memory (per model of a tab): a snapshot every SNAPSHOT_EVERY steps, at most
 # MAX_SNAPSHOTS of them (beyond, every other one goes and the interval doubles); every step's
 # map, zlib-compressed (kpu-riot: about 1 KB a step), at most MAX_FRAME_BYTES (beyond, the
-# oldest go and the scrub bar starts later). kpu-riot's snapshots share the site's arrays and
-# cost about 0.5 MB each: a tab keeps at most about 30 MB of snapshots and 32 MB of maps a model.
+# oldest go and the scrub bar starts later). kpu-riot's snapshots share unchanged arrays (the
+# site's) and cost about 0.2 MB each plus their copy of the time series (0.15 MB at step
+# 1,000): at most about 25 MB of snapshots and 32 MB of maps a model in a 1,000-step run.
 SNAPSHOT_EVERY = 10
 MAX_SNAPSHOTS = 64
 MAX_FRAME_BYTES = 32_000_000

@@ -12,7 +12,7 @@ the data collector's time series so far. The per-step counts the model shows (``
 Memory: a snapshot copies the arrays that changed since the snapshot it is given as
 ``previous`` and shares the others (the site, the distance fields, the vision discs), so a
 chain of snapshots of ``kpu-riot`` costs about its agent arrays and a few cell arrays each,
-about 0.5 MB, plus the time series so far (18 numbers a step).
+about 0.2 MB, plus the time series so far (18 numbers a step).
 
 Branching: :func:`branch` forks a model into a second one with some parameters changed and
 the same state and random stream. Only parameters the compiled step reads afresh each step
