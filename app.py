@@ -979,7 +979,6 @@ def CompareControls(session: LiveSession):
     changes = session.compare_changes.value
     compared = session.compared.value
     model = session.model
-    step = session.view_step.value if session.view_step.value is not None else session.charts.value.head
     with solara.Details(summary=t("compare.title", lang), expand=compared is not None).key("compare"):
         solara.Text(t("compare.response_b", lang), style={"font-weight": "bold", "font-size": "13px"})
         with solara.Column(classes=["crowd-compare-tactics"]):
@@ -990,7 +989,7 @@ def CompareControls(session: LiveSession):
         solara.Text(t("compare.mid_run", lang, names=", ".join(mid_run)), style={"font-size": "12px", "color": "#555"})
         with solara.Row(style={"flex-wrap": "wrap"}):
             solara.Button(t("compare.from_start", lang), on_click=session.compare_from_start, classes=["crowd-compare-start"])
-            solara.Button(t("compare.branch", lang, step=step), on_click=session.branch_here, classes=["crowd-branch"])
+            solara.Button(t("compare.branch", lang), on_click=session.branch_here, classes=["crowd-branch"])
             if compared is not None:
                 solara.Button(t("compare.stop", lang), on_click=session.stop_comparing, classes=["crowd-compare-stop"])
 

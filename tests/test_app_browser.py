@@ -391,7 +391,7 @@ def test_the_site_is_a_menu_of_shipped_maps_and_an_upload(page):
     page.wait_for_timeout(800)
     for label, value in (("crowd_size civilians", 12), ("police_officers officers", 2),
                          ("tni_soldiers officers", 1), ("linmas_guards officers", 1)):
-        field = controls.get_by_label(label, exact=True)
+        field = controls.get_by_label(label, exact=True).first  # police_officers: the tactics panel's too
         field.fill(str(value))
         field.press("Enter")
     page.wait_for_selector(".crowd-changed")

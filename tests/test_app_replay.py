@@ -67,7 +67,7 @@ def test_a_branch_runs_two_models_side_by_side(live):
     _steps(session, 5)
     session.set_compare_change("water_cannons", 0)
     session.set_compare_change("arrest_policy", "indiscriminate")
-    _click(rc, "Branch here (step 5)")
+    _click(rc, "Branch at the step shown")
     assert session.second is not None and session.compared.value[0] == 5
     assert session.second.parameters.water_cannons == 0 and session.model.parameters.water_cannons == 1
     _steps(session, 3)
