@@ -16,6 +16,7 @@ import multiprocessing
 import tempfile
 import threading
 import time
+import zlib
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -33,9 +34,12 @@ import app_text
 from app_text import LANGUAGES, say, shown
 from crowd_model.analysis.stats import CONFIDENCE, interval, numeric_metrics
 from crowd_model.errors import InputError
-from crowd_model.render import CELL_CATEGORIES
+from crowd_model.render import CATEGORY_COLOURS, CELL_CATEGORIES, PALETTE, PICTURE_PIXELS, picture
 from crowd_model.world import STATE_NAMES
-from crowd_model.model import CrowdModel
+from crowd_model.animation import encode, frame as animation_frame
+from crowd_model.model import MINUTES_PER_STEP, CrowdModel
+from crowd_model.outcomes import run_outcomes
+from crowd_model.replay import MID_RUN_PARAMETERS, Snapshot
 from crowd_model.parameters import Parameters, ParameterSpec, parameter_specs
 from crowd_model.scenario import Scenario, load_scenario, preset_names
 from crowd_model import site as site_codes
@@ -45,40 +49,10 @@ from crowd_model.experiments.executors import default_workers
 from crowd_model.experiments.spec import parse_experiment
 from crowd_model.experiments.sweep import run_sweep
 
-# Colour of each cell category (its legend text is in the catalogues, locales/*.toml): dark,
-# saturated security units and site features on a near-white ground, warm colours for an
-# aroused crowd, so that the picture stays readable on a washed-out projector.
-CATEGORY_STYLE: dict[str, str] = {
-    "empty": "#f7f7f7",
-    "calm": "#8ec5f0",
-    "active": "#ff9800",
-    "violent": "#d50000",
-    "fleeing": "#b2dc00",
-    "arrested": "#7a7a7a",
-    "injured": "#fff200",
-    "provocateur": "#ff00d4",
-    "korlap": "#00bfa5",
-    "police": "#0d2c8c",
-    "tni": "#1b5e20",
-    "linmas": "#6a1b9a",
-    "water_cannon": "#000000",
-    "spray": "#00e5ff",
-    "tear_gas": "#cfd8dc",
-    "office": "#6d4c41",
-    "gate": "#ffc400",
-    "fence": "#37474f",
-    "facility": "#bcaaa4",
-    "facility_damaged": "#3e2000",
-    "exit": "#00a651",
-    "cordon_line": "#90a4ae",
-}
-PALETTE = np.array(
-    [[int(CATEGORY_STYLE[c][i : i + 2], 16) for i in (1, 3, 5)] for c in CELL_CATEGORIES],
-    dtype=np.uint8,
-)
+CATEGORY_STYLE = CATEGORY_COLOURS  # one colour per category (crowd_model.render)
 STATE_COLOURS = {**{s: CATEGORY_STYLE[s] for s in STATE_NAMES if s in CATEGORY_STYLE}, "left": "#00897b"}
 
-GRID_PIXELS = 640
+GRID_PIXELS = PICTURE_PIXELS
 # The page's language (English or Bahasa Indonesia): one per browser page (a Solara reactive
 # value is per session). Texts come from the catalogues (app_text, locales/*.toml); messages a
 # session makes are app_text.Said texts, shown in the page's language when drawn.
@@ -101,20 +75,26 @@ def default_scenario() -> str:
 
 
 def grid_png(codes: np.ndarray, pixels: int = GRID_PIXELS) -> bytes:
-    """A PNG of a ``(width, height)`` category map: x to the right, y up, square cells."""
-    scale = max(1, pixels // max(codes.shape))
-    rgb = PALETTE[codes.T[::-1]]
-    if scale > 1:
-        rgb = rgb.repeat(scale, axis=0).repeat(scale, axis=1)
+    """A PNG of a ``(width, height)`` category map (:func:`crowd_model.render.picture`)."""
     out = io.BytesIO()
-    Image.fromarray(rgb).save(out, format="png", compress_level=1)
+    Image.fromarray(picture(codes, pixels)).save(out, format="png", compress_level=1)
     return out.getvalue()
-
-
 
 
 def latest_counts(model: CrowdModel) -> dict[str, Any]:
     return {name: values[-1] for name, values in model.datacollector.model_vars.items()}
+
+
+def counts_at(model: CrowdModel, step: int) -> dict[str, Any]:
+    """The time series' row ``step`` (the counts the page showed then)."""
+    return {name: values[step] for name, values in model.datacollector.model_vars.items()}
+
+
+def outcomes_at(model: CrowdModel, step: int) -> dict:
+    """The run's outcomes as they stood at ``step``."""
+    if step >= int(model.time):
+        return model.outcomes()
+    return run_outcomes(model.timeseries().iloc[: step + 1], model.n_civilians, model.parameters.outburst_threshold)
 
 
 def extra_chart_columns(columns) -> list[str]:
@@ -122,10 +102,15 @@ def extra_chart_columns(columns) -> list[str]:
     return [c for c in columns if c == "arrests_total" or any(m in c for m in EXTRA_CHART_MARKERS)]
 
 
+def save_as_image(lang: str = app_text.DEFAULT_LANGUAGE) -> dict:
+    """ECharts' own save-as-image control (a PNG of the chart), at the chart's top right."""
+    return {"right": 8, "feature": {"saveAsImage": {"title": t("chart.save_image", lang), "pixelRatio": 2}}}
+
+
 def line_chart(title: str, series: dict[str, list], colours: dict[str, str] | None = None,
-               lang: str = app_text.DEFAULT_LANGUAGE, names: dict[str, str] | None = None) -> dict:
-    """An ECharts option for a few lines over steps, with animation off (it is redrawn live);
-    ``names`` gives each series' shown name (by default its key)."""
+               lang: str = app_text.DEFAULT_LANGUAGE, names: dict[str, str] | None = None, first: int = 0) -> dict:
+    """An ECharts option for a few lines over steps (from step ``first``), with animation off
+    (it is redrawn live); ``names`` gives each series' shown name (by default its key)."""
     colours = colours or {}
     names = names or {}
     steps = len(next(iter(series.values()), []))
@@ -133,9 +118,10 @@ def line_chart(title: str, series: dict[str, list], colours: dict[str, str] | No
         "animation": False,
         "title": {"text": title, "textStyle": {"fontSize": 14}},
         "tooltip": {"trigger": "axis"},
+        "toolbox": save_as_image(lang),
         "legend": {"top": 22, "data": [names.get(name, name) for name in series]},
         "grid": {"left": 50, "right": 16, "top": 60, "bottom": 30},
-        "xAxis": {"type": "category", "data": list(range(steps)), "name": t("chart.step_axis", lang)},
+        "xAxis": {"type": "category", "data": list(range(first, first + steps)), "name": t("chart.step_axis", lang)},
         "yAxis": {"type": "value"},
         "series": [
             {
@@ -151,10 +137,27 @@ def line_chart(title: str, series: dict[str, list], colours: dict[str, str] | No
     }
 
 
-def chart_series(model: CrowdModel) -> dict[str, list]:
-    """The columns the live charts draw: civilians by state, arrests, injuries and damage."""
+def chart_series(model: CrowdModel, upto: int | None = None) -> dict[str, list]:
+    """The columns the live charts draw: civilians by state, arrests, injuries and damage (up
+    to step ``upto``, by default all)."""
     data = model.datacollector.model_vars
-    return {c: list(data[c]) for c in (*[s for s in STATE_NAMES if s in data], *extra_chart_columns(data))}
+    end = None if upto is None else upto + 1
+    return {c: list(data[c][:end]) for c in (*[s for s in STATE_NAMES if s in data], *extra_chart_columns(data))}
+
+
+DIFFERENCE_COLUMNS = ("active", "violent", "fleeing", "arrested", "left")
+
+
+def difference_series(a: CrowdModel, b: CrowdModel, first: int, upto: int) -> dict[str, list]:
+    """B − A of the civilians by state, arrests, injuries and damage, steps ``first`` to ``upto``."""
+    da, db = a.datacollector.model_vars, b.datacollector.model_vars
+    columns = [c for c in DIFFERENCE_COLUMNS if c in da] + extra_chart_columns(da)
+    return {c: [float(y) - float(x) for x, y in zip(da[c][first: upto + 1], db[c][first: upto + 1])] for c in columns}
+
+
+def difference_chart(series: dict[str, list], first: int, lang: str = app_text.DEFAULT_LANGUAGE) -> dict:
+    names = {c: app_text.metric_label(c, lang) for c in series}
+    return line_chart(t("compare.difference", lang), series, STATE_COLOURS, lang, names, first)
 
 
 def chart_options(data: dict[str, list], lang: str = app_text.DEFAULT_LANGUAGE) -> list[dict]:
@@ -326,6 +329,77 @@ class Charts:
     series: dict[str, list] = field(default_factory=dict)
     outcomes: dict[str, Any] = field(default_factory=dict)
     present: frozenset[str] = frozenset()
+    difference: dict[str, list] = field(default_factory=dict)  # B − A while comparing
+    first: int = 0  # the difference's first step (the branch's)
+    outcomes_b: dict[str, Any] = field(default_factory=dict)
+    head: int = 0  # the model's latest step (the scrub bar's end)
+
+
+# The replay's memory (per model of a tab): a snapshot every SNAPSHOT_EVERY steps, at most
+# MAX_SNAPSHOTS of them (beyond, every other one goes and the interval doubles); every step's
+# map, zlib-compressed (kpu-riot: about 1 KB a step), at most MAX_FRAME_BYTES (beyond, the
+# oldest go and the scrub bar starts later). kpu-riot's snapshots share unchanged arrays (the
+# site's) and cost about 0.2 MB each plus their copy of the time series (0.15 MB at step
+# 1,000): at most about 25 MB of snapshots and 32 MB of maps a model in a 1,000-step run.
+SNAPSHOT_EVERY = 10
+MAX_SNAPSHOTS = 64
+MAX_FRAME_BYTES = 32_000_000
+MAX_EXPORT_FRAMES = 3000
+EXPORT_FPS = 10
+# The tactics panel: the response's main choices, before the full parameter list (the names
+# of parameters; controls come from their specs). New tactics are added here.
+TACTICS = tuple(name for name in ("response_policy", "water_cannons", "pushback", "police_officers", "arrest_policy",
+                                  "tear_gas", "negotiation") if name in SPECS)
+
+
+class History:
+    """The steps one model has run, for the scrub bar and the exports: every step's map and
+    a snapshot every :attr:`interval` steps, within the bounds above."""
+
+    def __init__(self):
+        self.frames: dict[int, bytes] = {}
+        self.shape: tuple[int, int] = (0, 0)
+        self.snapshots: dict[int, Snapshot] = {}
+        self.interval = SNAPSHOT_EVERY
+        self.bytes = 0
+
+    def record(self, model: CrowdModel, codes: np.ndarray) -> None:
+        step = int(model.time)
+        self.shape = codes.shape
+        data = zlib.compress(codes.tobytes(), 1)
+        self.bytes += len(data) - len(self.frames.get(step, b""))
+        self.frames[step] = data
+        while self.bytes > MAX_FRAME_BYTES and len(self.frames) > 1:
+            self.bytes -= len(self.frames.pop(min(self.frames)))
+        # the first step recorded (a branch's) always has its snapshot: the rewinds start there
+        if (step % self.interval == 0 or not self.snapshots) and step not in self.snapshots:
+            previous = self.snapshots[max(self.snapshots)] if self.snapshots else None
+            self.snapshots[step] = model.snapshot(previous)
+            if len(self.snapshots) > MAX_SNAPSHOTS:
+                self.interval *= 2
+                first = min(self.snapshots)
+                self.snapshots = {k: v for k, v in self.snapshots.items() if k % self.interval == 0 or k == first}
+
+    @property
+    def first(self) -> int:
+        return min(self.frames, default=0)
+
+    def codes(self, step: int) -> np.ndarray:
+        return np.frombuffer(zlib.decompress(self.frames[step]), np.uint8).reshape(self.shape)
+
+    def rewind(self, model: CrowdModel, step: int) -> None:
+        """Put ``model`` back to ``step`` (the nearest snapshot before it, then steps on) and
+        forget the steps after it."""
+        model.restore(self.snapshots[max(k for k in self.snapshots if k <= step)])
+        while int(model.time) < step:
+            model.step()
+        for later in [k for k in self.frames if k > step]:
+            self.bytes -= len(self.frames.pop(later))
+        self.snapshots = {k: v for k, v in self.snapshots.items() if k <= step}
+
+    def summary(self) -> dict:
+        return {"frames": len(self.frames), "snapshots": len(self.snapshots), "interval": self.interval,
+                "mb": round((self.bytes + sum(s.nbytes for s in self.snapshots.values())) / 1e6, 1)}
 
 
 _STEPPED_SCENARIOS: set[str] = set()
@@ -354,6 +428,14 @@ class LiveSession:
         self.uploads = solara.reactive({})  # menu label -> key of a map uploaded in this tab
         self.upload_attempts = solara.reactive(0)
         self.model: CrowdModel | None = None
+        self.history = History()
+        self.view_step = solara.reactive(None)  # an earlier step shown by the scrub bar, None: the latest
+        self.second: CrowdModel | None = None  # response B, while comparing
+        self.second_history = History()
+        self.frame_b = solara.reactive(None)
+        self.compare_changes = solara.reactive({})  # B's tactics: what differs from A
+        self.compared = solara.reactive(None)  # (step B branched at, its changes) while comparing
+        self.presenter = solara.reactive(False)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._charted_at = 0.0
@@ -453,6 +535,9 @@ class LiveSession:
             return
         with self.lock:
             self.model = model
+            self.history = History()
+            self._stop_comparing()
+            self.view_step.value = None
             self.applied.value = overrides
             self.message.value = ""
             self._publish(charts=True)
@@ -461,6 +546,7 @@ class LiveSession:
         self.pause()
         with self.lock:
             try:
+                self._go_on_from_view()
                 self._advance()
             except Exception as exc:  # the page shows one line, never a traceback
                 self.message.value = say("message.step_failed", error=f"{type(exc).__name__}: {exc}")
@@ -473,6 +559,8 @@ class LiveSession:
             self.notice.value = say("message.compiling")
         try:
             self.model.step()
+            if self.second is not None:
+                self.second.step()
         finally:
             if first:
                 self.notice.value = ""
@@ -481,6 +569,8 @@ class LiveSession:
     def play(self) -> None:
         if self._thread is not None and self._thread.is_alive():
             return
+        with self.lock:
+            self._go_on_from_view()
         self._stop.clear()
         self.playing.value = True
         self._thread = threading.Thread(target=self._loop, name="crowd-model-play", daemon=True)
@@ -517,13 +607,162 @@ class LiveSession:
             self.playing.value = False
 
     def _publish(self, charts: bool) -> None:
+        """Record the latest step and show it."""
         model = self.model
         codes = model.cell_categories()
-        self.frame.value = Frame(int(model.time), grid_png(codes), latest_counts(model))
+        self.history.record(model, codes)
+        codes_b = None
+        if self.second is not None:
+            codes_b = self.second.cell_categories()
+            self.second_history.record(self.second, codes_b)
+        self._show(int(model.time), charts, codes, codes_b)
+
+    def _show(self, step: int, charts: bool, codes: np.ndarray | None = None, codes_b: np.ndarray | None = None) -> None:
+        """Show ``step`` as it was: its maps, its counts and the charts up to it."""
+        model, second = self.model, self.second
+        codes = self.history.codes(step) if codes is None else codes
+        self.frame.value = Frame(step, grid_png(codes), counts_at(model, step))
+        if second is not None:
+            codes_b = self.second_history.codes(step) if codes_b is None else codes_b
+            self.frame_b.value = Frame(step, grid_png(codes_b), counts_at(second, step))
         if charts:
             self._charted_at = time.perf_counter()
             present = frozenset(CELL_CATEGORIES[c] for c in np.unique(codes))
-            self.charts.value = Charts(chart_series(model), model.outcomes(), present)
+            extra = {}
+            if second is not None:
+                first = self.compared.value[0]
+                extra = {"difference": difference_series(model, second, first, step), "first": first,
+                         "outcomes_b": outcomes_at(second, step)}
+            # one reactive value for all that the page redraws at the charts' pace (the scrub bar's
+            # end too): every change of a reactive value walks the whole page
+            self.charts.value = Charts(chart_series(model, step), outcomes_at(model, step), present, **extra,
+                                       head=int(model.time))
+
+    # --- the scrub bar -------------------------------------------------------------
+
+    def first_step(self) -> int:
+        """The earliest step the scrub bar reaches (while comparing: the branch's step)."""
+        first = self.history.first
+        return max(first, self.compared.value[0]) if self.compared.value else first
+
+    def show_step(self, step: Any) -> None:
+        """Show an earlier step (the scrub bar); the model stays at its latest step until Play
+        or Step goes on from the step shown."""
+        self.pause()
+        with self.lock:
+            head = int(self.model.time)
+            try:
+                step = checked_int("step", step, self.first_step(), head)
+            except InputError as exc:
+                self.refuse(say("message.not_changed", error=str(exc)))
+                return
+            self.view_step.value = None if step == head else step
+            self._show(step, charts=True)
+
+    def _go_on_from_view(self) -> None:
+        """Before a step: if an earlier step is shown, go back to it (the steps after it are dropped)."""
+        step = self.view_step.value
+        if step is None:
+            return
+        self.history.rewind(self.model, step)
+        if self.second is not None:
+            self.second_history.rewind(self.second, step)
+        self.view_step.value = None
+
+    # --- comparing two responses -------------------------------------------------------
+
+    def set_compare_change(self, name: str, value: Any) -> None:
+        """One of response B's tactics, checked here against the parameter's type and bounds."""
+        spec = SPECS.get(name)
+        if spec is None or name not in TACTICS:
+            self.refuse(say("message.not_changed", error=f"{str(name)[:80]!r} is not a tactic; tactics: {', '.join(TACTICS)}"))
+            return
+        try:
+            value = spec.coerce(value)
+        except InputError as exc:
+            self.refuse(say("message.not_changed", error=str(exc)))
+            return
+        changes = dict(self.compare_changes.value)
+        if self.model is not None and same_value(value, getattr(self.model.parameters, name)):
+            changes.pop(name, None)
+        else:
+            changes[name] = value
+        self.compare_changes.value = changes
+        self.message.value = ""
+
+    def compare_from_start(self) -> None:
+        """Reset A from the controls and the seed, and build B with the same seed and crowd,
+        B's tactics changed."""
+        self.reset()
+        if self.message.value:  # not reset: nothing to compare
+            return
+        with self.lock:
+            try:
+                parameters = Parameters.from_mapping(self.compare_changes.value, base=self.model.parameters)
+                second = CrowdModel(parameters, rng=int(self.seed.value))
+            except InputError as exc:
+                self.message.value = say("compare.not_compared", error=str(exc))
+                return
+            self._start_comparing(second, 0)
+
+    def branch_here(self) -> None:
+        """Fork the model at the step shown into B, with B's tactics (those that can change mid-run)."""
+        self.pause()
+        with self.lock:
+            self._go_on_from_view()
+            try:
+                second = self.model.branch(**self.compare_changes.value)
+            except InputError as exc:
+                self.message.value = say("compare.not_branched", error=str(exc))
+                return
+            self._start_comparing(second, int(self.model.time))
+
+    def _start_comparing(self, second: CrowdModel, step: int) -> None:
+        self.second = second
+        self.second_history = History()
+        self.compared.value = (step, dict(self.compare_changes.value))
+        self.message.value = ""
+        self._publish(charts=True)
+
+    def stop_comparing(self) -> None:
+        self.pause()
+        with self.lock:
+            self._stop_comparing()
+            self._show(self.view_step.value if self.view_step.value is not None else int(self.model.time), charts=True)
+
+    def _stop_comparing(self) -> None:
+        self.second = None
+        self.second_history = History()
+        self.compared.value = None
+        self.frame_b.value = None
+
+    # --- exports -------------------------------------------------------------------
+
+    def map_png(self) -> bytes:
+        """The map shown now (both, side by side, while comparing), as a PNG with its caption."""
+        step = self.frame.value.step
+        out = io.BytesIO()
+        Image.fromarray(self._export_frame(step)).save(out, format="png")
+        return out.getvalue()
+
+    def animation(self, fmt: str, fps: float = EXPORT_FPS) -> bytes:
+        """The run so far (the steps the scrub bar reaches, up to the one shown), as a GIF or
+        an MP4; at most :data:`MAX_EXPORT_FRAMES` frames, the latest ones."""
+        with self.lock:
+            last = self.frame.value.step
+            steps = [s for s in range(self.first_step(), last + 1) if s in self.history.frames][-MAX_EXPORT_FRAMES:]
+            frames = [self._export_frame(s) for s in steps]
+        return encode(frames, fmt, fps)
+
+    def _export_frame(self, step: int) -> np.ndarray:
+        lang = LANGUAGE.value
+        caption = t("replay.caption", lang, step=step, minutes=f"{step * MINUTES_PER_STEP:g}")
+        picture_a = animation_frame(self.history.codes(step), step, caption=caption)
+        if self.second is None or step not in self.second_history.frames:
+            return picture_a
+        picture_b = animation_frame(self.second_history.codes(step), step, caption=f"B: {caption}")
+        gap = np.full((picture_a.shape[0], 10, 3), 255, np.uint8)
+        return np.concatenate([picture_a, gap, picture_b], axis=1)
 
 
 def _fmt(value: Any) -> str:
@@ -555,50 +794,51 @@ def _big_numbers_html(items: list[tuple[str, Any, str | None]], size: str,
     return '<div style="display:flex;flex-wrap:wrap;gap:4px">' + "".join(cells) + "</div>"
 
 
-def use_frame_widget(session: LiveSession, make, show, dependencies=()):
+def use_frame_widget(session: LiveSession, make, show, dependencies=(), source=None):
     """A widget made once (``make()``) and redrawn for each new frame (``show(widget,
     frame)``) straight from the play loop, not by a render: a render walks the whole page (every
     parameter control), which cost most of a frame's time on a busy machine. A change of
     ``dependencies`` (the page's language) redraws it at once."""
     widget = solara.use_memo(make, [])
+    source = session.frame if source is None else source
 
     def follow():
         def draw(frame):
             if frame is not None:
                 show(widget, frame)
 
-        draw(session.frame.peek())
-        return session.frame.subscribe(draw)
+        draw(source.peek())
+        return source.subscribe(draw)
 
     solara.use_effect(follow, list(dependencies))
     return widget
 
 
 @solara.component
-def GridView(session: LiveSession):
+def GridView(session: LiveSession, source=None, classes: tuple[str, ...] = ("crowd-grid",), width: str = ""):
     image = use_frame_widget(
         session,
-        lambda: ipywidgets.Image(format="png", layout={"width": f"min(100%, {GRID_PIXELS}px)"},
-                                 _dom_classes=["solara-image", "crowd-grid"]),
-        lambda widget, frame: setattr(widget, "value", frame.png))
+        lambda: ipywidgets.Image(format="png", layout={"width": width or f"min(100%, {GRID_PIXELS}px)"},
+                                 _dom_classes=["solara-image", *classes]),
+        lambda widget, frame: setattr(widget, "value", frame.png), source=source)
     solara.Div(children=[image])
 
 
 def counts_html(frame: Frame, lang: str = app_text.DEFAULT_LANGUAGE) -> str:
     counts = frame.counts
-    items = [("step", frame.step, None)]
+    items = [("step", frame.step, None), ("minutes", frame.step * MINUTES_PER_STEP, None)]
     items += [(s, counts[s], STATE_COLOURS.get(s)) for s in STATE_NAMES if s in counts]
     items += [(c, counts[c], None) for c in extra_chart_columns(counts)]
     return _big_numbers_html(items, "34px", lang)
 
 
 @solara.component
-def CountNumbers(session: LiveSession):
+def CountNumbers(session: LiveSession, source=None, css: str = "crowd-counts"):
     lang = LANGUAGE.value
     numbers = use_frame_widget(
         session,
-        lambda: solara.widgets.HTML(tag="div", attributes={"class": "crowd-counts"}),
-        lambda widget, frame: setattr(widget, "unsafe_innerHTML", counts_html(frame, lang)), [lang])
+        lambda: solara.widgets.HTML(tag="div", attributes={"class": css}),
+        lambda widget, frame: setattr(widget, "unsafe_innerHTML", counts_html(frame, lang)), [lang], source=source)
     solara.Div(children=[numbers])
 
 
@@ -607,6 +847,9 @@ def ChartsView(session: LiveSession):
     charts = session.charts.value
     lang = LANGUAGE.value
     with solara.Column(classes=["crowd-charts"]):
+        if charts.difference:
+            solara.FigureEcharts(option=difference_chart(charts.difference, charts.first, lang),
+                                 attributes={"style": "height: 260px; width: 100%", "class": "crowd-difference"})
         for option in chart_options(charts.series, lang) if charts.series else []:
             solara.FigureEcharts(option=option, attributes={"style": "height: 260px; width: 100%"})
         if charts.outcomes:
@@ -709,6 +952,14 @@ def Controls(session: LiveSession):
                          min=1, max=MAX_SPEED, on_value=session.set_speed)
         solara.InputInt(label=t("control.seed", lang), value=session.seed.value, on_value=session.set_seed)
         Messages(session)
+        solara.Button(t("presenter.on", lang), on_click=lambda: session.presenter.set(True), classes=["crowd-presenter-on"],
+                      icon_name="mdi-presentation")
+        with solara.Details(summary=t("tactics.title", lang), expand=True).key("tactics"):
+            solara.Text(t("tactics.help", lang), style={"font-size": "12px", "color": "#555"})
+            for name in TACTICS:
+                ParameterControl(session, SPECS[name], session.scenario).key(f"tactic-{name}")
+        CompareControls(session)
+        ExportControls(session)
         groups: dict[str, list[ParameterSpec]] = {}
         for spec in parameter_specs():
             groups.setdefault(spec.group, []).append(spec)
@@ -719,6 +970,63 @@ def Controls(session: LiveSession):
                     f"parameters-{group}"):
                 for spec in specs:
                     ParameterControl(session, spec, session.scenario).key(spec.name)
+
+
+@solara.component
+def CompareControls(session: LiveSession):
+    """Response B's tactics, and the buttons that compare it with A from the start or branch it here."""
+    lang = LANGUAGE.value
+    changes = session.compare_changes.value
+    compared = session.compared.value
+    model = session.model
+    with solara.Details(summary=t("compare.title", lang), expand=compared is not None).key("compare"):
+        solara.Text(t("compare.response_b", lang), style={"font-weight": "bold", "font-size": "13px"})
+        with solara.Column(classes=["crowd-compare-tactics"]):
+            for name in TACTICS:
+                value = changes.get(name, getattr(model.parameters, name) if model else SPECS[name].default)
+                ParameterInput(SPECS[name], value, lambda v, n=name: session.set_compare_change(n, v)).key(f"b-{name}")
+        mid_run = [n for n in TACTICS if n in MID_RUN_PARAMETERS]
+        solara.Text(t("compare.mid_run", lang, names=", ".join(mid_run)), style={"font-size": "12px", "color": "#555"})
+        with solara.Row(style={"flex-wrap": "wrap"}):
+            solara.Button(t("compare.from_start", lang), on_click=session.compare_from_start, classes=["crowd-compare-start"])
+            solara.Button(t("compare.branch", lang), on_click=session.branch_here, classes=["crowd-branch"])
+            if compared is not None:
+                solara.Button(t("compare.stop", lang), on_click=session.stop_comparing, classes=["crowd-compare-stop"])
+
+
+@solara.component
+def ExportControls(session: LiveSession):
+    """Downloads: the map shown (PNG), the run so far (GIF, MP4)."""
+    lang = LANGUAGE.value
+    with solara.Details(summary=t("export.title", lang)).key("export"):
+        downloads = [(session.map_png, "crowd-map.png", t("export.png", lang), "png")]
+        downloads += [(lambda fmt=fmt: session.animation(fmt), f"crowd-run.{fmt}", t(f"export.{fmt}", lang, fps=EXPORT_FPS), fmt)
+                      for fmt in ("gif", "mp4")]
+        for data, filename, label, kind in downloads:
+            with solara.FileDownload(data, filename=filename, mime_type=f"image/{kind}" if kind != "mp4" else "video/mp4"):
+                solara.Button(label, icon_name="mdi-download", classes=[f"crowd-export-{kind}"], text=True)
+        solara.Text(t("export.help", lang, frames=MAX_EXPORT_FRAMES), style={"font-size": "12px", "color": "#555"})
+
+
+@solara.component
+def ScrubBar(session: LiveSession):
+    """Back to any step already run: the map, counts and charts as they were then."""
+    lang = LANGUAGE.value
+    head = session.charts.value.head
+    shown_step = session.view_step.value
+    step = head if shown_step is None else shown_step
+    first = session.first_step()
+    with solara.Row(classes=["crowd-scrub"], style={"align-items": "center", "flex-wrap": "wrap"}):
+        with solara.Div(style={"flex": "1 1 300px"}):
+            solara.SliderInt(label=t("replay.scrub", lang, step=step, head=head, minutes=f"{step * MINUTES_PER_STEP:g}"),
+                             value=step, min=first, max=max(head, first + 1) if head == first else head,
+                             on_value=session.show_step, disabled=head == first)
+        solara.InputInt(label=t("replay.go_to", lang), value=step, on_value=session.show_step, classes=["crowd-goto"],
+                        style={"max-width": "110px"})
+        if shown_step is not None:
+            solara.Button(t("replay.latest", lang), on_click=lambda: session.show_step(head), classes=["crowd-latest"])
+    if shown_step is not None:
+        solara.Info(t("replay.viewing", lang, step=shown_step), classes=["crowd-viewing"], dense=True)
 
 
 @solara.component
@@ -743,18 +1051,85 @@ def Messages(session: LiveSession):
             solara.Info(t("message.changed", lang), classes=["crowd-changed"])
 
 
+LIVE_CSS = """
+.crowd-live { display: flex; flex-wrap: wrap; gap: 16px; align-items: flex-start; }
+.crowd-live > .crowd-live-controls { flex: 1 1 300px; max-width: 420px; }
+.crowd-live > .crowd-live-main { flex: 3 1 600px; min-width: 0; }
+.crowd-pair { display: flex; flex-wrap: wrap; gap: 12px; }
+.crowd-pair > div { flex: 1 1 320px; min-width: 0; }
+.crowd-pair > div.crowd-legend-wide { flex: 1 1 100%; }
+.crowd-legend-wide .crowd-legend > div { column-count: 4; column-width: 180px; }
+@media (max-width: 900px) { .crowd-live > .crowd-live-controls { max-width: none; } }
+.crowd-presenter { position: fixed; inset: 0; z-index: 2000; background: #fff; overflow: auto; padding: 8px; }
+.crowd-presenter .crowd-pair { height: calc(100vh - 80px); }
+.crowd-presenter .crowd-pair > div { position: relative; height: 100%; }
+.crowd-presenter img.crowd-grid, .crowd-presenter img.crowd-grid-b {
+  width: 100% !important; height: 100% !important; object-fit: contain; image-rendering: pixelated; }
+.crowd-presenter .crowd-overlay { position: absolute; top: 8px; left: 8px; background: rgba(255,255,255,0.82);
+  border-radius: 6px; padding: 4px; pointer-events: none; }
+.crowd-presenter .crowd-overlay-legend { position: fixed; bottom: 12px; right: 12px; z-index: 2001;
+  background: rgba(255,255,255,0.82); border-radius: 6px; padding: 4px; pointer-events: none; }
+.crowd-presenter .crowd-legend { column-count: 2; font-size: 13px; }
+@media (max-width: 900px) { .crowd-presenter .crowd-pair { height: auto; }
+  .crowd-presenter .crowd-pair > div { height: 80vh; } }
+"""
+
+
+@solara.component
+def Maps(session: LiveSession, presenter: bool = False):
+    """The map (two while comparing, side by side, stacked on a narrow window), each with its
+    counts; in presenter mode they fill the window with the big numbers and the legend overlaid."""
+    lang = LANGUAGE.value
+    compared = session.compared.value
+    sides = [("A", session.frame, "crowd-counts", "crowd-grid")]
+    if compared is not None:
+        sides.append(("B", session.frame_b, "crowd-counts-b", "crowd-grid-b"))
+    with solara.Div(classes=["crowd-pair"]):
+        for side, source, counts_css, grid_css in sides:
+            with solara.Div(classes=[f"crowd-side-{side.lower()}"]):
+                with solara.Div(classes=["crowd-overlay"] if presenter else []):
+                    if compared is not None:
+                        step, changes = compared
+                        title = (t("compare.a", lang) if side == "A" else
+                                 t("compare.b", lang, changes=", ".join(f"{k} = {v}" for k, v in changes.items()) or
+                                   t("compare.same", lang), step=step))
+                        solara.Text(title, classes=[f"crowd-title-{side.lower()}"], style={"font-weight": "bold"})
+                    CountNumbers(session, source, counts_css)
+                with solara.Row(style={"align-items": "flex-start"} if not presenter else {"height": "100%"}):
+                    GridView(session, source, (grid_css,), "100%" if presenter or compared is not None else "")
+                    if not presenter and compared is None:
+                        Legend(session)
+        if compared is not None and not presenter:
+            with solara.Div(classes=["crowd-legend-wide"]):
+                Legend(session)
+    if presenter:
+        with solara.Div(classes=["crowd-overlay-legend"]):
+            Legend(session)
+
+
 @solara.component
 def LiveView(session: LiveSession | None = None):
     """The live view; it makes its own session unless it is given one."""
     session = solara.use_memo(lambda: session or LiveSession(), [])
     solara.use_effect(lambda: session.pause, [])
-    with solara.Columns([1, 3]):
+    lang = LANGUAGE.value
+    solara.Style(LIVE_CSS)
+    if session.presenter.value:
+        with solara.Div(classes=["crowd-presenter"]):
+            with solara.Row(style={"align-items": "center"}):
+                solara.Button(t("presenter.off", lang), on_click=lambda: session.presenter.set(False),
+                              classes=["crowd-presenter-off"], icon_name="mdi-close", text=True)
+                solara.Button(t("button.play", lang), on_click=session.play, disabled=session.playing.value,
+                              classes=["crowd-play"], text=True)
+                solara.Button(t("button.pause", lang), on_click=session.pause, disabled=not session.playing.value,
+                              classes=["crowd-pause"], text=True)
+            Maps(session, presenter=True)
+        return
+    with solara.Div(classes=["crowd-live"]):
         Controls(session)
-        with solara.Column():
-            CountNumbers(session)
-            with solara.Row(style={"align-items": "flex-start"}):
-                GridView(session)
-                Legend(session)
+        with solara.Column(classes=["crowd-live-main"]):
+            ScrubBar(session)
+            Maps(session)
             ChartsView(session)
 
 

@@ -62,6 +62,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=_non_negative_int, help="random seed (default: the scenario's)")
     run.add_argument("--out", help="also write timeseries.csv, outcomes.csv and metadata.json into this folder "
                                    "(checked before the run; each file written whole or not at all)")
+    run.add_argument("--animation", metavar="FILE.gif|FILE.mp4",
+                     help="also write the grid, step by step, as an animated GIF or an MP4 (needs the app extra)")
+    run.add_argument("--fps", type=_positive_number, default=10.0,
+                     help="frames (steps) per second of --animation (default 10, at most 60)")
+    run.add_argument("--from-step", type=_non_negative_int, default=0,
+                     help="first step drawn in --animation (default 0, the initial state)")
+    run.add_argument("--to-step", type=_non_negative_int,
+                     help="last step drawn in --animation (default: the run's last)")
     _limit_flags(run, ("max_steps", "max_cells"))
     run.set_defaults(func=cmd_run)
 
@@ -142,6 +150,16 @@ def _limits(args) -> dict:
     return {name: getattr(args, name) for name in _LIMIT_HELP if getattr(args, name, None) is not None}
 
 
+def _positive_number(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
 def _positive_int(text: str) -> int:
     value = _non_negative_int(text)
     if value < 1:
@@ -177,16 +195,69 @@ def cmd_run(args) -> int:
     steps = scenario.steps if args.steps is None else args.steps
     seed = scenario.seed if args.seed is None else args.seed
     check_run(steps, parameters.width, parameters.height, Limits().raised(**_limits(args)))
+    animation = _animation_plan(args, steps, parameters.width * parameters.height)
     out = prepare_out_dir(args.out) if args.out else None
     with FolderLock(out) if out else nullcontext():
         started = time.perf_counter()
-        result = simulate(parameters, steps=steps, seed=seed, scenario=scenario.name)
+        codes: dict[int, np.ndarray] = {}
+
+        def keep_frame(model):
+            if animation and animation["first"] <= int(model.time) <= animation["last"]:
+                codes[int(model.time)] = model.cell_categories()
+
+        result = simulate(parameters, steps=steps, seed=seed, scenario=scenario.name, observe=keep_frame)
         elapsed = time.perf_counter() - started
         print(summary(result, elapsed))
         if out:
             write_run(result, out)
             print(f"\nwrote {out / 'timeseries.csv'}, {out / 'outcomes.csv'}, {out / 'metadata.json'}")
+        if animation:
+            _write_animation(animation, codes)
     return 0
+
+
+# Category maps kept in memory for --animation (one byte a cell a step) at most.
+MAX_ANIMATION_BYTES = 500_000_000
+
+
+def _animation_plan(args, steps: int, cells: int) -> dict | None:
+    """What --animation asks for, checked before the run (one line and exit 2 when wrong)."""
+    from crowd_model.animation import MAX_FPS, animation_format
+
+    given = [f"--{n.replace('_', '-')}" for n in ("fps", "from_step", "to_step")
+             if getattr(args, n) != {"fps": 10.0, "from_step": 0, "to_step": None}[n]]
+    if not args.animation:
+        if given:
+            raise InputError(f"{', '.join(given)} only go with --animation FILE.gif|FILE.mp4")
+        return None
+    fmt = animation_format(args.animation)
+    if args.fps > MAX_FPS:
+        raise InputError(f"--fps {args.fps:g} is not allowed; expected a number in (0, {MAX_FPS}]")
+    last = steps if args.to_step is None else args.to_step
+    if last > steps:
+        raise InputError(f"--to-step {last} is beyond the run's {steps} steps")
+    if args.from_step > last:
+        raise InputError(f"--from-step {args.from_step} is after --to-step {last}")
+    frames = last - args.from_step + 1
+    if frames * cells > MAX_ANIMATION_BYTES:
+        raise InputError(f"--animation of {frames:,} steps of {cells:,} cells needs more than "
+                         f"{MAX_ANIMATION_BYTES // 1_000_000} MB; draw fewer steps (--from-step, --to-step)")
+    from pathlib import Path
+
+    target = Path(args.animation)
+    if not target.parent.is_dir():
+        raise InputError(f"--animation {args.animation!r}: folder {str(target.parent)!r} does not exist")
+    return {"path": target, "format": fmt, "fps": args.fps, "first": args.from_step, "last": last}
+
+
+def _write_animation(plan: dict, codes: dict) -> None:
+    from crowd_model.animation import encode, frame
+    from crowd_model.files import write_atomic
+
+    steps = sorted(codes)
+    data = encode((frame(codes[s], s) for s in steps), plan["format"], plan["fps"])
+    write_atomic(plan["path"], data)
+    print(f"wrote {plan['path']} ({len(steps)} frames, steps {steps[0]}-{steps[-1]}, {plan['fps']:g} fps)")
 
 
 def cmd_sweep(args) -> int:

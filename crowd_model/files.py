@@ -26,12 +26,13 @@ class WriteError(OSError):
     """A result file could not be written (a full disk, ...); the message says which."""
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Replace ``path`` with ``text`` so that readers see the old file or the new, never a part."""
+def write_atomic(path: Path, text: str | bytes) -> None:
+    """Replace ``path`` with ``text`` (or bytes) so that readers see the old file or the new, never a part."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp")
+    binary = isinstance(text, bytes)
     try:
-        with open(tmp, "w", encoding="utf-8", newline="") as fh:
+        with open(tmp, "wb") if binary else open(tmp, "w", encoding="utf-8", newline="") as fh:
             fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())

@@ -11,7 +11,7 @@ import mesa
 import numpy as np
 import pandas as pd
 
-from crowd_model import epstein, riot, rules
+from crowd_model import epstein, replay, riot, rules
 from crowd_model.events import EVENT_COLUMNS, event_records
 from crowd_model import site as site_codes
 from crowd_model import world as world_
@@ -50,6 +50,10 @@ TIMESERIES_COLUMNS = (
 )
 
 EVENTS_PER_AGENT = 8  # the most events one agent's turn can record, with margin
+
+#: The nominal length of one step, for showing time in minutes (the app's clock): a display
+#: convention, not a calibration (docs/ODD.md, Scales).
+MINUTES_PER_STEP = 1.0
 
 
 class CrowdModel(mesa.Model):
@@ -207,6 +211,21 @@ class CrowdModel(mesa.Model):
         if self.site is not None:
             out.update(unit_outcomes(self.events(), timeseries, world_.UNIT_NAMES, world_.UNIT_NAMES[POLICE]))
         return out
+
+    # --- snapshots and branches (crowd_model.replay) ---------------------------------
+
+    def snapshot(self, previous: replay.Snapshot | None = None) -> replay.Snapshot:
+        """This moment of the model (arrays equal to ``previous``'s are shared with it)."""
+        return replay.take(self, previous)
+
+    def restore(self, snapshot: replay.Snapshot) -> None:
+        """Go back (or forward) to ``snapshot``: the model then runs exactly as it did from there."""
+        replay.restore(self, snapshot)
+
+    def branch(self, **changes) -> CrowdModel:
+        """A second model in this one's state and random stream with ``changes`` to parameters
+        that can change mid-run (:data:`crowd_model.replay.MID_RUN_PARAMETERS`)."""
+        return replay.branch(self, changes)
 
     # --- dynamics ---------------------------------------------------------------------
 

@@ -1,4 +1,5 @@
-"""What each cell shows: one category code per cell, for the app's picture of the grid."""
+"""What each cell shows: one category code per cell, and the picture of the grid made of them
+(the app's live view, its exports and ``crowd-model run --animation`` all draw it)."""
 
 from __future__ import annotations
 
@@ -32,6 +33,50 @@ CELL_CATEGORIES = (
     "exit",
     "cordon_line",
 )
+# Colour of each category (its legend text is in the app's catalogues, locales/*.toml): dark,
+# saturated security units and site features on a near-white ground, warm colours for an
+# aroused crowd, so that the picture stays readable on a washed-out projector.
+CATEGORY_COLOURS: dict[str, str] = {
+    "empty": "#f7f7f7",
+    "calm": "#8ec5f0",
+    "active": "#ff9800",
+    "violent": "#d50000",
+    "fleeing": "#b2dc00",
+    "arrested": "#7a7a7a",
+    "injured": "#fff200",
+    "provocateur": "#ff00d4",
+    "korlap": "#00bfa5",
+    "police": "#0d2c8c",
+    "tni": "#1b5e20",
+    "linmas": "#6a1b9a",
+    "water_cannon": "#000000",
+    "spray": "#00e5ff",
+    "tear_gas": "#cfd8dc",
+    "office": "#6d4c41",
+    "gate": "#ffc400",
+    "fence": "#37474f",
+    "facility": "#bcaaa4",
+    "facility_damaged": "#3e2000",
+    "exit": "#00a651",
+    "cordon_line": "#90a4ae",
+}
+PALETTE = np.array(
+    [[int(CATEGORY_COLOURS[c][i : i + 2], 16) for i in (1, 3, 5)] for c in CELL_CATEGORIES], dtype=np.uint8
+)
+PICTURE_PIXELS = 640
+
+
+def picture(codes: np.ndarray, pixels: int = PICTURE_PIXELS) -> np.ndarray:
+    """The RGB picture (rows, columns, 3; uint8) of a ``(width, height)`` category map: x to
+    the right, y up, square cells of a whole number of pixels, the longer side at most about
+    ``pixels`` (at least one pixel a cell)."""
+    scale = max(1, pixels // max(codes.shape))
+    rgb = PALETTE[codes.T[::-1]]
+    if scale > 1:
+        rgb = rgb.repeat(scale, axis=0).repeat(scale, axis=1)
+    return rgb
+
+
 _CATEGORY = {name: code for code, name in enumerate(CELL_CATEGORIES)}
 _CIVILIAN_CATEGORY = np.array([_CATEGORY[s] if s != "left" else 0 for s in STATE_NAMES], dtype=np.uint8)
 _UNIT_CATEGORY = np.array([_CATEGORY[u] for u in UNIT_NAMES], dtype=np.uint8)

@@ -36,15 +36,21 @@ def simulate(
     seed: int,
     scenario: str = "custom",
     stop: Callable[[CrowdModel], bool] | None = None,
+    observe: Callable[[CrowdModel], None] | None = None,
 ) -> RunResult:
     """Run ``steps`` steps from ``seed``; same arguments, same result.
 
     ``stop(model)``, asked after each step, ends the run early when it returns true
-    (a sweep's stop condition, as in BehaviorSpace).
+    (a sweep's stop condition, as in BehaviorSpace). ``observe(model)`` is called once the
+    model is built and after each step (``run --animation`` takes its frames so).
     """
     model = CrowdModel(parameters, rng=seed)
+    if observe is not None:
+        observe(model)
     for _ in range(steps):
         model.step()
+        if observe is not None:
+            observe(model)
         if stop is not None and stop(model):
             break
     timeseries = model.timeseries()

@@ -101,14 +101,19 @@ def _step_shown(rc) -> int:
     return int(value)
 
 
-@pytest.fixture
-def live():
-    """A rendered live view and its session."""
-    session = app.LiveSession("epstein")
+def live_view(scenario: str):
+    """A rendered live view of ``scenario`` and its session (a fixture's body)."""
+    session = app.LiveSession(scenario)
     box, rc = solara.render(app.LiveView(session), handle_error=False)
     yield rc, session
     session.pause()
     rc.close()
+
+
+@pytest.fixture
+def live():
+    """A rendered live view and its session."""
+    yield from live_view("epstein")
 
 
 def test_step_advances_the_model_and_the_shown_counts(live):

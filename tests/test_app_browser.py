@@ -409,7 +409,7 @@ def test_the_site_is_a_menu_of_shipped_maps_and_an_upload(page):
     page.wait_for_timeout(800)
     for label, value in (("crowd_size civilians", 12), ("police_officers officers", 2),
                          ("tni_soldiers officers", 1), ("linmas_guards officers", 1)):
-        field = controls.get_by_label(label, exact=True)
+        field = controls.get_by_label(label, exact=True).first  # police_officers: the tactics panel's too
         field.fill(str(value))
         field.press("Enter")
     page.wait_for_selector(".crowd-changed")
@@ -463,3 +463,114 @@ def test_the_language_menu_turns_the_page_into_bahasa_indonesia_and_back(page, b
     page.wait_for_selector("button.crowd-play:has-text('Play')", timeout=20_000)
     page.wait_for_selector(".crowd-legend:has-text('violent')", timeout=20_000)
     assert page.get_by_text("Parameters: behaviour").count() == 1
+
+
+# ---------------------------------------------------------------- the instructor's view
+
+
+def _step_times(page, n: int, css: str = ".crowd-counts") -> dict[int, dict[str, str]]:
+    """Click Step ``n`` times, each time waiting for the step to show; the numbers at each."""
+    seen = {}
+    start = int(_numbers(page, css)["step"])
+    for i in range(start + 1, start + n + 1):
+        page.click("button.crowd-step")
+        seen[i] = _wait_numbers(page, lambda numbers, i=i: numbers["step"] == str(i))
+    return seen
+
+
+def _open_panel(page, title: str) -> None:
+    page.locator(".v-expansion-panel-header", has_text=title).first.click()
+    page.wait_for_timeout(300)
+
+
+def test_the_scrub_bar_shows_an_earlier_steps_counts_exactly(page):
+    seen = _step_times(page, 6)
+    page.fill(".crowd-goto input", "2")
+    page.press(".crowd-goto input", "Enter")
+    assert _wait_numbers(page, lambda n: n["step"] == "2") == seen[2]
+    page.wait_for_selector(".crowd-viewing")
+    assert page.eval_on_selector(".crowd-scrub [role=slider]", "e => e.getAttribute('aria-valuenow')") == "2"
+    page.click("button.crowd-latest")
+    assert _wait_numbers(page, lambda n: n["step"] == "6") == seen[6]
+    page.fill(".crowd-goto input", "4")
+    page.press(".crowd-goto input", "Enter")
+    _wait_numbers(page, lambda n: n["step"] == "4")
+    page.click("button.crowd-step")  # goes on from step 4
+    _wait_numbers(page, lambda n: n["step"] == "5")
+    assert page.locator(".crowd-viewing").count() == 0
+
+
+def _wait_step(page, css: str, step: int) -> None:
+    page.wait_for_function(
+        """([css, step]) => { const el = document.querySelector(css + ' .crowd-number[data-name="step"] .crowd-number-value');
+        return el && el.textContent === step; }""", arg=[css, str(step)], timeout=30_000)
+
+
+def test_a_branch_runs_two_models_side_by_side(page):
+    _step_times(page, 3)
+    _open_panel(page, "Compare two responses")
+    page.click("button.crowd-branch")
+    page.wait_for_selector("img.crowd-grid-b", timeout=30_000)
+    _wait_step(page, ".crowd-counts-b", 3)
+    assert _numbers(page, ".crowd-counts-b") == _numbers(page)  # the same state at the branch
+    page.click("button.crowd-step")
+    _wait_step(page, ".crowd-counts", 4)
+    _wait_step(page, ".crowd-counts-b", 4)
+    assert page.locator("img.crowd-grid").count() == 1 and page.locator("img.crowd-grid-b").count() == 1
+    page.wait_for_selector(".crowd-difference canvas", timeout=30_000)
+    page.click("button.crowd-compare-stop")
+    page.wait_for_selector("img.crowd-grid-b", state="detached", timeout=30_000)
+
+
+def test_the_comparison_view_shows_two_maps_with_their_counts(page):
+    _open_panel(page, "Compare two responses")
+    page.focus(".crowd-compare-tactics [role=slider]")  # B's water cannons (the first tactic slider)
+    page.keyboard.press("Home")
+    page.wait_for_timeout(500)
+    page.click("button.crowd-compare-start")
+    page.wait_for_selector("img.crowd-grid-b", timeout=30_000)
+    assert "water_cannons = 0" in page.inner_text(".crowd-title-b")
+    page.click("button.crowd-play")
+    page.wait_for_function(
+        """() => { const el = document.querySelector('.crowd-counts-b .crowd-number[data-name="step"] .crowd-number-value');
+        return el && Number(el.textContent) >= 40; }""", timeout=180_000)
+    page.click("button.crowd-pause")
+    page.wait_for_selector("button.crowd-play:not([disabled])", timeout=10_000)
+    a, b = _numbers(page), _numbers(page, ".crowd-counts-b")
+    assert a["step"] == b["step"]
+    sizes = page.eval_on_selector_all("img.crowd-grid, img.crowd-grid-b", "els => els.map(e => e.naturalWidth)")
+    assert len(sizes) == 2 and min(sizes) > 100
+    if SCREENSHOTS:
+        page.set_viewport_size({"width": 1600, "height": 1500})
+        page.wait_for_timeout(1500)
+        page.screenshot(path=str(Path(SCREENSHOTS) / "app-compare.png"), full_page=True)
+
+
+def test_gif_and_mp4_exports_download_and_decode_with_every_step(page, tmp_path):
+    from crowd_model.animation import decode_frame_count
+
+    _step_times(page, 4)
+    _open_panel(page, "Export")
+    for fmt in ("gif", "mp4"):
+        with page.expect_download(timeout=60_000) as download:
+            page.click(f"button.crowd-export-{fmt}")
+        path = tmp_path / f"run.{fmt}"
+        download.value.save_as(path)
+        assert decode_frame_count(path.read_bytes(), fmt) == 5  # steps 0..4
+    with page.expect_download(timeout=60_000) as download:
+        page.click("button.crowd-export-png")
+    assert download.value.suggested_filename == "crowd-map.png"
+
+
+def test_presenter_mode_fills_the_window_and_hides_the_controls(page):
+    page.click("button.crowd-presenter-on")
+    page.wait_for_selector(".crowd-presenter img.crowd-grid", timeout=30_000)
+    assert page.locator("button.crowd-reset").count() == 0
+    box = page.eval_on_selector(".crowd-presenter img.crowd-grid", "e => e.getBoundingClientRect().height")
+    assert box > 800  # of the 1100-pixel window
+    assert page.locator(".crowd-presenter .crowd-overlay .crowd-counts").count() == 1
+    page.set_viewport_size({"width": 700, "height": 1000})  # narrow: still shown, numbers overlaid
+    page.wait_for_timeout(500)
+    assert page.eval_on_selector(".crowd-presenter img.crowd-grid", "e => e.getBoundingClientRect().width") <= 700
+    page.click("button.crowd-presenter-off")
+    page.wait_for_selector("button.crowd-reset", timeout=30_000)

@@ -1,0 +1,148 @@
+"""The instructor's view: scrub bar, branch, comparison, exports, presenter mode (solara.render, no browser)."""
+
+from __future__ import annotations
+
+import io
+
+import ipyvuetify as v
+import numpy as np
+import pytest
+from PIL import Image
+
+solara = pytest.importorskip("solara")
+
+import app  # noqa: E402
+from crowd_model.animation import decode_frame_count  # noqa: E402
+from crowd_model.model import CrowdModel  # noqa: E402
+from test_app import _click, live_view  # noqa: E402
+
+
+@pytest.fixture
+def live():
+    yield from live_view("kpu-riot")
+
+
+def _steps(session, n):
+    shown = []
+    for _ in range(n):
+        session.step()
+        shown.append(session.frame.value)
+    return shown
+
+
+def test_the_scrub_bar_shows_an_earlier_step_exactly_and_goes_on_from_it(live):
+    rc, session = live
+    shown = [session.frame.value] + _steps(session, 12)
+    session.show_step(4)
+    assert session.view_step.value == 4 and int(session.model.time) == 12
+    frame = session.frame.value
+    assert frame.step == 4 and frame.counts == shown[4].counts and frame.png == shown[4].png
+    charts = session.charts.value
+    assert all(len(values) == 5 for values in charts.series.values())
+    assert charts.outcomes["peak_active"] == max(f.counts["active"] for f in shown[:5])
+    assert "Showing step 4" in " ".join(str(w.children) for w in rc.find(v.Alert).widgets)
+    session.show_step(12)
+    assert session.view_step.value is None and session.frame.value.counts == shown[12].counts
+    session.show_step(7)
+    session.step()  # goes on from step 7: the steps after it are dropped
+    assert int(session.model.time) == 8 and session.view_step.value is None
+    straight = CrowdModel(session.model.parameters, rng=session.seed.value)
+    for _ in range(8):
+        straight.step()
+    assert session.model.timeseries().equals(straight.timeseries())
+    assert session.frame.value.png == shown[8].png
+
+
+def test_the_scrub_bar_refuses_steps_not_run(live):
+    rc, session = live
+    _steps(session, 3)
+    session.show_step(9)
+    assert "step: 9 is not allowed" in session.message.value and session.view_step.value is None
+    session.show_step("2")
+    assert session.view_step.value is None
+
+
+def test_a_branch_runs_two_models_side_by_side(live):
+    rc, session = live
+    _steps(session, 5)
+    session.set_compare_change("water_cannons", 0)
+    session.set_compare_change("arrest_policy", "indiscriminate")
+    _click(rc, "Branch at the step shown")
+    assert session.second is not None and session.compared.value[0] == 5
+    assert session.second.parameters.water_cannons == 0 and session.model.parameters.water_cannons == 1
+    _steps(session, 3)
+    assert int(session.model.time) == int(session.second.time) == 8
+    assert session.frame_b.value.step == 8
+    rc.find(attributes={"class": "crowd-counts-b"}).assert_single()
+    difference = session.charts.value.difference
+    assert set(difference) >= {"active", "violent"} and all(len(d) == 4 for d in difference.values())
+    a, b = session.model.datacollector.model_vars, session.second.datacollector.model_vars
+    assert difference["active"][-1] == b["active"][-1] - a["active"][-1]
+    assert a["active"][:6] == b["active"][:6]
+    before = session.second.timeseries().iloc[:8]
+    session.show_step(6)  # back to after the branch (B's own snapshot at 5): both go on from there, as before
+    session.step()
+    assert int(session.model.time) == int(session.second.time) == 7
+    assert session.second.timeseries().equals(before) and session.first_step() == 5
+
+
+def test_a_branch_refuses_officers_and_compare_from_the_start_takes_them(live):
+    rc, session = live
+    _steps(session, 2)
+    session.set_compare_change("police_officers", 100)
+    session.branch_here()
+    assert session.second is None and "police_officers cannot change mid-run" in session.message.value
+    _click(rc, "Compare from the start")
+    assert int(session.model.time) == 0 and session.second is not None
+    a, b = session.model, session.second
+    assert b.officers == a.officers - 50
+    crowd = slice(0, a.n_civilians)
+    np.testing.assert_array_equal(a.world.hardship[crowd], b.world.hardship[crowd])
+    np.testing.assert_array_equal(a.world.x[crowd], b.world.x[crowd])
+    title = rc.find(v.Html, class_="crowd-title-b")
+    title.assert_single()
+    assert "police_officers = 100" in str(title.widget.children)
+    _click(rc, "Stop comparing")
+    assert session.second is None and session.frame_b.value is None
+
+
+def test_exports_hold_the_run_so_far(live):
+    rc, session = live
+    _steps(session, 6)
+    png = Image.open(io.BytesIO(session.map_png()))
+    assert png.format == "PNG" and png.size[0] >= 600
+    assert decode_frame_count(session.animation("gif"), "gif") == 7
+    session.show_step(3)
+    assert decode_frame_count(session.animation("mp4"), "mp4") == 4
+    session.show_step(6)
+    session.set_compare_change("pushback", False)
+    session.branch_here()
+    _steps(session, 2)
+    both = Image.open(io.BytesIO(session.map_png()))
+    assert both.size[0] > 2 * png.size[0]
+    assert decode_frame_count(session.animation("gif"), "gif") == 3  # from the branch on
+
+
+def test_charts_offer_save_as_image_and_the_clock_shows_minutes(live):
+    rc, session = live
+    _steps(session, 2)
+    option = app.chart_options(session.charts.value.series)[0]
+    assert "saveAsImage" in option["toolbox"]["feature"]
+    counts = rc.find(attributes={"class": "crowd-counts"}).widget.unsafe_innerHTML
+    assert 'data-name="minutes"' in counts
+
+
+def test_presenter_mode_hides_the_controls_and_overlays_the_numbers(live):
+    rc, session = live
+    rc.find(v.Btn, class_="crowd-presenter-on").widget.click()
+    assert session.presenter.value
+    rc.find(v.Html, class_="crowd-presenter").assert_single()
+    assert not rc.find(v.Btn, children=["Reset"]).widgets
+    assert rc.find(v.Html, class_="crowd-overlay").widgets
+    rc.find(v.Btn, class_="crowd-presenter-off").widget.click()
+    assert rc.find(v.Btn, children=["Reset"]).widgets
+
+
+def test_the_tactics_panel_lists_the_tactics_from_their_specs():
+    assert app.TACTICS[:0] == () and {"water_cannons", "pushback", "police_officers", "arrest_policy"} <= set(app.TACTICS)
+    assert all(name in app.SPECS for name in app.TACTICS)
