@@ -61,7 +61,8 @@ def contrast_figure(table: pd.DataFrame, path) -> None:
         part = table[table.outcome == outcome].reset_index(drop=True)
         labels = [f"{c} − {r}" for c, r in zip(part.case, part.reference)]
         y = np.arange(len(part))[::-1]
-        colours = ["#c62828" if h is False else "#2e7d32" if h is True else "#37474f" for h in part.claim_holds]
+        colours = ["#2e7d32" if h in (True, "True") else "#c62828" if h in (False, "False") else "#37474f"
+                   for h in part.claim_holds]
         for k, r in enumerate(part.itertuples()):
             ax.errorbar([r.difference], [y[k]], xerr=[[r.difference - r.low], [r.high - r.difference]],
                         fmt="o", color=colours[k], ms=3.5, capsize=3)
@@ -83,7 +84,8 @@ def markdown(table: pd.DataFrame) -> str:
     lines = ["| contrast | outcome | case | reference | difference [95% CI] | drill's claim |",
              "|---|---|---|---|---|---|"]
     for r in table.itertuples():
-        claim = "" if not r.claim else f"{r.claim}: {'holds' if r.claim_holds else 'does not hold'}"
+        sign = r.claim if isinstance(r.claim, str) else ""  # empty when read back from CSV
+        claim = f"{sign}: {'holds' if r.claim_holds in (True, 'True') else 'does not hold'}" if sign else ""
         lines.append(f"| {r.case} − {r.reference} | {r.outcome} | {r.case_mean:.4g} | {r.reference_mean:.4g} | "
                      f"{r.difference:+.4g} [{r.low:+.4g}, {r.high:+.4g}] (n={r.pairs}) | {claim} |")
     return "\n".join(lines)
