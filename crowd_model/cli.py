@@ -96,6 +96,16 @@ def build_parser() -> argparse.ArgumentParser:
     _executor_arguments(calibrate)
     calibrate.set_defaults(func=cmd_calibrate)
 
+    validate = sub.add_parser("validate", help="run the cases of a validation file over paired seeds and tabulate "
+                                               "each contrast with its 95%% confidence interval")
+    validate.add_argument("spec", metavar="FILE.toml", help="validation file (see experiments/specs/validation/)")
+    validate.add_argument("--out", default="results/validation", help="result folder (default: results/validation)")
+    validate.add_argument("--replications", type=int, default=None, help="override the file's replications")
+    validate.add_argument("--steps", type=int, default=None, help="override the file's steps")
+    validate.add_argument("--resume", action="store_true", help="finish the cases' sweeps in --out")
+    _executor_arguments(validate)
+    validate.set_defaults(func=cmd_validate)
+
     analyse = sub.add_parser("analyse", help="summaries, sensitivity indices and figures from a sweep's result folder")
     analyse.add_argument("dir", metavar="DIR", help="a folder written by 'crowd-model sweep'")
     analyse.add_argument("--metric", action="append", default=None, help="outcome to analyse (repeatable; default: the main outcomes present)")
@@ -334,6 +344,32 @@ def cmd_calibrate(args) -> int:
     for path in ("particles.csv", "posterior.csv", "posterior_summary.csv", "metadata.json"):
         print(f"wrote {out / path}")
     print(f"wrote {figure[0]}")
+    return 0
+
+
+def cmd_validate(args) -> int:
+    from pathlib import Path
+
+    from crowd_model.analysis.contrasts import contrast_figure, contrast_table, markdown
+    from crowd_model.experiments.executors import make_executor
+    from crowd_model.experiments.validate_response import load_validation, run_cases
+
+    if args.scheduler and args.workers:
+        raise InputError("use --workers or --scheduler, not both")
+    for name in ("replications", "steps"):
+        if getattr(args, name) is not None and getattr(args, name) < 1:
+            raise InputError(f"--{name} must be at least 1")
+    spec = load_validation(args.spec, args.replications, args.steps)
+    out = Path(args.out)
+    with make_executor(args.workers, args.scheduler) as (executor, label, in_flight):
+        outcomes = run_cases(spec, out, executor, in_flight, label, args.resume)
+    table = contrast_table(outcomes, spec["contrasts"], spec["outcomes"])
+    table.to_csv(out / "contrasts.csv", index=False)
+    (out / "contrasts.md").write_text(markdown(table) + "\n")
+    contrast_figure(table, out / "contrasts.png")
+    print(markdown(table))
+    for name in ("contrasts.csv", "contrasts.md", "contrasts.png"):
+        print(f"wrote {out / name}")
     return 0
 
 

@@ -1,87 +1,81 @@
-"""Validate the riot response: run each case of a validation file over paired seeds and
-tabulate every contrast with its 95% confidence interval.
+"""Validation files: cases of a scenario run over paired seeds, and the contrasts to draw.
 
-    python -m crowd_model.experiments.validate_response experiments/specs/kpu_response_validation.toml \
-        --out results/response_validation [--workers N] [--replications N] [--steps N]
-
-Each ``[cases.NAME]`` table is the scenario with those overrides, run as a one-point sweep
-(resumable, like any sweep) with the file's root seed, so every case's replicate r has the
-same seed (common random numbers). Writes ``contrasts.csv``, ``contrasts.md`` and
-``contrasts.png`` (a forest plot) into the output folder.
+A validation file (``experiments/specs/validation/*.toml``) has the sweep keys ``scenario``,
+``steps``, ``replications`` and ``seed``; ``outcomes`` to compare; one ``[cases.NAME]`` table
+of overrides per case (``[cases.base]`` required); and ``[[contrast]]`` entries ``case``,
+``reference`` and optionally ``claim = { outcome = "+" | "-" }`` (the sign a claim expects).
+Each case runs as a one-point sweep (resumable, like any sweep) with the file's root seed, so
+every case's replicate r has the same seed (common random numbers). ``crowd-model validate``
+runs the cases and tabulates the contrasts (``crowd_model.analysis.contrasts``).
 """
 
 from __future__ import annotations
 
-import argparse
-import sys
 import tomllib
+from concurrent.futures import Executor
 from pathlib import Path
 
 import pandas as pd
 
-from crowd_model.analysis.contrasts import contrast_figure, contrast_table, markdown
 from crowd_model.errors import InputError
-from crowd_model.experiments.executors import make_executor
+from crowd_model.files import check_file, read_text_file
 from crowd_model.experiments.spec import parse_experiment
 from crowd_model.experiments.sweep import run_sweep
 
+_KEYS = {"description", "scenario", "steps", "replications", "seed", "outcomes", "cases", "contrast"}
+_CONTRAST_KEYS = {"case", "reference", "claim"}
+MAX_VALIDATION_BYTES = 256 * 1024
 
-def load_validation(path: Path, replications: int | None = None, steps: int | None = None) -> dict:
+
+def load_validation(path: str | Path, replications: int | None = None, steps: int | None = None) -> dict:
+    """The file's cases (as experiments), contrasts and outcomes, checked."""
+    path = Path(path)
+    check_file(path, "validation file")
     try:
-        data = tomllib.loads(path.read_text())
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise InputError(f"{path}: {exc}") from None
+        data = tomllib.loads(read_text_file(path, "validation file", MAX_VALIDATION_BYTES))
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"{path}: not valid TOML: {exc}") from None
+    unknown = sorted(set(data) - _KEYS)
+    if unknown:
+        raise InputError(f"{path}: unknown key(s) {unknown}; allowed: {', '.join(sorted(_KEYS))}")
     cases = data.get("cases", {})
     if "base" not in cases:
         raise InputError(f"{path}: needs a [cases.base] table")
-    for contrast in data.get("contrast", []):
+    contrasts = data.get("contrast", [])
+    for contrast in contrasts:
+        extra = sorted(set(contrast) - _CONTRAST_KEYS)
+        if extra:
+            raise InputError(f"{path}: a [[contrast]] has unknown key(s) {extra}; allowed: case, reference, claim")
         for key in ("case", "reference"):
             if contrast.get(key) not in cases:
-                raise InputError(f"{path}: contrast {key} {contrast.get(key)!r} is not one of the cases: {', '.join(cases)}")
+                raise InputError(f"{path}: contrast {key} {contrast.get(key)!r} is not one of the cases: "
+                                 f"{', '.join(cases)}")
+        for outcome, sign in contrast.get("claim", {}).items():
+            if sign not in ("+", "-"):
+                raise InputError(f"{path}: claim on {outcome}: {sign!r}; use \"+\" or \"-\"")
     common = {k: data[k] for k in ("scenario", "steps", "replications", "seed") if k in data}
     if replications:
         common["replications"] = replications
     if steps:
         common["steps"] = steps
-    experiments = {name: parse_experiment({**common, "set": overrides}, name=f"validation-{name}")
+    experiments = {name: parse_experiment({**common, "set": overrides}, name=f"validation-{name}",
+                                          base_dir=path.parent, origin=f"{path} case {name}")
                    for name, overrides in cases.items()}
-    return {"experiments": experiments, "contrasts": data.get("contrast", []), "outcomes": data.get("outcomes", [])}
+    outcomes = list(data.get("outcomes", []))
+    known = experiments["base"].outcome_columns
+    missing = [o for o in outcomes + [o for c in contrasts for o in c.get("claim", {})] if o not in known]
+    if missing:
+        raise InputError(f"{path}: outcome(s) {sorted(set(missing))} are not outcomes of the scenario; "
+                         f"outcomes: {', '.join(known)}")
+    return {"experiments": experiments, "contrasts": contrasts, "outcomes": outcomes or list(known)}
 
 
-def validate(path: Path, out: Path, workers: int | None = None, replications: int | None = None,
-             steps: int | None = None, resume: bool = False) -> pd.DataFrame:
-    spec = load_validation(path, replications, steps)
+def run_cases(spec: dict, out: Path, executor: Executor, in_flight: int = 1, label: str = "",
+              resume: bool = False) -> dict[str, pd.DataFrame]:
+    """Run every case into ``out/NAME``; each case's ``outcomes.csv`` indexed by replicate."""
     outcomes = {}
-    with make_executor(workers) as (executor, label, in_flight):
-        for name, experiment in spec["experiments"].items():
-            run_sweep(experiment, out / name, executor, in_flight=in_flight, progress=False,
-                      executor_label=label, resume=resume)
-            outcomes[name] = pd.read_csv(out / name / "outcomes.csv").set_index("replicate").sort_index()
-    columns = spec["outcomes"] or [c for c in outcomes["base"].columns if c not in ("run_id", "seed", "status")]
-    table = contrast_table(outcomes, spec["contrasts"], columns)
-    table.to_csv(out / "contrasts.csv", index=False)
-    (out / "contrasts.md").write_text(markdown(table) + "\n")
-    contrast_figure(table, out / "contrasts.png")
-    return table
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("file", type=Path)
-    parser.add_argument("--out", type=Path, default=Path("results/response_validation"))
-    parser.add_argument("--workers", type=int, default=None)
-    parser.add_argument("--replications", type=int, default=None, help="override the file's replications")
-    parser.add_argument("--steps", type=int, default=None, help="override the file's steps")
-    parser.add_argument("--resume", action="store_true", help="finish the cases' sweeps in --out")
-    args = parser.parse_args(argv)
-    try:
-        table = validate(args.file, args.out, args.workers, args.replications, args.steps, args.resume)
-    except InputError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    print(markdown(table))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    for name, experiment in spec["experiments"].items():
+        run_sweep(experiment, out / name, executor, in_flight=in_flight, progress=False,
+                  executor_label=label, resume=resume)
+        outcomes[name] = pd.read_csv(out / name / "outcomes.csv").set_index("replicate").sort_index()
+    return outcomes
