@@ -62,7 +62,7 @@ LANGUAGE = solara.reactive(app_text.DEFAULT_LANGUAGE)
 def t(key: str, lang: str | None = None, /, **fields) -> str:
     """The text ``key`` in ``lang`` (by default the page's language)."""
     return app_text.text(key, LANGUAGE.value if lang is None else lang, **fields)
-CHART_INTERVAL = 0.5
+CHART_INTERVAL = 1.0  # seconds between chart redraws while playing: each walks the whole page
 DEFAULT_SPEED = 10
 MAX_SPEED = 30
 SLIDER_MAX_STEPS = 2000
