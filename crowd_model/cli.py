@@ -220,7 +220,8 @@ def cmd_run(args) -> int:
         print(summary(result, elapsed))
         if out:
             write_run(result, out)
-            print(f"\nwrote {out / 'timeseries.csv'}, {out / 'outcomes.csv'}, {out / 'metadata.json'}")
+            names = ["timeseries.csv", "outcomes.csv", "metadata.json"] + (["events.csv"] if result.events is not None else [])
+            print("\nwrote " + ", ".join(str(out / name) for name in names))
         if animation:
             _write_animation(animation, codes)
     return 0
