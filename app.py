@@ -99,7 +99,8 @@ def outcomes_at(model: CrowdModel, step: int) -> dict:
 
 def extra_chart_columns(columns) -> list[str]:
     """Arrests, and injury and damage columns when the scenario records them."""
-    return [c for c in columns if c == "arrests_total" or any(m in c for m in EXTRA_CHART_MARKERS)]
+    return [c for c in columns
+            if c not in STATE_NAMES and (c == "arrests_total" or any(m in c for m in EXTRA_CHART_MARKERS))]
 
 
 def save_as_image(lang: str = app_text.DEFAULT_LANGUAGE) -> dict:
