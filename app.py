@@ -50,7 +50,7 @@ from crowd_model.experiments.spec import parse_experiment
 from crowd_model.experiments.sweep import run_sweep
 
 CATEGORY_STYLE = CATEGORY_COLOURS  # one colour per category (crowd_model.render)
-STATE_COLOURS = {**{s: CATEGORY_STYLE[s] for s in STATE_NAMES if s in CATEGORY_STYLE}, "left": "#00897b"}
+STATE_COLOURS = {**{s: CATEGORY_STYLE[s] for s in STATE_NAMES if s in CATEGORY_STYLE}, "left": "#00897b", "arriving": "#9e9e9e"}
 
 GRID_PIXELS = PICTURE_PIXELS
 # The page's language (English or Bahasa Indonesia): one per browser page (a Solara reactive

@@ -124,15 +124,20 @@ class Korlap(Civilian):
 
 
 class SecurityOfficer(GridAgent):
-    """A security officer: police, TNI or Linmas (``unit``).
+    """A security officer of a unit (``unit``): the police's Dalmas Awal, Dalmas Lanjut, PHH
+    or snatch team, TNI, or Linmas.
 
     Without a site it is Epstein's cop: it moves to a random empty cell in vision and
     arrests a random engaged civilian there (:func:`crowd_model.epstein.officer_step`). At a
-    site, police and TNI seize a target within ``arrest_reach`` by the ``arrest_policy``
-    when at least ``arrest_backup`` officers stand within 2 cells; otherwise, and always for
-    Linmas, it holds or walks back to its cordon post, shoving civilians back while the line
-    advances; Linmas guide calm civilians next to them home
-    (:func:`crowd_model.riot.officer_step`).
+    site, from force stage 3 the police (and TNI with ``tni_arrests``) seize a target by the
+    ``arrest_policy`` when at least ``arrest_backup`` officers stand within 2 cells: a
+    violent civilian within ``arrest_reach``, and under ``provocateurs_first`` an identified
+    provocateur first (the snatch team anywhere in its vision); otherwise, and always for
+    Linmas, it holds or walks back to its post, passing through the line where a handover
+    calls for it and shoving civilians back while the line advances; Linmas guide calm
+    civilians next to them home (:func:`crowd_model.riot.officer_step`). Which unit holds
+    the front follows the situation (:func:`crowd_model.riot.hand_over`); shields spare
+    Dalmas Lanjut and the PHH some stone injuries.
     """
 
     @property

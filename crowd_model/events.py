@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from crowd_model.world import SITUATION_NAMES, STATE_NAMES, UNIT_NAMES
+from crowd_model.world import DALMAS_AWAL, DALMAS_LANJUT, SITUATION_NAMES, STATE_NAMES, UNIT_NAMES
 
 EVENT_NAMES = (
     "stone_thrown",
@@ -29,9 +29,11 @@ EVENT_NAMES = (
     "going_home",
     "negotiation",
     "korlap_call",
+    "handover",
 )
 (STONE_THROWN, STONE_HIT, DAMAGE, GATE_BREACH, ARREST, INJURY, EVACUATION, WATER_CANNON_SHOT,
- TEAR_GAS, SITUATION, FORCE_STAGE, LINE_ADVANCE, GOING_HOME, NEGOTIATION, KORLAP_CALL) = range(len(EVENT_NAMES))
+ TEAR_GAS, SITUATION, FORCE_STAGE, LINE_ADVANCE, GOING_HOME, NEGOTIATION, KORLAP_CALL,
+ HANDOVER) = range(len(EVENT_NAMES))
 
 # Causes of an injury (the detail of an ``injury`` event).
 INJURY_CAUSES = ("stone", "arrest", "water_cannon", "tear_gas")
@@ -75,10 +77,21 @@ DETAILS = {
     "going_home": "why: fatigue_and_fear, guided_by_linmas or korlap_call",
     "negotiation": "per cent of the way to an agreement (0 talks open, 50, 100 agreement), or broken_off",
     "korlap_call": "followers called home",
+    "handover": "lapis_ganti (Dalmas Awal to Lanjut), lintas_ganti (to the PHH) or hand_back, and the unit relieved; "
+                "unit is the unit taking the front",
 }
 
 
-def _detail_text(event: int, detail: int) -> str:
+def handover_kind(incoming: int, relieved: int) -> str:
+    """The doctrine's name for a handover of the line's front (Perkap 16/2006)."""
+    if relieved < 0:
+        return "take_over"
+    if incoming < relieved:
+        return "hand_back"
+    return "lapis_ganti" if (relieved, incoming) == (DALMAS_AWAL, DALMAS_LANJUT) else "lintas_ganti"
+
+
+def _detail_text(event: int, detail: int, unit: int) -> str:
     name = EVENT_NAMES[event]
     if name == "injury":
         return INJURY_CAUSES[detail]
@@ -96,6 +109,9 @@ def _detail_text(event: int, detail: int) -> str:
         return STATE_NAMES[detail]
     if name == "gate_breach":
         return ""
+    if name == "handover":
+        kind = handover_kind(unit, detail)
+        return kind if detail < 0 else f"{kind} from {UNIT_NAMES[detail]}"
     return str(detail)
 
 
@@ -111,6 +127,6 @@ def event_records(rows: np.ndarray) -> list[dict]:
             "y": y,
             "unit": UNIT_NAMES[unit] if unit >= 0 else "",
             "agent": agent,
-            "detail": _detail_text(event, detail),
+            "detail": _detail_text(event, detail, unit),
         })
     return out

@@ -21,7 +21,7 @@ from crowd_model.outcomes import run_outcomes, unit_outcomes
 from crowd_model.parameters import Parameters, kernel_parameters
 from crowd_model.render import cell_categories
 from crowd_model.site import Site, load_site
-from crowd_model.world import CIVILIAN, LINMAS, OFFICER, POLICE, PROVOCATEUR, TNI, World
+from crowd_model.world import CIVILIAN, OFFICER, PROVOCATEUR, World
 
 TIMESERIES_COLUMNS = (
     "calm",
@@ -31,6 +31,7 @@ TIMESERIES_COLUMNS = (
     "arrested",
     "left",
     "injured",
+    "arriving",
     "arrests_total",
     "provocateurs_arrested",
     "provocateurs_at_large",
@@ -54,6 +55,16 @@ EVENTS_PER_AGENT = 8  # the most events one agent's turn can record, with margin
 #: The nominal length of one step, for showing time in minutes (the app's clock): a display
 #: convention, not a calibration (docs/ODD.md, Scales).
 MINUTES_PER_STEP = 1.0
+
+
+def unit_strengths(p: Parameters) -> tuple[int, ...]:
+    """Officers per unit, in :data:`crowd_model.world.UNIT_NAMES` order: the police split by
+    the shares into Dalmas Lanjut, PHH and the snatch team (rounded), the rest Dalmas Awal;
+    then TNI and Linmas."""
+    lanjut, phh, snatch = (round(share * p.police_officers)
+                           for share in (p.dalmas_lanjut_share, p.phh_share, p.snatch_team_share))
+    awal = max(0, p.police_officers - lanjut - phh - snatch)
+    return awal, lanjut, phh, p.police_officers - awal - lanjut - phh, p.tni_soldiers, p.linmas_guards
 
 
 class CrowdModel(mesa.Model):
@@ -141,6 +152,16 @@ class CrowdModel(mesa.Model):
         others = supporters[supporters != korlap]
         world.follower[others] = self.rng.random(len(others)) < p.korlap_followers
 
+    def _march(self, world: World, n_civ: int, p: Parameters) -> None:
+        """The crowd arrives ``arrival_rate`` a step, in a random order behind the korlap (who
+        arrives at the first step); until then each is ARRIVING, off the grid."""
+        order = self.rng.permutation(n_civ)
+        korlap = world.response[world_.RESPONSE_KORLAP]
+        if korlap >= 0:
+            order = np.concatenate([[korlap], order[order != korlap]])
+        world.arrival[order] = 1 + np.arange(n_civ) // p.arrival_rate  # Mesa's first step is at time 1
+        world.state[:n_civ] = world_.ARRIVING
+
     def _build_world(self, p: Parameters) -> World:
         n_cells = p.width * p.height
         n_civ = round(p.citizen_density * n_cells)
@@ -157,7 +178,8 @@ class CrowdModel(mesa.Model):
     def _build_site_world(self, p: Parameters) -> World:
         site = self.site
         n_civ = p.crowd_size
-        units = [POLICE] * p.police_officers + [TNI] * p.tni_soldiers + [LINMAS] * p.linmas_guards
+        strengths = unit_strengths(p)
+        units = np.repeat(np.arange(len(strengths)), strengths).astype(np.int8)
         n = n_civ + len(units)
         world = _empty_world(n, p, **_site_arrays(site, p))
         world.kind[n_civ:] = OFFICER
@@ -170,19 +192,23 @@ class CrowdModel(mesa.Model):
             raise InputError(
                 f"crowd_size {n_civ} does not fit the {len(assembly)} assembly cells of site {site.name}"
             )
-        packed = world_.packed(world)
-        chosen = assembly[self.rng.choice(len(assembly), size=n_civ, replace=False)].reshape(-1, 2)
-        world_.place_many(packed, np.arange(n_civ), chosen[:, 0], chosen[:, 1])
+        if p.arrival_rate:
+            self._march(world, n_civ, p)
         world.response[world_.RESPONSE_STAGE] = rules.PRESENCE
-        posts = world.posts[: riot.cordon_posts(packed, p.cordon_depth, 0, world.posts)].copy()
-        if len(units) > len(posts):
+        staffed = [u for u in (world_.DALMAS_AWAL, world_.DALMAS_LANJUT, world_.PHH) if strengths[u] > 0]
+        world.response[world_.RESPONSE_LINE_UNIT] = staffed[0] if staffed else -1
+        packed = world_.packed(world)
+        present = np.flatnonzero(world.state[:n_civ] != world_.ARRIVING)
+        chosen = assembly[self.rng.choice(len(assembly), size=len(present), replace=False)].reshape(-1, 2)
+        world_.place_many(packed, present, chosen[:, 0], chosen[:, 1])
+        n_posts = riot.cordon_posts(packed, p.cordon_depth, 0, world.posts)
+        if len(units) > n_posts:
             raise InputError(
-                f"{len(units)} officers do not fit site {site.name}: it has {len(posts)} posts "
+                f"{len(units)} officers do not fit site {site.name}: it has {n_posts} posts "
                 f"and yard cells at cordon_depth {p.cordon_depth}"
             )
         officers = n_civ + np.arange(len(units))
-        world.post_x[officers] = posts[: len(units), 0]
-        world.post_y[officers] = posts[: len(units), 1]
+        riot.assign_posts(packed, p.cordon_depth, 0, world.response[world_.RESPONSE_LINE_UNIT])
         world_.place_many(packed, officers, world.post_x[officers], world.post_y[officers])
         return world
 
@@ -209,7 +235,7 @@ class CrowdModel(mesa.Model):
         timeseries = self.timeseries()
         out = run_outcomes(timeseries, self.n_civilians, self.parameters.outburst_threshold)
         if self.site is not None:
-            out.update(unit_outcomes(self.events(), timeseries, world_.UNIT_NAMES, world_.UNIT_NAMES[POLICE]))
+            out.update(unit_outcomes(self.events(), timeseries, world_.UNIT_NAMES))
         return out
 
     # --- snapshots and branches (crowd_model.replay) ---------------------------------
@@ -325,6 +351,15 @@ def _empty_world(n: int, p: Parameters, **site_arrays: np.ndarray) -> World:
     )
 
 
+def _entries(site: Site) -> np.ndarray:
+    """Where the march arrives: the exit cells (street ends) farther from the gate, walking,
+    than the median exit cell, farthest first."""
+    exits = site.cells(site_codes.EXIT)
+    distance = site.distance_to(site_codes.GATE)[exits[:, 0], exits[:, 1]]
+    far = exits[distance >= np.median(distance)]
+    return far[np.argsort(-distance[distance >= np.median(distance)], kind="stable")].astype(np.int32)
+
+
 def _site_arrays(site: Site, p: Parameters) -> dict[str, np.ndarray]:
     """The world's arrays that come from the site map: cells, distance fields, the cordon's
     geometry and the water cannons."""
@@ -357,6 +392,7 @@ def _site_arrays(site: Site, p: Parameters) -> dict[str, np.ndarray]:
         "cordon_rows": np.array(rows, np.int32).reshape(len(rows), len(front), 2),
         "reserve_posts": yard[np.argsort(np.abs(yard - gate).sum(axis=1), kind="stable")],
         "posts": np.zeros((p.cordon_depth * len(front) + len(yard), 2), np.int32),
+        "entries": _entries(site),
         "cannon_x": cannons[:, 0],
         "cannon_y": cannons[:, 1],
         "cannon_water": np.full(len(cannons), p.water_capacity),

@@ -45,16 +45,15 @@ def situation_outcomes(steps: np.ndarray, situation: np.ndarray) -> dict:
     return out
 
 
-CHEMICAL_MEANS = ("water_cannon_shot", "tear_gas")  # stage-5 means, used by the police
+CHEMICAL_MEANS = ("water_cannon_shot", "tear_gas")  # stage-5 means
 CHEMICAL_STAGE = 5
 
 
-def unit_outcomes(events: pd.DataFrame, timeseries: pd.DataFrame, units: tuple[str, ...],
-                  chemical_unit: str) -> dict:
+def unit_outcomes(events: pd.DataFrame, timeseries: pd.DataFrame, units: tuple[str, ...]) -> dict:
     """Per unit: ``arrests_UNIT``, ``injured_officers_UNIT`` (persons) and
     ``max_force_stage_UNIT``, the highest stage of force the unit itself used: the stage in
-    force at each of its arrests, 5 for the unit that fires the water cannon and tear gas
-    (``chemical_unit``) once they fired, else 1 (presence)."""
+    force at each of its arrests, 5 once it fired the water cannon or tear gas, else 1
+    (presence)."""
     stage_at = timeseries.set_index("step")["force_stage"]
     out = {}
     for unit in units:
@@ -63,7 +62,7 @@ def unit_outcomes(events: pd.DataFrame, timeseries: pd.DataFrame, units: tuple[s
         out[f"arrests_{unit}"] = int(len(arrests))
         out[f"injured_officers_{unit}"] = int((mine.event == "injury").sum())
         used = [1] + [int(s) for s in stage_at.reindex(arrests.step).dropna()]
-        if unit == chemical_unit and events.event.isin(CHEMICAL_MEANS).any():
+        if mine.event.isin(CHEMICAL_MEANS).any():
             used.append(CHEMICAL_STAGE)
         out[f"max_force_stage_{unit}"] = max(used)
     return out
@@ -78,7 +77,8 @@ def run_outcomes(timeseries: pd.DataFrame, crowd: int, outburst_threshold: float
     engaged = active + violent
     dispersal = time_to_dispersal(engaged, crowd)
     on_site = engaged + timeseries["calm"].to_numpy() + timeseries["fleeing"].to_numpy()
-    cleared = np.flatnonzero(on_site < DISPERSAL_SHARE * crowd)
+    fullest = int(np.argmax(on_site)) if len(on_site) else 0  # after the march has arrived
+    cleared = fullest + np.flatnonzero(on_site[fullest:] < DISPERSAL_SHARE * crowd)
     violent_steps = np.flatnonzero(violent > 0)
     return {
         "civilians": int(crowd),

@@ -189,6 +189,10 @@ class Parameters:
     crowd_size: int = parameter(
         2000, low=0, high=1_000_000, unit="civilians",
         help="Civilians who gather at a site (site scenarios; without a site citizen_density sets it).")
+    arrival_rate: int = parameter(
+        0, low=0, high=1_000_000, unit="civilians per step", group="population",
+        help="The march: civilians who reach the street each step, the korlap first, entering where the street "
+             "is farthest from the gate; 0: the crowd stands assembled from the start.")
     provocateur_share: float = parameter(
         0.0, low=0.0, high=1.0,
         help="Share of civilians who are provocateurs: hardship 1, low risk aversion, agitators.")
@@ -197,10 +201,30 @@ class Parameters:
         help="Provocateurs' risk aversion is drawn from U(0, this).")
     police_officers: int = parameter(
         150, low=0, high=100_000, unit="officers", group="security",
-        help="Police officers at a site; they hold the cordon and arrest.")
+        help="Police officers at a site: Dalmas Awal, Dalmas Lanjut, PHH and the snatch team (the shares below); "
+             "they hold the cordon and arrest.")
+    dalmas_lanjut_share: float = parameter(
+        0.3, low=0.0, high=1.0, group="security",
+        help="Share of the police in Dalmas Lanjut (shields, batons, the tear-gas squad): they take the line "
+             "in a yellow situation (lapis ganti, Perkap 16/2006).")
+    phh_share: float = parameter(
+        0.25, low=0.0, high=1.0, group="security",
+        help="Share of the police in the Brimob riot-control company (PHH, shields): it takes the line in a red "
+             "situation (lintas ganti, Perkap 16/2006).")
+    snatch_team_share: float = parameter(
+        0.1, low=0.0, high=1.0, group="security",
+        help="Share of the police in the snatch team (tim penindak), which seizes identified provocateurs "
+             "it sees; the rest of the police are Dalmas Awal.")
     tni_soldiers: int = parameter(
         90, low=0, high=100_000, unit="officers", group="security",
-        help="Military (TNI) personnel at a site; they hold the cordon and arrest.")
+        help="Military (TNI) personnel at a site: they back the line and guard the office.")
+    tni_arrests: bool = parameter(
+        False, group="security",
+        help="TNI soldiers seize civilians too (by default they assist the police and leave arrests to it).",
+        kernel=True)
+    shield_protection: float = parameter(
+        0.5, low=0.0, high=1.0, group="security",
+        help="Share of stone hits that shields stop from injuring Dalmas Lanjut and PHH officers.", kernel=True)
     linmas_guards: int = parameter(
         60, low=0, high=100_000, unit="officers", group="security",
         help="Civil-protection (Linmas) guards at a site; they shield in the rear rows and never arrest.")
@@ -414,6 +438,12 @@ class Parameters:
         self._check_cross_fields()
 
     def _check_cross_fields(self) -> None:
+        shares = self.dalmas_lanjut_share + self.phh_share + self.snatch_team_share
+        if shares > 1.0 + 1e-9:
+            raise InputError(
+                f"dalmas_lanjut_share + phh_share + snatch_team_share ({shares:g}) exceed 1: "
+                "they are shares of police_officers"
+            )
         if self.site != "none":
             import numpy as np
 

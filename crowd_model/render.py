@@ -19,7 +19,10 @@ CELL_CATEGORIES = (
     "injured",
     "provocateur",
     "korlap",
-    "police",
+    "dalmas_awal",
+    "dalmas_lanjut",
+    "phh",
+    "snatch_team",
     "tni",
     "linmas",
     "water_cannon",
@@ -46,7 +49,10 @@ CATEGORY_COLOURS: dict[str, str] = {
     "injured": "#fff200",
     "provocateur": "#ff00d4",
     "korlap": "#00bfa5",
-    "police": "#0d2c8c",
+    "dalmas_awal": "#5c6bc0",
+    "dalmas_lanjut": "#0d2c8c",
+    "phh": "#880e4f",
+    "snatch_team": "#004d40",
     "tni": "#1b5e20",
     "linmas": "#6a1b9a",
     "water_cannon": "#000000",
@@ -78,7 +84,8 @@ def picture(codes: np.ndarray, pixels: int = PICTURE_PIXELS) -> np.ndarray:
 
 
 _CATEGORY = {name: code for code, name in enumerate(CELL_CATEGORIES)}
-_CIVILIAN_CATEGORY = np.array([_CATEGORY[s] if s != "left" else 0 for s in STATE_NAMES], dtype=np.uint8)
+_CIVILIAN_CATEGORY = np.array([_CATEGORY[s] if s not in ("left", "arriving") else 0 for s in STATE_NAMES],
+                              dtype=np.uint8)
 _UNIT_CATEGORY = np.array([_CATEGORY[u] for u in UNIT_NAMES], dtype=np.uint8)
 _PROVOCATEUR_CATEGORY = _CATEGORY["provocateur"]
 _KORLAP_CATEGORY = _CATEGORY["korlap"]

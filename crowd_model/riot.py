@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 from numba import njit
 
 from crowd_model import events as ev
@@ -23,13 +24,14 @@ from crowd_model.world import (
     inner,
     ACTIVE, ARRESTED, CALM, CIVILIAN, FLEEING, INJURED, LEFT, LINE_ADVANCE, LINE_ADVANCING,
     LINE_LAST_ADVANCE, LINE_VIOLENCE_SEEN, LINMAS, CENSUS_OFFICERS, KORLAP, OFFICER, PROVOCATEUR,
-    RESPONSE_CALLED_OFF, RESPONSE_KORLAP, RESPONSE_TALKS,
+    DALMAS_AWAL, DALMAS_LANJUT, PHH, SNATCH_TEAM, TNI,
+    RESPONSE_CALLED_OFF, RESPONSE_KORLAP, RESPONSE_LINE_UNIT, RESPONSE_TALKS,
     RESPONSE_DISORDER_SEEN, RESPONSE_EASED, RESPONSE_ENGAGED_SEEN, RESPONSE_EVENTS,
     RESPONSE_GAS_COOLDOWN, RESPONSE_REASSIGN, RESPONSE_SINCE_CHANGE, RESPONSE_SITUATION,
     RESPONSE_STAGE, RESPONSE_STEP, RESPONSE_VIOLENT_SEEN, SUPPORTER, TALLY_BREACHED, TALLY_DAMAGE,
     TALLY_INJURED_OFFICERS, TALLY_INJURIES_CIVILIANS, TALLY_INJURIES_SECURITY,
     TALLY_PROVOCATEURS_ARRESTED, TALLY_TEAR_GAS, VIOLENT, arrest, census, count_in_disc, disc,
-    evacuate, free_civilian_in, move, moore, randint, record, serve_jail_terms, set_state, swap,
+    ARRIVING, RESPONSE_NEXT_ENTRY, arrive, evacuate, free_civilian_in, move, moore, randint, record, serve_jail_terms, set_state, swap,
     take_off_grid,
 )
 
@@ -49,6 +51,23 @@ WANDER_SHARE = 0.5  # calm civilians away from the front wander this share of st
 HIDE_OFFICER_WEIGHT = 4.0  # a provocateur's cell score: crowd - 4 officers - 1.5 gate distance
 HIDE_GATE_WEIGHT = 1.5
 GAS_CLOUD_RADIUS = 2  # cells a canister fills when it lands
+
+# The formation (Perkap 16/2006), by the unit holding the front (row 0: Dalmas Awal, 1:
+# Dalmas Lanjut, 2: PHH): the order in which units are given posts, and the row of the
+# line each unit fills first, central posts first (0 the front row; clipped to the line's
+# depth; columns in unit-code order). The unit for the situation holds the front's centre,
+# the snatch team and the next relief stand right behind it, the TNI back the line on the
+# flanks and the Linmas hold the rear; whoever finds no post in the rows waits in the yard.
+LINE_ORDER = np.array((
+    (DALMAS_AWAL, SNATCH_TEAM, DALMAS_LANJUT, PHH, TNI, LINMAS),
+    (DALMAS_LANJUT, SNATCH_TEAM, DALMAS_AWAL, PHH, TNI, LINMAS),
+    (PHH, SNATCH_TEAM, DALMAS_LANJUT, DALMAS_AWAL, TNI, LINMAS),
+), dtype=np.int64)
+START_ROW = np.array((
+    (0, 1, 2, 1, 0, 2),
+    (1, 0, 2, 1, 0, 2),
+    (2, 1, 0, 1, 0, 2),
+), dtype=np.int64)
 
 
 # --- movement -----------------------------------------------------------------------------
@@ -266,7 +285,8 @@ def _throw_stone(world, p, rng, i):
     if rng.random() < p.throw_hit_probability:
         world.tally[TALLY_INJURIES_SECURITY] += 1
         record(world, ev.STONE_HIT, world.x[target], world.y[target], world.role[target], i, target)
-        if rng.random() < p.officer_injury_probability:
+        shielded = world.role[target] == DALMAS_LANJUT or world.role[target] == PHH
+        if rng.random() < p.officer_injury_probability * (1.0 - p.shield_protection if shielded else 1.0):
             injure(world, p, target, ev.BY_STONE)
 
 
@@ -433,14 +453,15 @@ def civilian_step(world, p, rng, i):
 @inner
 def _arrest_target(world, p, rng, i):
     """Whom officer ``i`` may seize, by the arrest policy: violent civilians within reach;
-    identified provocateurs anywhere in vision (a snatch squad), else violent ones within
-    reach; or anyone engaged within reach (indiscriminate, and always under the
-    ``immediate`` response)."""
+    identified provocateurs first (anywhere in vision for the snatch team, within reach for
+    the others), else violent ones within reach; or anyone engaged within reach
+    (indiscriminate, and always under the ``immediate`` response)."""
     x, y = world.x[i], world.y[i]
     size = world.scratch.shape[0] // 2
     n_first = 0
     if p.arrest_policy == PROVOCATEURS_FIRST:
-        n_first = _suspects(world, world.officer_vision, x, y, True, False, 0, size)
+        runs = world.officer_vision if world.role[i] == SNATCH_TEAM else world.reach_disc
+        n_first = _suspects(world, runs, x, y, True, False, 0, size)
     indiscriminate = p.arrest_policy == INDISCRIMINATE or p.response_policy == rules.IMMEDIATE
     n_other = _suspects(world, world.reach_disc, x, y, False, indiscriminate, size, size)
     if n_first > 0:
@@ -515,9 +536,23 @@ def _shove(world, j):
 
 
 @inner
+def _passes(world, i, j, cx, cy):
+    """Officer ``i`` may pass through officer ``j`` on (cx, cy), trading places, when ``j`` is
+    not hurt and the trade does not take ``j`` away from its own post, or only by a cell
+    (a post-holder steps back into its post after the relief has passed: the lapis ganti)."""
+    if world.state[j] == INJURED:
+        return False
+    qx, qy = world.post_x[j], world.post_y[j]
+    before = (cx - qx) ** 2 + (cy - qy) ** 2
+    after = (world.x[i] - qx) ** 2 + (world.y[i] - qy) ** 2
+    return after <= before or after <= 2
+
+
+@inner
 def _toward_post(world, i):
-    """An officer steps toward its post; while the line advances it shoves a civilian in its
-    way one cell back (the push-back)."""
+    """An officer steps toward its post, passing through officers it may trade places with
+    (:func:`_passes`); while the line advances it shoves a civilian in its way one cell back
+    (the push-back)."""
     w, h = world.cell_head.shape
     x, y = world.x[i], world.y[i]
     px, py = world.post_x[i], world.post_y[i]
@@ -528,6 +563,8 @@ def _toward_post(world, i):
     bx, by = -1, -1
     shove_best = here
     sx, sy = -1, -1
+    pass_best = here
+    partner = -1
     for k in range(9):
         cx, cy = moore(x, y, k, w, h)
         if cx < 0 or not world.officer_ok[cx, cy]:
@@ -537,8 +574,14 @@ def _toward_post(world, i):
             best, bx, by = d, cx, cy
         elif world.officers_here[cx, cy] == 0 and world.blockers[cx, cy] > 0 and d < shove_best:
             shove_best, sx, sy = d, cx, cy
+        elif world.officers_here[cx, cy] > 0 and d < pass_best:
+            j = world.cell_head[cx, cy]
+            if world.kind[j] == OFFICER and world.blockers[cx, cy] == 1 and _passes(world, i, j, cx, cy):
+                pass_best, partner = d, j
     if bx >= 0:
         move(world, i, bx, by)
+    elif partner >= 0:
+        swap(world, i, partner)
     elif world.line[LINE_ADVANCING] and sx >= 0:
         j = free_civilian_in(world, sx, sy)
         if j >= 0 and _shove(world, j):
@@ -547,12 +590,14 @@ def _toward_post(world, i):
 
 @inner
 def officer_step(world, p, rng, i):
-    """A police or TNI officer, once the force stage allows empty-hand control, seizes a
-    target within reach when backed up by enough officers (Lemos et al. 2016); otherwise
-    every officer, Linmas included, keeps its post. The injured do nothing."""
+    """A police officer (and a TNI soldier with ``tni_arrests``), once the force stage allows
+    empty-hand control, seizes a target when backed up by enough officers (Lemos et al.
+    2016); otherwise every officer, Linmas included, keeps its post. The injured do nothing."""
     if world.state[i] == INJURED:
         return
-    if world.role[i] != LINMAS and world.response[RESPONSE_STAGE] >= SEIZE_STAGE:
+    unit = world.role[i]
+    arrests = unit != LINMAS and (unit != TNI or p.tni_arrests)
+    if arrests and world.response[RESPONSE_STAGE] >= SEIZE_STAGE:
         if _officers_within(world, world.x[i], world.y[i], world.backup_disc) >= p.arrest_backup:
             suspect = _arrest_target(world, p, rng, i)
             if suspect >= 0:
@@ -597,19 +642,91 @@ def cordon_posts(world, depth_rows, advance, posts):
     return n
 
 
+@njit(cache=True)
+def assign_posts(world, depth_rows, advance, line_unit):
+    """Give every officer on duty a post of the line (at ``advance`` cells of push-back) in
+    the formation for ``line_unit`` (:data:`LINE_ORDER`, :data:`START_ROW`): unit by unit,
+    each officer the most central free post of its unit's first row with one, rows behind
+    it before rows in front, then the yard. Returns how many officers got a post."""
+    w, h = world.cell_head.shape
+    taken = world.taken
+    for x in range(w):
+        for y in range(h):
+            taken[x, y] = False
+    rows = world.cordon_rows
+    advance_max = rows.shape[0] - depth_rows
+    cursor = np.zeros(depth_rows, np.int64)
+    reserve = world.reserve_posts
+    next_reserve = 0
+    level = max(0, line_unit)
+    placed = 0
+    for unit in LINE_ORDER[level]:
+        start = min(START_ROW[level, unit], depth_rows - 1)
+        for i in range(world.kind.shape[0]):
+            if not (world.kind[i] == OFFICER and world.role[i] == unit and world.alive[i]
+                    and world.state[i] != INJURED):
+                continue
+            got = False
+            for r in range(depth_rows):
+                depth = start + r if start + r < depth_rows else depth_rows - 1 - r
+                row = depth - advance + advance_max
+                while not got and cursor[depth] < rows.shape[1]:
+                    x, y = rows[row, cursor[depth], 0], rows[row, cursor[depth], 1]
+                    cursor[depth] += 1
+                    if 0 <= x < w and 0 <= y < h and world.officer_ok[x, y] and not taken[x, y]:
+                        world.post_x[i], world.post_y[i] = x, y
+                        taken[x, y] = got = True
+                if got:
+                    break
+            while not got and next_reserve < reserve.shape[0]:
+                x, y = reserve[next_reserve, 0], reserve[next_reserve, 1]
+                next_reserve += 1
+                if not taken[x, y]:
+                    world.post_x[i], world.post_y[i] = x, y
+                    taken[x, y] = got = True
+            placed += got
+    return placed
+
+
 @inner
 def deal_posts(world, p):
-    """Give the posts of the line (at its current advance), best first, to the officers on
-    duty in order (police, then TNI, then Linmas): officers lost to injury leave the rear
-    thinner, not the front."""
-    posts = world.posts
-    n = cordon_posts(world, p.cordon_depth, world.line[LINE_ADVANCE], posts)
-    k = 0
-    for i in range(world.kind.shape[0]):
-        if world.kind[i] == OFFICER and world.alive[i] and world.state[i] != INJURED and k < n:
-            world.post_x[i], world.post_y[i] = posts[k, 0], posts[k, 1]
-            k += 1
+    """Deal the posts of the line out again (:func:`assign_posts`) after an advance, a
+    handover or the loss of an officer: the lost leave the rear thinner, not the front."""
+    assign_posts(world, p.cordon_depth, world.line[LINE_ADVANCE], world.response[RESPONSE_LINE_UNIT])
     world.response[RESPONSE_REASSIGN] = 0
+
+
+@inner
+def _on_duty(world, unit):
+    """How many officers of ``unit`` are on duty (not hurt)."""
+    n = 0
+    for i in range(world.kind.shape[0]):
+        if world.kind[i] == OFFICER and world.role[i] == unit and world.alive[i] and world.state[i] != INJURED:
+            n += 1
+    return n
+
+
+@inner
+def hand_over(world, p):
+    """The unit for the situation takes the front of the line (Perkap 16/2006): Dalmas Awal
+    in green; in yellow Dalmas Lanjut relieves it (lapis ganti); in red the PHH relieves
+    Dalmas Lanjut (lintas ganti); as the situation eases the line is handed back. A unit
+    with nobody on duty is skipped for the next one up (or down). The relief walks through
+    the line to its posts (:func:`_toward_post`), so a handover takes the steps it takes."""
+    r = world.response
+    wanted = rules.line_level(r[RESPONSE_SITUATION], p.response_policy)
+    if wanted == r[RESPONSE_LINE_UNIT]:
+        return
+    unit = -1
+    for k in range(3):
+        for level in (wanted + k, wanted - k):
+            if unit < 0 and 0 <= level <= PHH and _on_duty(world, level) > 0:
+                unit = level
+    if unit < 0 or unit == r[RESPONSE_LINE_UNIT]:
+        return
+    record(world, ev.HANDOVER, -1, -1, unit, -1, r[RESPONSE_LINE_UNIT])
+    r[RESPONSE_LINE_UNIT] = unit
+    deal_posts(world, p)
 
 
 @inner
@@ -705,12 +822,13 @@ def fire_water_cannons(world, p, t):
         world.cannon_cooldown[c] = p.water_cannon_cooldown
         world.cannon_firing[c] = True
         world.cannon_shots[c] += 1
-        record(world, ev.WATER_CANNON_SHOT, x0 + int(round(mx)), y0 + int(round(my)), -1, c, hit)
+        record(world, ev.WATER_CANNON_SHOT, x0 + int(round(mx)), y0 + int(round(my)), DALMAS_LANJUT, c, hit)
 
 
 @inner
 def fire_tear_gas(world, p, t):
-    """At force stage 5 the tear-gas squad throws a canister at the centre of the violent
+    """At force stage 5 the tear-gas squad (of Dalmas Lanjut, or of the PHH while it holds the
+    line; none if that unit has nobody on duty) throws a canister at the centre of the violent
     civilians within ``tear_gas_range`` of the line's middle when at least
     ``tear_gas_trigger`` are there: the cloud fills a small disc and then drifts and thins
     (:func:`spread_gas`). Gas is indiscriminate: everyone in it counts as force seen."""
@@ -722,6 +840,9 @@ def fire_tear_gas(world, p, t):
     x0, y0 = _front_middle(world, p, world.line[LINE_ADVANCE])
     n, mx, my = _violent_centre(world, x0, y0, p.tear_gas_range)
     if n < p.tear_gas_trigger:
+        return
+    squad = r[RESPONSE_LINE_UNIT] if r[RESPONSE_LINE_UNIT] == PHH else DALMAS_LANJUT
+    if _on_duty(world, squad) == 0:
         return
     w, h = world.cell_head.shape
     tx = min(w - 1, max(0, x0 + int(round(mx))))
@@ -736,7 +857,7 @@ def fire_tear_gas(world, p, t):
                 inside += world.blockers[cx, cy] - world.officers_here[cx, cy]
     world.tally[TALLY_TEAR_GAS] += 1
     r[RESPONSE_GAS_COOLDOWN] = p.tear_gas_cooldown
-    record(world, ev.TEAR_GAS, tx, ty, -1, -1, inside)
+    record(world, ev.TEAR_GAS, tx, ty, squad, -1, inside)
 
 
 @inner
@@ -871,6 +992,26 @@ def negotiate(world, p):
 
 
 @inner
+def march_in(world, t):
+    """The march (Perkap 16/2006 has the crowd arrive behind its korlap): each marcher whose
+    arrival step has come steps onto the first free entry cell of the street, taking the
+    entries in turn; with none free it waits a step."""
+    entries = world.entries
+    n = entries.shape[0]
+    r = world.response
+    for i in range(world.kind.shape[0]):
+        if world.state[i] != ARRIVING or world.arrival[i] > t:
+            continue
+        for k in range(n):
+            e = (r[RESPONSE_NEXT_ENTRY] + k) % n
+            x, y = entries[e, 0], entries[e, 1]
+            if world.blockers[x, y] == 0:
+                arrive(world, i, x, y)
+                r[RESPONSE_NEXT_ENTRY] = (e + 1) % n
+                break
+
+
+@inner
 def serve_evacuations(world):
     """End of step: the injured wait for the stretcher; when their wait is over they are
     carried to the aid post (off the grid)."""
@@ -911,8 +1052,10 @@ def begin_step(world, p, t):
             world.spray[x, y] = False
             world.indiscriminate[x, y] = 0.0
             world.recent_arrests[x, y] *= ARREST_MEMORY
+    march_in(world, t)
     spread_gas(world, p)
     assess_situation(world, p)
+    hand_over(world, p)
     negotiate(world, p)
     if world.response[RESPONSE_REASSIGN]:
         deal_posts(world, p)

@@ -138,6 +138,19 @@ def force_stage_target(situation, engaged_seen, violent_seen, policy, disorder_s
 
 
 @njit(cache=True)
+def line_level(situation, policy):
+    """Which unit the response puts at the front of the line (Perkap Kapolri 16/2006):
+    0 Dalmas Awal, 1 Dalmas Lanjut, 2 the PHH. ``doctrine``: the unit for the situation
+    (green, yellow, red). ``immediate``: the PHH from the first disorder. ``passive``: Dalmas
+    Awal throughout (cordon and presence)."""
+    if policy == PASSIVE:
+        return situation * 0
+    if policy == IMMEDIATE:
+        return (situation > GREEN) * RED
+    return situation
+
+
+@njit(cache=True)
 def in_spray_cone(dx, dy, aim_angle, half_angle_degrees, reach):
     """Cells at offset (dx, dy) from a water cannon that its spray hits: within ``reach``
     and within ``half_angle_degrees`` of the aim (radians from the x axis)."""

@@ -7,7 +7,8 @@ the compiled struct the kernels receive (:func:`packed`) are both generated from
 share the same memory.
 
 Where agents stand and what state they are in changes only through :func:`place`,
-:func:`move`, :func:`swap`, :func:`take_off_grid`, :func:`withdraw` and :func:`set_state`.
+:func:`move`, :func:`swap`, :func:`take_off_grid`, :func:`withdraw`, :func:`arrive`,
+:func:`evacuate` and :func:`set_state`.
 Each keeps the per-cell counts (:data:`COUNTS`) and the per-cell lists of agents right by
 construction, so no other code touches them.
 """
@@ -24,11 +25,12 @@ from numba.np.random.random_methods import buffered_bounded_lemire_uint32
 from crowd_model.compiling import NamedStructRef, inner  # noqa: F401  (inner: compiled functions only kernels call)
 
 CIVILIAN, OFFICER = 0, 1
-CALM, ACTIVE, VIOLENT, FLEEING, ARRESTED, LEFT, INJURED = range(7)
-STATE_NAMES = ("calm", "active", "violent", "fleeing", "arrested", "left", "injured")
+CALM, ACTIVE, VIOLENT, FLEEING, ARRESTED, LEFT, INJURED, ARRIVING = range(8)
+STATE_NAMES = ("calm", "active", "violent", "fleeing", "arrested", "left", "injured", "arriving")
 SUPPORTER, PROVOCATEUR, KORLAP = 0, 1, 2
-POLICE, TNI, LINMAS = 0, 1, 2
-UNIT_NAMES = ("police", "tni", "linmas")
+DALMAS_AWAL, DALMAS_LANJUT, PHH, SNATCH_TEAM, TNI, LINMAS = range(6)
+UNIT_NAMES = ("dalmas_awal", "dalmas_lanjut", "phh", "snatch_team", "tni", "linmas")
+POLICE_UNITS = (DALMAS_AWAL, DALMAS_LANJUT, PHH, SNATCH_TEAM)
 
 TALLY_ARRESTS = 0
 TALLY_PROVOCATEURS_ARRESTED = 1
@@ -63,7 +65,9 @@ RESPONSE_STEP = 11  # the clock, for the events' step column
 RESPONSE_KORLAP = 12  # the korlap's row, -1 if none
 RESPONSE_TALKS = 13  # negotiation progress, in thousandths (1000: agreement)
 RESPONSE_CALLED_OFF = 14  # 1 once the korlap has called the crowd off
-RESPONSE_SIZE = 15
+RESPONSE_LINE_UNIT = 15  # the unit holding the front of the line
+RESPONSE_NEXT_ENTRY = 16  # the entry cell the next marcher tries first
+RESPONSE_SIZE = 17
 GREEN, YELLOW, RED = range(3)
 SITUATION_NAMES = ("green", "yellow", "red")
 
@@ -73,11 +77,11 @@ AGENT_ARRAYS = (
     ("alive", np.bool_, True, "False once withdrawn"),
     ("x", np.int32, 0, "cell the agent stands on"),
     ("y", np.int32, 0, ""),
-    ("state", np.int8, CALM, "CALM..LEFT (civilians)"),
+    ("state", np.int8, CALM, "CALM..ARRIVING (civilians)"),
     ("hardship", np.float64, 0.0, "H ~ U(0,1)"),
     ("risk_aversion", np.float64, 0.0, "R ~ U(0,1)"),
     ("jail", np.int64, 0, "steps of jail left"),
-    ("role", np.int8, SUPPORTER, "SUPPORTER, PROVOCATEUR or KORLAP (civilians); POLICE, TNI or LINMAS (officers)"),
+    ("role", np.int8, SUPPORTER, "SUPPORTER, PROVOCATEUR or KORLAP (civilians); the unit, DALMAS_AWAL..LINMAS (officers)"),
     ("follower", np.bool_, False, "a supporter who follows the korlap's call"),
     ("arousal", np.float64, 0.0, "added to grievance, spread by contagion"),
     ("fear", np.float64, 0.0, "above fear_threshold the civilian flees"),
@@ -85,6 +89,7 @@ AGENT_ARRAYS = (
     ("fatigue", np.float64, 0.0, "grows each step at a site; a reason to go home"),
     ("evacuation", np.int64, 0, "steps until an injured person is carried to the aid post"),
     ("going_home", np.bool_, False, ""),
+    ("arrival", np.int64, -1, "step at which a marcher reaches the street (-1: there from the start)"),
     ("identified", np.bool_, False, "a provocateur the officers know"),
     ("post_x", np.int32, 0, "an officer's cordon post"),
     ("post_y", np.int32, 0, ""),
@@ -133,6 +138,7 @@ OTHER_ARRAYS = (
     ("cordon_rows", np.int32, 3, "rows of cordon posts, central first, by shift toward the gate"),
     ("reserve_posts", np.int32, 2, "yard cells, nearest the gate first"),
     ("posts", np.int32, 2, "buffer for the posts of the line"),
+    ("entries", np.int32, 2, "street cells where the march arrives"),
     ("cannon_x", np.int32, 1, "water-cannon trucks"),
     ("cannon_y", np.int32, 1, ""),
     ("cannon_water", np.float64, 1, "litres left in each tank"),
@@ -331,6 +337,13 @@ def withdraw(world, i):
     _counts(world, i, -1)
     _unlink(world, i)
     world.alive[i] = False
+
+
+@inner
+def arrive(world, i, cx, cy):
+    """Marcher ``i`` (ARRIVING, off the grid) reaches the street on cell (cx, cy), calm."""
+    world.state[i] = CALM
+    place(world, i, cx, cy)
 
 
 @inner

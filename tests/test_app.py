@@ -31,11 +31,11 @@ def test_every_category_has_its_own_colour_and_legend_text():
 
 def test_grid_png_puts_x_right_and_y_up():
     codes = np.zeros((4, 3), np.uint8)
-    codes[0, 0] = CELL_CATEGORIES.index("police")
+    codes[0, 0] = CELL_CATEGORIES.index("dalmas_lanjut")
     codes[3, 2] = CELL_CATEGORIES.index("violent")
     img = np.asarray(Image.open(io.BytesIO(app.grid_png(codes, pixels=40))).convert("RGB"))
     assert img.shape == (30, 40, 3)
-    assert tuple(img[-1, 0]) == tuple(app.PALETTE[CELL_CATEGORIES.index("police")])
+    assert tuple(img[-1, 0]) == tuple(app.PALETTE[CELL_CATEGORIES.index("dalmas_lanjut")])
     assert tuple(img[0, -1]) == tuple(app.PALETTE[CELL_CATEGORIES.index("violent")])
     assert tuple(img[0, 0]) == tuple(app.PALETTE[0])
 
@@ -194,7 +194,7 @@ def test_charts_and_outcomes_follow_the_model(live):
     assert [s["name"] for s in states] == list(STATE_NAMES)
     assert all(len(s["data"]) == 4 for s in states)
     assert charts.outcomes["arrests_total"] == session.model.arrests_total
-    assert {"calm", "police"} <= charts.present
+    assert {"calm", "dalmas_awal"} <= charts.present
 
 
 def test_range_values_spread_evenly_and_whole_numbers_for_integers():

@@ -7,7 +7,9 @@ import pytest
 
 from crowd_model import world as world_
 from crowd_model.events import EVENT_COLUMNS, EVENT_NAMES
-from crowd_model.model import CrowdModel
+from crowd_model import site as site_codes
+from crowd_model.errors import InputError
+from crowd_model.model import CrowdModel, unit_strengths
 from crowd_model.runner import simulate, write_run
 from crowd_model.scenario import load_scenario
 
@@ -66,7 +68,8 @@ def test_immediate_jumps_to_full_force_and_arrests_indiscriminately():
     doctrine = simulate(riot_params(), steps=80, seed=4)
     immediate = simulate(riot_params("response_policy=immediate"), steps=80, seed=4)
     stages = immediate.events[immediate.events.event == "force_stage"].detail.str.split().str[0].astype(int)
-    first_disorder = immediate.outcomes["first_step_yellow"]
+    first_disorder = min(s for s in (immediate.outcomes["first_step_yellow"], immediate.outcomes["first_step_red"])
+                         if s is not None)
     assert stages.iloc[-1] == 5 and (stages.diff().dropna() >= 0).all(), "immediate never steps down"
     assert immediate.timeseries.force_stage[first_disorder] == 5
     arrested = immediate.events[immediate.events.event == "arrest"]
@@ -173,4 +176,98 @@ def test_per_unit_outcomes_add_up(doctrine_run):
     assert sum(out[f"arrests_{u}"] for u in units) == out["arrests_total"]
     assert sum(out[f"injured_officers_{u}"] for u in units) == out["injured_officers"]
     assert out["arrests_linmas"] == 0 and out["max_force_stage_linmas"] == 1, "Linmas never use force"
-    assert out["max_force_stage_police"] == out["max_force_stage"] == 5
+    assert out["max_force_stage_dalmas_lanjut"] == out["max_force_stage"] == 5, "the water cannon and tear gas are theirs"
+    assert out["arrests_tni"] == 0, "TNI assist; arrests are the police's (tni_arrests off)"
+
+
+def test_unit_strengths_split_the_police_by_the_shares():
+    params = load_scenario("kpu-riot").parameters.with_overrides(
+        ["crowd_size=800", "police_officers=101", "tni_soldiers=30", "linmas_guards=20",
+         "dalmas_lanjut_share=0.3", "phh_share=0.2", "snatch_team_share=0.1"])
+    strengths = unit_strengths(params)
+    assert strengths == (41, 30, 20, 10, 30, 20)
+    model = CrowdModel(params, rng=0)
+    roles = model.world.role[model.world.kind == world_.OFFICER]
+    assert tuple(np.bincount(roles, minlength=6)) == strengths
+    with pytest.raises(InputError, match="exceed 1: they are shares of police_officers"):
+        riot_params("dalmas_lanjut_share=0.6", "phh_share=0.5")
+
+
+def _front_share(model, unit, cells=15):
+    """Share of the officers on the ``cells`` most central posts of the line's front row who
+    belong to ``unit``."""
+    w = model.world
+    row = w.cordon_rows.shape[0] - model.parameters.cordon_depth - w.line[world_.LINE_ADVANCE]
+    units = [w.role[j] for x, y in w.cordon_rows[row, :cells]
+             for j in [w.cell_head[x, y]] if j >= 0 and w.kind[j] == world_.OFFICER]
+    return float(np.mean(np.array(units) == unit)) if units else 0.0
+
+
+def test_the_line_is_handed_over_with_the_situation():
+    """Green: Dalmas Awal hold the front. Yellow: Dalmas Lanjut relieve them (lapis ganti);
+    red: the PHH relieve Dalmas Lanjut (lintas ganti), walking through the line in a few
+    steps; as it eases the line is handed back (Perkap 16/2006)."""
+    model = CrowdModel(riot_params(), rng=3)
+    assert _front_share(model, world_.DALMAS_AWAL) == 1.0
+    seen = {}
+    for t in range(200):
+        model.step()
+        unit = int(model.world.response[world_.RESPONSE_LINE_UNIT])
+        if unit not in seen:
+            seen[unit] = t
+        if unit == world_.PHH and t == seen[unit] + 8:
+            assert _front_share(model, world_.PHH) > 0.5, "the PHH reach the front within a few steps"
+    handovers = model.events()[lambda e: e.event == "handover"]
+    assert list(handovers.detail[:2]) == ["lapis_ganti from dalmas_awal", "lintas_ganti from dalmas_lanjut"]
+    assert list(handovers.unit[:2]) == ["dalmas_lanjut", "phh"]
+    assert "hand_back from phh" in set(handovers.detail)
+    situations = model.events()[lambda e: e.event == "situation"]
+    assert set(handovers.step) <= set(situations.step), "a handover follows a change of situation"
+    passive = simulate(riot_params("response_policy=passive"), 100, seed=3).events
+    assert not (passive.event == "handover").any(), "passive: Dalmas Awal hold the line throughout"
+
+
+def test_shields_spare_dalmas_lanjut_and_phh():
+    params = ["officer_injury_probability=1", "throw_hit_probability=0.5", "shield_protection=1"]
+    events = simulate(riot_params(*params), steps=80, seed=2).events
+    hurt = events[(events.event == "injury") & (events.detail == "stone")]
+    hit = events[events.event == "stone_hit"]
+    assert len(hurt) > 0 and {"dalmas_lanjut", "phh"} & set(hit.unit), "they were hit"
+    assert not set(hurt.unit) & {"dalmas_lanjut", "phh"}, "but never hurt by a stone"
+
+
+def test_tni_arrest_only_when_asked_and_the_snatch_team_takes_provocateurs():
+    out = simulate(riot_params("tni_arrests=true", "arrest_policy=violent"), steps=120, seed=3).outcomes
+    assert out["arrests_tni"] > 0
+    events = simulate(riot_params("arrest_policy=provocateurs_first"), steps=120, seed=3).events
+    snatched = events[(events.event == "arrest") & (events.unit == "snatch_team")]
+    assert len(snatched) > 0 and (snatched.detail == "provocateur").mean() > 0.8
+
+
+def test_no_tear_gas_without_the_equipped_units():
+    out = simulate(riot_params("dalmas_lanjut_share=0", "phh_share=0"), steps=150, seed=3).outcomes
+    assert out["tear_gas_used"] == 0 and out["max_force_stage"] == 5
+
+
+def test_the_march_arrives_behind_the_korlap():
+    """With an arrival rate the crowd is not assembled at step 1: the korlap reaches the
+    street first, then arrival_rate marchers a step at the street's far ends."""
+    model = CrowdModel(riot_params("arrival_rate=20"), rng=5)
+    w = model.world
+    korlap = int(w.response[world_.RESPONSE_KORLAP])
+    civilians = w.kind == world_.CIVILIAN
+    assert (w.state[civilians] == world_.ARRIVING).all()
+    assert w.blockers.sum() == w.officers_here.sum(), "nobody on the street yet"
+    model.step()
+    assert w.state[korlap] != world_.ARRIVING and w.arrival[korlap] == 1
+    gap = np.abs(w.entries - [w.x[korlap], w.y[korlap]]).max(axis=1).min()
+    assert gap <= 1 and model.site.kind[tuple(w.entries[0])] == site_codes.EXIT, "at the street's end"
+    for _ in range(59):
+        model.step()
+    arriving = model.timeseries().arriving.to_numpy()
+    on_street = 800 - arriving
+    assert (np.diff(arriving) <= 0).all() and arriving[-1] == 0
+    assert len(arriving) == 61 and (on_street <= 20 * np.arange(61)).all(), "no faster than the arrival rate"
+    assert on_street[10] >= 0.9 * 20 * 10, "and about as fast, room allowing"
+    out = simulate(riot_params("arrival_rate=20"), 200, seed=5).outcomes
+    assert out["time_to_clearance"] is None or out["time_to_clearance"] > 40, "clearance counts after the arrival"

@@ -11,7 +11,7 @@ from crowd_model.runner import simulate
 from crowd_model.scenario import load_scenario
 from crowd_model.site import GATE, load_site, parse_site
 
-STATES = ["calm", "active", "violent", "fleeing", "arrested", "left", "injured"]
+STATES = list(world_.STATE_NAMES)
 
 
 @pytest.fixture(scope="module")
@@ -44,9 +44,9 @@ def check_counts(model):
             linked[j] = True
             j = w.next_in_cell[j]
     civ = w.kind == world_.CIVILIAN
-    gone = civ & ((w.state == world_.LEFT) | (w.state == world_.ARRESTED))
+    gone = civ & np.isin(w.state, (world_.LEFT, world_.ARRESTED, world_.ARRIVING))
     gone |= (w.state == world_.INJURED) & (w.evacuation < 0)
-    assert not linked[gone].any(), "detained, departed or evacuated agents still on the grid"
+    assert not linked[gone].any(), "detained, departed, evacuated or still marching agents on the grid"
     assert linked[~gone].all()
     lying = civ & (w.state == world_.INJURED) & (w.evacuation > 0)
     injured = np.zeros_like(w.injured_here)
@@ -80,7 +80,7 @@ def test_riot_produces_violence_arrests_and_damage(riot):
 
 def test_civilians_never_walk_into_walls(riot):
     w = riot.world
-    on_grid = (w.kind == world_.CIVILIAN) & (w.state != world_.LEFT) & (w.state != world_.ARRESTED)
+    on_grid = (w.kind == world_.CIVILIAN) & ~np.isin(w.state, (world_.LEFT, world_.ARRESTED, world_.ARRIVING))
     assert w.civilian_ok[w.x[on_grid], w.y[on_grid]].all()
 
 

@@ -133,6 +133,17 @@ def test_force_stage_by_policy(situation, engaged, violent, doctrine, immediate,
     assert rules.force_stage_target(situation, engaged, violent, rules.IMMEDIATE, 0) == doctrine
 
 
+@pytest.mark.parametrize("situation, doctrine, immediate, passive", [
+    (rules.GREEN, 0, 0, 0),   # Dalmas Awal
+    (rules.YELLOW, 1, 2, 0),  # lapis ganti to Dalmas Lanjut; immediate: the PHH at once
+    (rules.RED, 2, 2, 0),     # lintas ganti to the PHH
+])
+def test_line_level_by_situation_and_policy(situation, doctrine, immediate, passive):
+    assert rules.line_level(situation, rules.DOCTRINE) == doctrine
+    assert rules.line_level(situation, rules.IMMEDIATE) == immediate
+    assert rules.line_level(situation, rules.PASSIVE) == passive
+
+
 def test_spray_cone_on_numbers_and_arrays():
     aim = 0.0  # along +x
     assert rules.in_spray_cone(5, 0, aim, 30.0, 10)
