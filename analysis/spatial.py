@@ -232,7 +232,7 @@ def hotspot_figure(groups: list[tuple[str, pd.DataFrame, int]], layers: Mapping[
     single = len(groups) == 1
     rows, cols = (2, 3) if single else (len(groups), len(HOTSPOTS))
     panel_w = 5.2 if single else 3.6
-    fig, axes = plt.subplots(rows, cols, figsize=(cols * panel_w, rows * (panel_w * height / width + 0.9)),
+    fig, axes = plt.subplots(rows, cols, figsize=(cols * panel_w, rows * (panel_w * height / width + 1.0)),
                              squeeze=False, constrained_layout=True)
     unit = "per run per cell" if any(runs > 1 for _, _, runs in groups) else "per cell"
     smoothing = f", smoothed (Gaussian, σ = {smooth:g} cell)" if smooth > 0 else ""
@@ -240,7 +240,7 @@ def hotspot_figure(groups: list[tuple[str, pd.DataFrame, int]], layers: Mapping[
         for k, (name, what) in enumerate(HOTSPOTS):
             ax = axes.flat[k] if single else axes[g, k]
             total = maps[g][k].sum()
-            title = f"{what}\n{total:.4g} {'per run' if runs > 1 else 'in all'}"
+            title = f"{what}\n{total:.3g} {'per run' if runs > 1 else 'in all'}"
             image = _draw_panel(ax, picture, maps[g][k], tops[k], title, smooth)
             if not single and k == 0:
                 ax.set_ylabel(f"{label}\n({runs} run{'s' if runs != 1 else ''})", fontsize=11, fontweight="bold")
@@ -313,7 +313,7 @@ def analyse_events(directory: str | Path, site_layers: Callable[[str], Mapping[s
         groups = []
         for value in values:
             ids = set(folder.runs.loc[folder.runs[by] == value, "run_id"])
-            label = f"{by} = {value:g}" if isinstance(value, float) else f"{by} = {value}"
+            label = f"{by}\n= {value:g}" if isinstance(value, float) else f"{by}\n= {value}"
             groups.append((label, folder.events[folder.events["run_id"].isin(ids)], len(ids)))
         written += hotspot_figure(groups, layers, shape, fig_dir / f"hotspots_by_{by}", formats, smooth, heading)
     return written
