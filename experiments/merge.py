@@ -2,9 +2,10 @@
 into the files a single sweep writes.
 
 ``outcomes.csv``, ``timeseries.csv``, ``events.csv`` (when the sweep keeps events),
-``checksums.csv`` (and the Parquet copies, when the shards made them) and ``design.csv`` come out byte for byte as one uninterrupted sweep writes them: each run's
-lines are the bytes its worker made, and the rows are put in (design point, replicate)
-order as :meth:`ResultStore.finalize` does. ``metadata.json`` is the shards' own, with
+``checksums.csv`` (and the Parquet copies, when the shards made them) and ``design.csv``
+come out byte for byte as one uninterrupted sweep writes them: each run's lines are the
+bytes its worker made, and the rows are put in (design point, replicate) order as
+:meth:`ResultStore.finalize` does. ``metadata.json`` is the shards' own, with
 ``shard`` dropped, ``runs_ok`` and ``runs_failed`` added up, the shards' ``sessions`` one
 after the other, ``started``/``finished`` the first start and the last finish, and
 ``merged_from`` listing the shard folders.
