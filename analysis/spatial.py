@@ -257,9 +257,11 @@ def hotspot_figure(groups: list[tuple[str, pd.DataFrame, int]], layers: Mapping[
 
 
 def check_by(by: str, runs: pd.DataFrame, varied: list[str]) -> list:
-    """The values of ``--by`` over ``runs`` (sorted), or one line saying why it cannot group them."""
-    if by not in varied:
-        raise InputError(f"--by {by!r} is not a varied parameter of this sweep; varied: {', '.join(varied) or 'none'}")
+    """The values of ``--by`` (a varied parameter, or ``point``: each design point) over
+    ``runs``, sorted; or one line saying why it cannot group them."""
+    if by not in (*varied, "point"):
+        raise InputError(f"--by {by!r} is not a varied parameter of this sweep (nor 'point', the design point); "
+                         f"varied: {', '.join(varied) or 'none'}")
     values = runs[by].drop_duplicates().sort_values().tolist()
     if len(values) > MAX_GROUPS:
         raise InputError(f"--by {by} has {len(values)} values; the figure has a row per value, at most {MAX_GROUPS}")

@@ -111,8 +111,9 @@ def build_parser() -> argparse.ArgumentParser:
     analyse.add_argument("dir", metavar="DIR", help="a folder written by 'crowd-model sweep' or 'crowd-model run --out'")
     analyse.add_argument("--metric", action="append", default=None, help="outcome to analyse (repeatable; default: the main outcomes present)")
     analyse.add_argument("--figure-format", action="append", choices=("png", "svg"), default=None, help="figure file type (repeatable; default: png)")
-    analyse.add_argument("--by", metavar="PARAMETER", help="also draw the hotspot maps per value of this varied parameter "
-                                                         "(a sweep that kept events; at most 8 values)")
+    analyse.add_argument("--by", metavar="PARAMETER", help="also draw the hotspot maps and count the events per value of this "
+                                                         "varied parameter, or per design point ('point'); a sweep that "
+                                                         "kept events; at most 8 values")
     analyse.add_argument("--smooth", type=_non_negative_number, default=None, metavar="CELLS",
                          help="smooth the hotspot maps with a Gaussian of this many cells (default 1; 0: raw counts per cell)")
     analyse.set_defaults(func=cmd_analyse)

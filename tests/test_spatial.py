@@ -173,6 +173,10 @@ def test_a_sweep_folder_through_analyse_by_a_varied_parameter(riot_sweep, capsys
     assert set(level) == set(table["legitimacy"])
     assert cli.main(["analyse", str(out), "--by", "seed"]) == 2
     assert "not a varied parameter" in capsys.readouterr().err
+    assert cli.main(["analyse", str(out), "--by", "point"]) == 0
+    assert (out / "figures" / "hotspots_by_point.png").is_file()
+    by_point = pd.read_csv(out / "events_by_type.csv", dtype={"unit": str}, keep_default_na=False)
+    assert set(by_point["point"]) == {0, 1} and (by_point["runs"] == 2).all()
 
 
 def test_events_need_a_site(tmp_path, capsys):
