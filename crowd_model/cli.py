@@ -106,10 +106,16 @@ def build_parser() -> argparse.ArgumentParser:
     _executor_arguments(validate)
     validate.set_defaults(func=cmd_validate)
 
-    analyse = sub.add_parser("analyse", help="summaries, sensitivity indices and figures from a sweep's result folder")
-    analyse.add_argument("dir", metavar="DIR", help="a folder written by 'crowd-model sweep'")
+    analyse = sub.add_parser("analyse", help="summaries, sensitivity indices and figures from a sweep's result folder; "
+                                             "events by type and hotspot maps from a run's or a sweep's events")
+    analyse.add_argument("dir", metavar="DIR", help="a folder written by 'crowd-model sweep' or 'crowd-model run --out'")
     analyse.add_argument("--metric", action="append", default=None, help="outcome to analyse (repeatable; default: the main outcomes present)")
     analyse.add_argument("--figure-format", action="append", choices=("png", "svg"), default=None, help="figure file type (repeatable; default: png)")
+    analyse.add_argument("--by", metavar="PARAMETER", help="also draw the hotspot maps and count the events per value of this "
+                                                         "varied parameter, or per design point ('point'); a sweep that "
+                                                         "kept events; at most 8 values")
+    analyse.add_argument("--smooth", type=_non_negative_number, default=None, metavar="CELLS",
+                         help="smooth the hotspot maps with a Gaussian of this many cells (default 1; 0: raw counts per cell)")
     analyse.set_defaults(func=cmd_analyse)
 
     discover = sub.add_parser("discover", help="scenario discovery: PRIM boxes of the parameters under which an outcome "
@@ -167,6 +173,16 @@ def _positive_number(text: str) -> float:
         raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
     if not 0 < value < float("inf"):
         raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
+def _non_negative_number(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}") from None
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
     return value
 
 
@@ -378,13 +394,20 @@ def cmd_analyse(args) -> int:
     from pathlib import Path
 
     from crowd_model.analysis.report import analyse
+    from crowd_model.analysis.spatial import SMOOTHING
     from crowd_model.files import FolderLock
+    from crowd_model.site import site_layers
+    from crowd_model.world import SITUATION_NAMES
 
     folder = Path(args.dir)
     if not folder.is_dir():
-        raise InputError(f"{folder} is not a folder written by 'crowd-model sweep'")
+        raise InputError(f"{folder} is not a folder written by 'crowd-model sweep' or 'crowd-model run --out'")
     with FolderLock(folder):  # analyse writes summary.csv and figures/ there: not while a sweep runs
-        for path in analyse(folder, metrics=args.metric, figure_formats=args.figure_format or ["png"]):
+        # The analysis reads result files only; the site's legend and the situation a run
+        # starts in (the response array starts at 0) come from the model.
+        for path in analyse(folder, metrics=args.metric, figure_formats=args.figure_format or ["png"],
+                            site_layers=site_layers, initial_situation=SITUATION_NAMES[0], by=args.by,
+                            smooth=SMOOTHING if args.smooth is None else args.smooth):
             print(f"wrote {path}")
     return 0
 

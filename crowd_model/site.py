@@ -36,6 +36,9 @@ from crowd_model.limits import MAX_SITE_BYTES
 STREET, ASSEMBLY, EXIT, CORDON, OFFICE, YARD, FENCE, GATE, FACILITY, CANNON = range(10)
 SYMBOLS = {".": STREET, "A": ASSEMBLY, "E": EXIT, "C": CORDON, "O": OFFICE, "S": YARD,
            "#": FENCE, "G": GATE, "F": FACILITY, "W": CANNON}
+# What each kind of cell is called outside the model (the layers of :func:`site_layers`).
+KIND_NAMES = {STREET: "street", ASSEMBLY: "assembly", EXIT: "exit", CORDON: "cordon", OFFICE: "office",
+              YARD: "yard", FENCE: "fence", GATE: "gate", FACILITY: "facility", CANNON: "water_cannon"}
 DAMAGEABLE = (FENCE, GATE, FACILITY)
 CIVILIAN_WALKABLE = (STREET, ASSEMBLY, EXIT, CORDON)
 
@@ -181,6 +184,15 @@ def load_site(name_or_path: str) -> Site:
         )
     check_file(path, "site map", hint=", not a map file")
     return _parse_cached(read_text_file(path, "site map", MAX_SITE_BYTES), path.stem)
+
+
+def site_layers(text: str, name: str = "map") -> dict[str, np.ndarray]:
+    """The map ``text`` as one boolean ``(width, height)`` mask per kind of cell, named as in
+    :data:`KIND_NAMES`: what a drawing of the site needs (``crowd-model analyse`` hands this
+    function to the analysis, which reads the map's text from a result folder's metadata but
+    does not import the model)."""
+    kind = _parse_cached(text, name).kind
+    return {label: kind == code for code, label in KIND_NAMES.items()}
 
 
 @lru_cache(maxsize=16)

@@ -1,10 +1,11 @@
 """``crowd-model merge DIR... --out DIR``: join the shards of one sweep (``sweep --shard i/N``)
 into the files a single sweep writes.
 
-``outcomes.csv``, ``timeseries.csv`` (and their Parquet copies, when the shards made them)
-and ``design.csv`` come out byte for byte as one uninterrupted sweep writes them: each run's
-lines are the bytes its worker made, and the rows are put in (design point, replicate)
-order as :meth:`ResultStore.finalize` does. ``metadata.json`` is the shards' own, with
+``outcomes.csv``, ``timeseries.csv``, ``events.csv`` (when the sweep keeps events),
+``checksums.csv`` (and the Parquet copies, when the shards made them) and ``design.csv``
+come out byte for byte as one uninterrupted sweep writes them: each run's lines are the
+bytes its worker made, and the rows are put in (design point, replicate) order as
+:meth:`ResultStore.finalize` does. ``metadata.json`` is the shards' own, with
 ``shard`` dropped, ``runs_ok`` and ``runs_failed`` added up, the shards' ``sessions`` one
 after the other, ``started``/``finished`` the first start and the last finish, and
 ``merged_from`` listing the shard folders.
@@ -20,7 +21,7 @@ from crowd_model.errors import InputError
 
 from crowd_model.files import FolderLock, prepare_out_dir, write_atomic, write_json_atomic
 
-from crowd_model.experiments.storage import CHECKSUMS, OUTCOMES, TIMESERIES, ResultStore, _complete_lines
+from crowd_model.experiments.storage import CHECKSUMS, EVENTS, OUTCOMES, TIMESERIES, ResultStore, _complete_lines
 
 METADATA, DESIGN = "metadata.json", "design.csv"
 
@@ -53,16 +54,19 @@ def merge_shards(directories: list[str | Path], out_dir: str | Path) -> dict:
 
 def _merge(shards: list[tuple[Path, dict]], out: Path, design: bytes) -> dict:
     first_dir, first = shards[0]
-    if any((out / name).exists() for name in (OUTCOMES, TIMESERIES, CHECKSUMS)):
+    if any((out / name).exists() for name in (OUTCOMES, TIMESERIES, CHECKSUMS, EVENTS)):
         raise InputError(f"{out} already holds sweep results; choose another --out")
-    files = (OUTCOMES, TIMESERIES, CHECKSUMS)
+    events = bool(first.get("record", {}).get("events"))
+    files = (OUTCOMES, TIMESERIES, CHECKSUMS) + ((EVENTS,) if events else ())
     headers = {name: _header(first_dir / name) for name in files}
     bodies = {name: [] for name in files}
     keys = []
     for path, _ in shards:
         for name in files:
             lines = _complete_lines(path / name)
-            if not lines or lines[0] != headers[name]:
+            if not lines:
+                raise InputError(f"{path}/{name} is missing or empty")
+            if lines[0] != headers[name]:
                 raise InputError(f"{path}/{name} has other columns than {first_dir}/{name}")
             bodies[name] += lines[1:]
     for row in csv.DictReader(bodies[OUTCOMES], fieldnames=next(csv.reader([headers[OUTCOMES]]))):
@@ -75,7 +79,7 @@ def _merge(shards: list[tuple[Path, dict]], out: Path, design: bytes) -> dict:
     write_atomic(out / DESIGN, design.decode("utf-8"))
     for name in files:
         write_atomic(out / name, headers[name] + "".join(bodies[name]))
-    ResultStore(out, [], []).finalize(order, parquet=first.get("format") == "parquet")
+    ResultStore(out, [], [], [] if events else None).finalize(order, parquet=first.get("format") == "parquet")
 
     merged = {k: v for k, v in first.items() if k != "shard"}
     sessions = [s for _, meta in sorted(shards, key=lambda s: s[1]["shard"]["index"]) for s in meta["sessions"]]
@@ -105,5 +109,8 @@ def _read_shard(path: Path) -> tuple[Path, dict]:
 
 
 def _header(path: Path) -> str:
-    with open(path, encoding="utf-8") as fh:
-        return fh.readline()
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return fh.readline()
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None

@@ -40,6 +40,7 @@ class RunTask:
     stop_when: str | None
     stop_after: int
     outcome_columns: tuple[str, ...]
+    events: bool = False  # keep the run's events ([record] events)
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,8 @@ class Plan:
         """Changes whenever anything that decides the result files changes."""
         e = self.experiment
         what = [self.canonical_ids, list(e.metrics), e.every, e.stop_when, e.stop_after, list(e.outcome_columns)]
+        if e.events:  # only then, so that the folders of sweeps without events keep their fingerprint
+            what.append("events")
         return hashlib.sha256(json.dumps(what).encode()).hexdigest()
 
 
@@ -73,6 +76,9 @@ def make_plan(experiment: Experiment) -> Plan:
         except InputError as exc:
             shown = ", ".join(f"{k}={v}" for k, v in values.items())
             raise InputError(f"{experiment.origin}: design point {row.point} ({shown}): {exc}") from None
+        if experiment.events and parameters.site == "none":
+            raise InputError(f"{experiment.origin}: design point {row.point} runs on the open grid (site = 'none'), "
+                             "where no events are recorded; [record] events = true needs a site at every point")
         tasks_by_point.append([
             RunTask(
                 run_id=run_id(experiment.scenario, parameters, int(seeds[row.point, r]), experiment.steps),
@@ -88,6 +94,7 @@ def make_plan(experiment: Experiment) -> Plan:
                 stop_when=experiment.stop_when,
                 stop_after=experiment.stop_after,
                 outcome_columns=experiment.outcome_columns,
+                events=experiment.events,
             )
             for r in range(experiment.replications)
         ])

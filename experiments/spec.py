@@ -23,6 +23,7 @@ The form (DESIGN.md's contract, plus ``[record]`` and ``[stop]``)::
     [record]                    # per-step metrics to keep, and every how many steps
     metrics = ["active", "arrested"]
     every = 1
+    events = true               # also keep every run's events (events.csv; site scenarios only)
     [stop]                      # end a run early once this holds (not before step `after`)
     when = "active == 0"
     after = 50
@@ -97,6 +98,7 @@ class Experiment:
     outcome_columns: tuple[str, ...]
     source: dict
     levels: int | None = None  # morris designs: grid levels per parameter
+    events: bool = False  # [record] events: keep each run's events in events.csv
 
     @property
     def varied_names(self) -> list[str]:
@@ -155,7 +157,7 @@ def parse_experiment(data: dict, name: str, base_dir: Path = Path("."), origin: 
     _check_size(data, limits, design, n, vary, base, steps, replications, record)
 
     columns, outcome_columns = _probe(base, scenario.name)
-    _only_keys("[record]", record, {"metrics", "every"})
+    _only_keys("[record]", record, {"metrics", "every", "events"})
     metrics = record.get("metrics", columns)
     if not isinstance(metrics, list) or not metrics or not all(isinstance(m, str) for m in metrics):
         raise InputError("[record] metrics must be a non-empty list of metric names")
@@ -163,6 +165,7 @@ def parse_experiment(data: dict, name: str, base_dir: Path = Path("."), origin: 
     if bad:
         raise InputError(f"[record] metrics {bad} are not recorded by the model; metrics: {', '.join(columns)}")
     every = _count("[record] every", record.get("every", 1), minimum=1)
+    events = _record_events(record.get("events", False), base, vary)
 
     stop = _table(data, "stop")
     _only_keys("[stop]", stop, {"when", "after"})
@@ -192,7 +195,19 @@ def parse_experiment(data: dict, name: str, base_dir: Path = Path("."), origin: 
         outcome_columns=tuple(outcome_columns),
         source=data,
         levels=levels,
+        events=events,
     )
+
+
+def _record_events(value, base: Parameters, vary: tuple[Varied, ...]) -> bool:
+    """``[record] events``: a switch, and only for runs at a site (the open grid of Epstein's
+    model records no events). A varied ``site`` is checked per design point by the plan."""
+    if not isinstance(value, bool):
+        raise InputError(f"[record] events must be true or false, got {value!r}")
+    if value and base.site == "none" and "site" not in {v.name for v in vary}:
+        raise InputError("[record] events = true needs a site (events are recorded only at a site, "
+                         "such as the kpu-riot scenarios'); this experiment runs on the open grid (site = 'none')")
+    return value
 
 
 def _check_size(data: dict, overrides: dict | None, design: str, n: int | None, vary: tuple[Varied, ...],

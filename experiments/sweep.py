@@ -14,7 +14,7 @@ from crowd_model.errors import InputError
 from crowd_model.files import FolderLock, prepare_out_dir, write_atomic, write_json_atomic
 from crowd_model.runner import git_commit, git_dirty, site_records, versions
 
-from crowd_model.experiments.worker import OK, execute, failure, outcome_header, timeseries_header
+from crowd_model.experiments.worker import OK, events_header, execute, failure, outcome_header, timeseries_header
 from crowd_model.experiments.plan import Plan, make_plan
 from crowd_model.experiments.spec import Experiment
 from crowd_model.experiments.storage import ResultStore
@@ -65,7 +65,8 @@ def _sweep(plan: Plan, out: Path, executor: Executor, in_flight: int, resume: bo
            executor_label: str, shard: tuple[int, int] | None) -> SweepSummary:
     experiment = plan.experiment
     tasks = shard_tasks(plan, shard)
-    store = ResultStore(out, outcome_header(experiment), timeseries_header(experiment))
+    store = ResultStore(out, outcome_header(experiment), timeseries_header(experiment),
+                        events_header() if experiment.events else None)
     meta_path = out / METADATA
     sessions = []
     if store.holds_results() and not resume:
@@ -206,7 +207,7 @@ def _metadata(plan: Plan, fmt: str) -> dict:
         "root_seed": e.seed,
         "steps": e.steps,
         "base_parameters": e.base.to_dict(),
-        "record": {"metrics": list(e.metrics), "every": e.every},
+        "record": {"metrics": list(e.metrics), "every": e.every, "events": e.events},
         "stop": {"when": e.stop_when, "after": e.stop_after},
         "outcome_columns": list(e.outcome_columns),
         "format": fmt,

@@ -12,6 +12,7 @@ import io
 import time
 from dataclasses import dataclass
 
+from crowd_model.events import EVENT_COLUMNS
 from crowd_model.runner import simulate
 
 from crowd_model.experiments.condition import Condition
@@ -29,6 +30,7 @@ class RunRecord:
     outcome_line: str
     timeseries_lines: str
     seconds: float = 0.0
+    events_lines: str = ""  # [record] events: the run's events, each line led by its run id
 
 
 def outcome_header(experiment: Experiment) -> list[str]:
@@ -38,6 +40,11 @@ def outcome_header(experiment: Experiment) -> list[str]:
 
 def timeseries_header(experiment: Experiment) -> list[str]:
     return ["run_id", "step", *experiment.metrics]
+
+
+def events_header() -> list[str]:
+    """The columns of a sweep's ``events.csv``: ``run_id`` and ``crowd-model run``'s event columns."""
+    return ["run_id", *EVENT_COLUMNS]
 
 
 def csv_lines(rows) -> str:
@@ -61,9 +68,14 @@ def execute(task: RunTask) -> RunRecord:
         ts = ts[ts["step"] % task.every == 0]
         columns = [ts["step"].tolist()] + [ts[m].tolist() for m in task.metrics]
         ts_lines = csv_lines([task.run_id, *values] for values in zip(*columns))
+        ev_lines = ""
+        if task.events:
+            if result.events is None:
+                raise RuntimeError("the run recorded no events (it has no site)")
+            ev_lines = csv_lines([task.run_id, *row] for row in result.events[list(EVENT_COLUMNS)].itertuples(index=False))
     except Exception as exc:  # a failed run is recorded, and the sweep goes on
         return failure(task, exc)
-    return _record(task, outcomes, ts_lines, OK, "", time.perf_counter() - started)
+    return _record(task, outcomes, ts_lines, OK, "", time.perf_counter() - started, ev_lines)
 
 
 def failure(task: RunTask, exc: BaseException) -> RunRecord:
@@ -72,9 +84,10 @@ def failure(task: RunTask, exc: BaseException) -> RunRecord:
     return _record(task, [None] * len(task.outcome_columns), "", FAILED, message)
 
 
-def _record(task: RunTask, outcomes: list, ts_lines: str, status: str, error: str, seconds: float = 0.0) -> RunRecord:
+def _record(task: RunTask, outcomes: list, ts_lines: str, status: str, error: str, seconds: float = 0.0,
+            ev_lines: str = "") -> RunRecord:
     line = csv_lines([[task.run_id, task.point, task.replicate, task.seed, *task.varied, *outcomes, status, error]])
-    return RunRecord(task.run_id, status, error, line, ts_lines, seconds)
+    return RunRecord(task.run_id, status, error, line, ts_lines, seconds, ev_lines)
 
 
 def _stop(task: RunTask):

@@ -18,6 +18,7 @@ import pytest
 
 from crowd_model import cli
 
+from small_site import riot_sweep_file
 from test_sweeps import experiment_file, reference, same_files, sweep  # noqa: F401  (reference: a fixture)
 
 BIN = Path(sys.executable).parent
@@ -114,6 +115,38 @@ def test_shards_merged_equal_the_single_sweep(reference, tmp_path, capsys, fmt):
         assert cli.main(["sweep", str(spec), "--out", str(merged), "--workers", "1", "--no-progress", "--resume"]) == 0
         assert "18 already done" in capsys.readouterr().out
         same_files(serial, merged)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_shards_of_a_sweep_that_keeps_events_merge_into_its_files(tmp_path, capsys, fmt):
+    spec = riot_sweep_file(tmp_path, steps=20, replications=3)
+    single = tmp_path / "single"
+    sweep(spec, single, fmt=fmt)
+    shards = []
+    for i in (1, 2):
+        out = tmp_path / f"shard{i}"
+        args = ["sweep", str(spec), "--out", str(out), "--workers", "1", "--no-progress", "--shard", f"{i}/2"]
+        assert cli.main(args + ["--format", fmt]) == 0
+        shards.append(out)
+    capsys.readouterr()
+    merged = tmp_path / "merged"
+    assert cli.main(["merge", *map(str, shards), "--out", str(merged)]) == 0
+    assert "merged 2 shards: 6 of 6 runs ok, 0 failed" in capsys.readouterr().out
+    names = ("outcomes.csv", "timeseries.csv", "events.csv", "checksums.csv", "design.csv")
+    same_files(single, merged, names)
+    assert len(set(pd.read_csv(merged / "events.csv")["run_id"])) == 6
+    if fmt == "parquet":
+        same_files(single, merged, names=("events.parquet",))
+        pd.testing.assert_frame_equal(pd.read_parquet(merged / "events.parquet"),
+                                      pd.read_csv(merged / "events.csv"))
+    else:
+        assert cli.main(["sweep", str(spec), "--out", str(merged), "--workers", "1", "--no-progress", "--resume"]) == 0
+        assert "6 already done" in capsys.readouterr().out
+        same_files(single, merged, names)
+    (shards[1] / "events.csv").unlink()
+    assert cli.main(["merge", *map(str, shards), "--out", str(tmp_path / "m2")]) == 2
+    err = capsys.readouterr().err
+    assert f"{shards[1]}/events.csv is missing" in err and err.count("\n") == 1, err
 
 
 def test_merge_refuses_incomplete_or_foreign_shards(reference, tmp_path, capsys):  # noqa: F811

@@ -18,7 +18,7 @@ from crowd_model.errors import InputError
 from crowd_model.experiments.plan import make_plan
 from crowd_model.experiments.spec import load_experiment
 from crowd_model.files import LOCK_NAME, FolderLock
-from small_site import SITE, SITE_SETS
+from small_site import SITE, SITE_SETS, riot_sweep_file
 from test_sweeps import experiment_file, same_files, sweep
 
 FILES = ("outcomes.csv", "timeseries.csv", "checksums.csv", "design.csv")
@@ -83,6 +83,61 @@ def test_resume_runs_again_every_run_not_stored_whole(straight, tmp_path, damage
     summary = resume(spec, out)
     assert summary.resumed == kept and summary.ok == 9
     same_files(ref, out, FILES)
+
+
+@pytest.fixture(scope="module")
+def straight_events(tmp_path_factory):
+    """An uninterrupted sweep that keeps events (kpu-riot on the small site, 2 points x 2)."""
+    tmp = tmp_path_factory.mktemp("straight_events")
+    spec = riot_sweep_file(tmp, steps=20)
+    summary = sweep(spec, tmp / "out")
+    assert summary.ok == summary.runs == 4
+    return spec, tmp / "out"
+
+
+def tear_events(cut: int):
+    def damage(out: Path) -> None:
+        data = (out / "events.csv").read_bytes()
+        (out / "events.csv").write_bytes(data[:-cut])
+
+    return damage
+
+
+def drop_and_edit_events(out: Path) -> None:
+    """Delete an event of the first run and change the unit of one of the third's."""
+    lines = (out / "events.csv").read_text().splitlines(keepends=True)
+    runs = list(dict.fromkeys(line.split(",", 1)[0] for line in lines[1:]))
+    del lines[2]
+    third = next(i for i, line in enumerate(lines) if line.startswith(runs[2] + ",") and ",police," in line)
+    lines[third] = lines[third].replace(",police,", ",tni,")
+    (out / "events.csv").write_text("".join(lines))
+
+
+def lose_a_last_event(out: Path) -> None:
+    """A run's last event gone while its other files are whole (a write cut at a line's end)."""
+    lines = (out / "events.csv").read_text().splitlines(keepends=True)
+    (out / "events.csv").write_text("".join(lines[:-1]))
+
+
+@pytest.mark.parametrize("damage, kept", [
+    (lambda out: (out / "events.csv").unlink(), 0),
+    (tear_events(1), 3),
+    (tear_events(30), 3),
+    (lose_a_last_event, 3),
+    (drop_and_edit_events, 2),
+    (lambda out: (out / "checksums.csv").unlink(), 0),
+], ids=["deleted", "torn-1", "torn-30", "last-event-lost", "row-dropped-and-edited", "checksums-deleted"])
+def test_resume_runs_again_every_run_whose_events_are_not_stored_whole(straight_events, tmp_path, damage, kept):
+    spec, ref = straight_events
+    out = tmp_path / "out"
+    out.mkdir()
+    names = FILES + ("events.csv",)
+    for name in names + ("metadata.json",):
+        (out / name).write_bytes((ref / name).read_bytes())
+    damage(out)
+    summary = resume(spec, out)
+    assert summary.resumed == kept and summary.ok == 4
+    same_files(ref, out, names)
 
 
 def test_a_second_writer_is_refused_in_one_line(straight, tmp_path, capsys):
