@@ -201,14 +201,13 @@ class CrowdModel(mesa.Model):
         present = np.flatnonzero(world.state[:n_civ] != world_.ARRIVING)
         chosen = assembly[self.rng.choice(len(assembly), size=len(present), replace=False)].reshape(-1, 2)
         world_.place_many(packed, present, chosen[:, 0], chosen[:, 1])
-        n_posts = riot.cordon_posts(packed, p.cordon_depth, 0, world.posts)
+        n_posts = riot.assign_posts(packed, p.cordon_depth, 0, world.response[world_.RESPONSE_LINE_UNIT])
         if len(units) > n_posts:
             raise InputError(
                 f"{len(units)} officers do not fit site {site.name}: it has {n_posts} posts "
                 f"and yard cells at cordon_depth {p.cordon_depth}"
             )
         officers = n_civ + np.arange(len(units))
-        riot.assign_posts(packed, p.cordon_depth, 0, world.response[world_.RESPONSE_LINE_UNIT])
         world_.place_many(packed, officers, world.post_x[officers], world.post_y[officers])
         return world
 
@@ -391,7 +390,6 @@ def _site_arrays(site: Site, p: Parameters) -> dict[str, np.ndarray]:
         "exit_distance": site.distance_to(site_codes.EXIT),
         "cordon_rows": np.array(rows, np.int32).reshape(len(rows), len(front), 2),
         "reserve_posts": yard[np.argsort(np.abs(yard - gate).sum(axis=1), kind="stable")],
-        "posts": np.zeros((p.cordon_depth * len(front) + len(yard), 2), np.int32),
         "entries": _entries(site),
         "cannon_x": cannons[:, 0],
         "cannon_y": cannons[:, 1],

@@ -360,7 +360,7 @@ class Parameters:
         0.1, low=0.0, high=1.0, group="behaviour",
         help="Share of fear lost each step.", kernel=True)
     spray_fear: float = parameter(
-        0.5, low=0.0, high=10.0, group="behaviour",
+        1.0, low=0.0, high=10.0, group="behaviour",
         help="Fear added by a water-cannon hit.", kernel=True)
     arrest_fear: float = parameter(
         0.05, low=0.0, high=10.0, group="behaviour",

@@ -31,7 +31,8 @@ from crowd_model.world import (
     RESPONSE_STAGE, RESPONSE_STEP, RESPONSE_VIOLENT_SEEN, SUPPORTER, TALLY_BREACHED, TALLY_DAMAGE,
     TALLY_INJURED_OFFICERS, TALLY_INJURIES_CIVILIANS, TALLY_INJURIES_SECURITY,
     TALLY_PROVOCATEURS_ARRESTED, TALLY_TEAR_GAS, VIOLENT, arrest, census, count_in_disc, disc,
-    ARRIVING, RESPONSE_NEXT_ENTRY, arrive, evacuate, free_civilian_in, move, moore, randint, record, serve_jail_terms, set_state, swap,
+    ARRIVING, RESPONSE_NEXT_ENTRY, arrive, evacuate, free_civilian_in, move, moore, randint, record,
+    serve_jail_terms, set_state, swap,
     take_off_grid,
 )
 
@@ -607,39 +608,6 @@ def officer_step(world, p, rng, i):
 
 
 # --- the line and the water cannons -------------------------------------------------------
-
-
-@njit(cache=True)
-def cordon_posts(world, depth_rows, advance, posts):
-    """Officer posts, best first, into ``posts``; returns how many: the cordon front line and
-    ``depth_rows - 1`` rows behind it toward the gate, central posts first, then the yard by
-    the gate as reserve. ``advance`` moves the whole line that many cells toward the crowd.
-    A row's cells, central first, are ``world.cordon_rows[shift + advance_max]`` (shift =
-    depth - advance)."""
-    w, h = world.cell_head.shape
-    taken = world.taken
-    for x in range(w):
-        for y in range(h):
-            taken[x, y] = False
-    rows = world.cordon_rows
-    advance_max = rows.shape[0] - depth_rows
-    n = 0
-    for depth in range(depth_rows):
-        row = depth - advance + advance_max
-        for k in range(rows.shape[1]):
-            x, y = rows[row, k, 0], rows[row, k, 1]
-            if 0 <= x < w and 0 <= y < h and world.officer_ok[x, y] and not taken[x, y]:
-                posts[n, 0], posts[n, 1] = x, y
-                taken[x, y] = True
-                n += 1
-    reserve = world.reserve_posts
-    for k in range(reserve.shape[0]):
-        x, y = reserve[k, 0], reserve[k, 1]
-        if not taken[x, y]:
-            posts[n, 0], posts[n, 1] = x, y
-            taken[x, y] = True
-            n += 1
-    return n
 
 
 @njit(cache=True)

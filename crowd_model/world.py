@@ -137,7 +137,6 @@ OTHER_ARRAYS = (
     ("line", np.int64, 1, "the cordon's state, LINE_*"),
     ("cordon_rows", np.int32, 3, "rows of cordon posts, central first, by shift toward the gate"),
     ("reserve_posts", np.int32, 2, "yard cells, nearest the gate first"),
-    ("posts", np.int32, 2, "buffer for the posts of the line"),
     ("entries", np.int32, 2, "street cells where the march arrives"),
     ("cannon_x", np.int32, 1, "water-cannon trucks"),
     ("cannon_y", np.int32, 1, ""),
