@@ -35,6 +35,7 @@ CELL_CATEGORIES = (
     "facility_damaged",
     "exit",
     "cordon_line",
+    "aid_post",
 )
 # Colour of each category (its legend text is in the app's catalogues, locales/*.toml): dark,
 # saturated security units and site features on a near-white ground, warm colours for an
@@ -65,6 +66,7 @@ CATEGORY_COLOURS: dict[str, str] = {
     "facility_damaged": "#3e2000",
     "exit": "#00a651",
     "cordon_line": "#90a4ae",
+    "aid_post": "#f48fb1",
 }
 PALETTE = np.array(
     [[int(CATEGORY_COLOURS[c][i : i + 2], 16) for i in (1, 3, 5)] for c in CELL_CATEGORIES], dtype=np.uint8
@@ -94,6 +96,7 @@ GAS_SHOWN = 0.05  # tear-gas concentration from which a cell is drawn as gas
 _SITE_CATEGORIES = (
     (site_codes.OFFICE, "office"), (site_codes.FENCE, "fence"), (site_codes.GATE, "gate"),
     (site_codes.FACILITY, "facility"), (site_codes.EXIT, "exit"), (site_codes.CORDON, "cordon_line"),
+    (site_codes.AID_POST, "aid_post"),
 )
 
 

@@ -8,6 +8,7 @@ A site is a text file, one character per cell, top row first (y = 0 is the offic
     #  fence (damageable)     G  gate (damageable; the crowd breaches it at zero hit points)
     F  facility: lamp post, guard post, parked vehicle (damageable)
     W  water-cannon truck position
+    P  aid post (first aid; where the injured are carried)
 
 Presets live in ``crowd_model/presets/sites``; the ``site`` parameter takes a preset name
 or a path, or the key :func:`add_site` gave a map held in memory (the app's uploads). A map
@@ -33,12 +34,13 @@ from crowd_model.errors import InputError
 from crowd_model.files import check_file, read_text_file
 from crowd_model.limits import MAX_SITE_BYTES
 
-STREET, ASSEMBLY, EXIT, CORDON, OFFICE, YARD, FENCE, GATE, FACILITY, CANNON = range(10)
+STREET, ASSEMBLY, EXIT, CORDON, OFFICE, YARD, FENCE, GATE, FACILITY, CANNON, AID_POST = range(11)
 SYMBOLS = {".": STREET, "A": ASSEMBLY, "E": EXIT, "C": CORDON, "O": OFFICE, "S": YARD,
-           "#": FENCE, "G": GATE, "F": FACILITY, "W": CANNON}
+           "#": FENCE, "G": GATE, "F": FACILITY, "W": CANNON, "P": AID_POST}
 # What each kind of cell is called outside the model (the layers of :func:`site_layers`).
 KIND_NAMES = {STREET: "street", ASSEMBLY: "assembly", EXIT: "exit", CORDON: "cordon", OFFICE: "office",
-              YARD: "yard", FENCE: "fence", GATE: "gate", FACILITY: "facility", CANNON: "water_cannon"}
+              YARD: "yard", FENCE: "fence", GATE: "gate", FACILITY: "facility", CANNON: "water_cannon",
+              AID_POST: "aid_post"}
 DAMAGEABLE = (FENCE, GATE, FACILITY)
 CIVILIAN_WALKABLE = (STREET, ASSEMBLY, EXIT, CORDON)
 
