@@ -104,12 +104,14 @@ def tear_events(cut: int):
 
 
 def drop_and_edit_events(out: Path) -> None:
-    """Delete an event of the first run and change the unit of one of the third's."""
+    """Delete an event of the first run and change the unit (column 6) of one of the third's."""
     lines = (out / "events.csv").read_text().splitlines(keepends=True)
     runs = list(dict.fromkeys(line.split(",", 1)[0] for line in lines[1:]))
     del lines[2]
-    third = next(i for i, line in enumerate(lines) if line.startswith(runs[2] + ",") and ",police," in line)
-    lines[third] = lines[third].replace(",police,", ",tni,")
+    third = next(i for i, line in enumerate(lines) if line.startswith(runs[2] + ",") and line.split(",")[5])
+    fields = lines[third].split(",")
+    fields[5] = "tni" if fields[5] != "tni" else "linmas"
+    lines[third] = ",".join(fields)
     (out / "events.csv").write_text("".join(lines))
 
 
