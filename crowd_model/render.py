@@ -203,6 +203,8 @@ NO_MARKS = Marks(np.zeros((0, 5), np.int32), np.zeros((0, 2), np.int32))
 def step_rows(world) -> np.ndarray:
     """The raw event rows the world recorded in its last step (codes, not names)."""
     n = min(int(world.response[RESPONSE_EVENTS]), world.events.shape[0]) if world.response.shape[0] else 0
+    if n == 0:  # none (a world without a site has no event buffer at all)
+        return np.zeros((0, len(ev.EVENT_COLUMNS)), np.int64)
     return world.events[:n].copy()
 
 

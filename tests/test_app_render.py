@@ -137,3 +137,14 @@ def test_step_marks_take_the_stones_and_arrests_of_the_step_just_run(stepped):
     assert len(marks.arrests) == (rows[:, 1] == ev.ARREST).sum()
     gas = marks.gas_field()
     assert gas is None or gas.shape == model.world.gas.shape
+
+
+def test_a_world_without_a_site_has_no_events_and_no_marks(small_epstein):
+    from crowd_model.model import CrowdModel
+
+    model = CrowdModel(small_epstein, rng=1)
+    model.step()
+    rows = step_rows(model.world)
+    assert rows.shape == (0, 7)
+    marks = step_marks(model.world, rows)
+    assert len(marks.stones) == len(marks.arrests) == 0 and marks.gas_field() is None
