@@ -29,7 +29,7 @@ from crowd_model.model import MINUTES_PER_STEP
 from crowd_model.world import SITUATION_NAMES
 
 CLOCK_START = 12 * 60  # the clock at step 0, in minutes after midnight: 12:00
-LOG_LINES = 150  # the log shows at most this many lines (the latest)
+LOG_LINES = 60  # the log shows at most this many lines (the latest): about two screens of the panel
 SITUATION_COLOURS = {"green": "#2e7d32", "yellow": "#f9a825", "red": "#c62828"}
 MARKER_COLOUR = "#455a64"
 

@@ -11,6 +11,7 @@ labels (the office, gate, street, exits, aid post, vehicles) in the caller's lan
 
 from __future__ import annotations
 
+import struct
 import zlib
 from dataclasses import dataclass
 from functools import lru_cache
@@ -352,3 +353,23 @@ def scene(codes: np.ndarray, earlier: list[np.ndarray] = (), marks: list[Marks] 
             y = int(min(max(0, cy - th / 2), image.height - th))
             image.paste(tile, (x, y), tile)
     return np.asarray(image)
+
+
+def png_bytes(rgb: np.ndarray, level: int = 1) -> bytes:
+    """A PNG file of an RGB picture (rows, columns, 3; uint8), written here rather than by
+    Pillow: every row is filtered as "Up" (its difference from the row above, which is zero
+    for most rows of a picture of square cells) and deflated fast. For the live view's 600×360
+    map this takes about a third of Pillow's time, for a file of about the same size."""
+    h, w, _ = rgb.shape
+    rows = np.ascontiguousarray(rgb, np.uint8).reshape(h, w * 3)
+    raw = np.empty((h, w * 3 + 1), np.uint8)
+    raw[:, 0] = 2  # the Up filter
+    raw[0, 1:] = rows[0]
+    np.subtract(rows[1:], rows[:-1], out=raw[1:, 1:])
+
+    def chunk(tag: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data))
+
+    header = struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)  # 8-bit RGB, no interlace
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw.tobytes(), level))
+            + chunk(b"IEND", b""))

@@ -148,3 +148,15 @@ def test_a_world_without_a_site_has_no_events_and_no_marks(small_epstein):
     assert rows.shape == (0, 7)
     marks = step_marks(model.world, rows)
     assert len(marks.stones) == len(marks.arrests) == 0 and marks.gas_field() is None
+
+
+def test_the_fast_png_decodes_to_the_same_picture():
+    import io
+
+    from PIL import Image
+
+    rng = np.random.default_rng(1)
+    codes = rng.integers(0, len(CELL_CATEGORIES), (23, 11)).astype(np.uint8)
+    for rgb in (render.picture(codes, 200), rng.integers(0, 256, (7, 5, 3)).astype(np.uint8)):
+        back = np.asarray(Image.open(io.BytesIO(render.png_bytes(rgb))).convert("RGB"))
+        assert back.shape == rgb.shape and (back == rgb).all()
