@@ -126,16 +126,20 @@ def save_as_image(lang: str = app_text.DEFAULT_LANGUAGE) -> dict:
 
 def mark_lines(markers, lang: str, first: int = 0) -> dict:
     """ECharts' markLine of the important events: a dashed vertical line at each marker's step
-    (``(step, label, colour)``), labelled at its top."""
+    (``(step, label, colour)``), labelled at its top; the markers of one step share a line (in
+    the first one's colour) and a label."""
+    by_step: dict[int, tuple[list[str], str]] = {}
+    for step, label, colour in markers:
+        if step >= first:
+            by_step.setdefault(step, ([], colour))[0].append(str(shown(label, lang)))
     return {
         "symbol": "none",
         "silent": True,
         "animation": False,
         "data": [
             {"xAxis": step - first, "lineStyle": {"color": colour, "type": "dashed", "width": 1},
-             "label": {"formatter": str(shown(label, lang)), "color": colour, "position": "insideEndTop",
-                       "fontSize": 10}}
-            for step, label, colour in markers if step >= first
+             "label": {"formatter": " · ".join(labels), "color": colour, "position": "insideEndTop", "fontSize": 10}}
+            for step, (labels, colour) in by_step.items()
         ],
     }
 

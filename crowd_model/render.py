@@ -336,7 +336,7 @@ def scene(codes: np.ndarray, earlier: list[np.ndarray] = (), marks: list[Marks] 
             cx, cy = px(x, y)
             draw.rectangle([cx - 1.5 * scale, cy - scale, cx + 1.5 * scale, cy + scale], fill=colour,
                            outline="#ffffff", width=1)
-            vehicles.append((name, cx, cy + 1.5 * scale))
+            vehicles.append((name, cx, cy - 1.6 * scale))  # above: the gate's label is below the trucks
     if labels:
         size = max(10, min(16, 2 * scale))
         placed = []
