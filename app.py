@@ -1254,7 +1254,7 @@ LIVE_CSS = """
 .crowd-presenter img.crowd-grid, .crowd-presenter img.crowd-grid-b {
   width: 100% !important; height: 100% !important; object-fit: contain; image-rendering: pixelated; }
 .crowd-presenter .crowd-overlay { position: absolute; top: 8px; left: 8px; background: rgba(255,255,255,0.82);
-  border-radius: 6px; padding: 4px; pointer-events: none; }
+  border-radius: 6px; padding: 4px; pointer-events: none; z-index: 5; }
 .crowd-presenter .crowd-overlay-legend { position: fixed; bottom: 12px; right: 12px; z-index: 2001;
   background: rgba(255,255,255,0.82); border-radius: 6px; padding: 4px; pointer-events: none; }
 .crowd-presenter .crowd-legend { column-count: 2; font-size: 13px; }

@@ -569,6 +569,16 @@ def test_presenter_mode_fills_the_window_and_hides_the_controls(page):
     box = page.eval_on_selector(".crowd-presenter img.crowd-grid", "e => e.getBoundingClientRect().height")
     assert box > 800  # of the 1100-pixel window
     assert page.locator(".crowd-presenter .crowd-overlay .crowd-counts").count() == 1
+    on_top = """sel => { const el = document.querySelector(sel);
+        el.closest('.crowd-overlay, .crowd-overlay-log').style.pointerEvents = 'auto';  // hit-testable
+        const r = el.getBoundingClientRect();
+        const hit = document.elementFromPoint(r.x + r.width / 2, r.y + r.height / 2);
+        el.closest('.crowd-overlay, .crowd-overlay-log').style.pointerEvents = '';
+        return !!hit && !!hit.closest(sel); }"""
+    for overlaid in (".crowd-presenter .crowd-banner", ".crowd-presenter .crowd-counts",
+                     ".crowd-presenter .crowd-overlay-log"):  # over the map, not under it
+        assert page.evaluate(on_top, overlaid), overlaid
+    assert page.locator(".crowd-presenter button.crowd-fullscreen").count() == 1
     page.set_viewport_size({"width": 700, "height": 1000})  # narrow: still shown, numbers overlaid
     page.wait_for_timeout(500)
     assert page.eval_on_selector(".crowd-presenter img.crowd-grid", "e => e.getBoundingClientRect().width") <= 700
