@@ -118,11 +118,13 @@ _SITE_CATEGORIES = (
 
 
 @njit(cache=True)
-def paint_agents(world, out, detainees_on_grid):
+def paint_agents(world, out, detainees_on_grid, civilian_category, unit_category):
     """Write each agent's category into ``out[x, y]``: arrested under free civilians under
     officers (by unit) under the injured waiting for evacuation; provocateurs at large are
     marked as such. Detainees taken off the grid (at a site), the evacuated and civilians
-    who left are not drawn."""
+    who left are not drawn. ``civilian_category`` and ``unit_category`` give the category of
+    each state and unit: arguments, not globals, because numba freezes a global array into its
+    cached code, and these follow STATE_NAMES and UNIT_NAMES in another file."""
     for rank in range(4):
         for i in range(world.kind.shape[0]):
             if not world.alive[i]:
@@ -132,17 +134,17 @@ def paint_agents(world, out, detainees_on_grid):
                     out[world.x[i], world.y[i]] = _INJURED_CATEGORY
             elif world.kind[i] == OFFICER:
                 if rank == 2:
-                    out[world.x[i], world.y[i]] = _UNIT_CATEGORY[world.role[i]]
+                    out[world.x[i], world.y[i]] = unit_category[world.role[i]]
             elif world.state[i] == ARRESTED:
                 if rank == 0 and detainees_on_grid:
-                    out[world.x[i], world.y[i]] = _CIVILIAN_CATEGORY[ARRESTED]
+                    out[world.x[i], world.y[i]] = civilian_category[ARRESTED]
             elif world.state[i] != LEFT and rank == 1:
                 if world.role[i] == PROVOCATEUR:
                     out[world.x[i], world.y[i]] = _PROVOCATEUR_CATEGORY
                 elif world.role[i] == KORLAP:
                     out[world.x[i], world.y[i]] = _KORLAP_CATEGORY
                 else:
-                    out[world.x[i], world.y[i]] = _CIVILIAN_CATEGORY[world.state[i]]
+                    out[world.x[i], world.y[i]] = civilian_category[world.state[i]]
 
 
 def cell_categories(world, packed, full_hit_points: np.ndarray | None) -> np.ndarray:
@@ -157,7 +159,7 @@ def cell_categories(world, packed, full_hit_points: np.ndarray | None) -> np.nda
             out[kind == code] = _CATEGORY[name]
         damageable = np.isin(kind, site_codes.DAMAGEABLE)
         out[damageable & (world.hit_points < full_hit_points)] = _CATEGORY["facility_damaged"]
-    paint_agents(packed, out, not has_site)
+    paint_agents(packed, out, not has_site, _CIVILIAN_CATEGORY, _UNIT_CATEGORY)
     if has_site:
         out[(world.gas >= GAS_SHOWN) & (world.officers_here == 0) & (world.injured_here == 0)] = _CATEGORY["tear_gas"]
         out[world.spray & (world.officers_here == 0)] = _CATEGORY["spray"]

@@ -160,3 +160,30 @@ def test_the_fast_png_decodes_to_the_same_picture():
     for rgb in (render.picture(codes, 200), rng.integers(0, 256, (7, 5, 3)).astype(np.uint8)):
         back = np.asarray(Image.open(io.BytesIO(render.png_bytes(rgb))).convert("RGB"))
         assert back.shape == rgb.shape and (back == rgb).all()
+
+
+def test_the_picture_and_legend_follow_the_doctrine_units_when_unit_names_change():
+    """UNIT_NAMES is being split into the doctrine's units: render's categories, colours and
+    texts must follow it without an edit (checked in a fresh interpreter with the new names)."""
+    import subprocess
+    import sys
+    import textwrap
+
+    script = textwrap.dedent("""
+        import crowd_model.world as world
+        world.UNIT_NAMES = ("dalmas_awal", "dalmas_lanjut", "phh", "snatch_team", "tni", "linmas")
+        import numpy as np
+        import app_text
+        from crowd_model import render
+        units = [c for c in render.CELL_CATEGORIES if c in world.UNIT_NAMES]
+        assert units == list(world.UNIT_NAMES), units
+        colours = [render.CATEGORY_COLOURS[c] for c in render.CELL_CATEGORIES]
+        assert len(set(colours)) == len(colours)
+        for lang in app_text.LANGUAGES:
+            assert all(app_text.category(c, lang) for c in render.CELL_CATEGORIES)
+        assert render._UNIT_CATEGORY[2] == render.CELL_CATEGORIES.index("phh")
+        print("ok")
+    """)
+    root = __import__("pathlib").Path(__file__).resolve().parent.parent
+    done = subprocess.run([sys.executable, "-c", script], cwd=root, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]
