@@ -30,12 +30,17 @@ import solara
 import solara.widgets
 from PIL import Image
 
+import app_events
 import app_text
+from app_events import LOG_LINES, LogLine
 from app_text import LANGUAGES, say, shown
 from crowd_model.analysis.stats import CONFIDENCE, interval, numeric_metrics
 from crowd_model.errors import InputError
-from crowd_model.render import CATEGORY_COLOURS, CELL_CATEGORIES, PALETTE, PICTURE_PIXELS, picture
-from crowd_model.world import STATE_NAMES
+from crowd_model.events import event_records
+from crowd_model.render import (ARREST_COLOUR, ARREST_MARK_STEPS, CATEGORY_COLOURS, CELL_CATEGORIES, NO_MARKS, PALETTE,
+                                PICTURE_PIXELS, SPRAY_TRAIL, STONE_COLOUR, STONE_HIT_COLOUR, picture, png_bytes, scene,
+                                step_marks, step_rows)
+from crowd_model.world import SITUATION_NAMES, STATE_NAMES
 from crowd_model.animation import encode, frame as animation_frame
 from crowd_model.model import MINUTES_PER_STEP, CrowdModel
 from crowd_model.outcomes import run_outcomes
@@ -76,9 +81,20 @@ def default_scenario() -> str:
 
 def grid_png(codes: np.ndarray, pixels: int = GRID_PIXELS) -> bytes:
     """A PNG of a ``(width, height)`` category map (:func:`crowd_model.render.picture`)."""
-    out = io.BytesIO()
-    Image.fromarray(picture(codes, pixels)).save(out, format="png", compress_level=1)
-    return out.getvalue()
+    return png(picture(codes, pixels))
+
+
+def png(rgb: np.ndarray) -> bytes:
+    """A PNG of a picture, encoded fast (:func:`crowd_model.render.png_bytes`): one a frame."""
+    return png_bytes(rgb)
+
+
+MAP_LABELS = ("office", "gate", "street", "exit", "aid_post", "water_cannon", "command_vehicle")
+
+
+def map_labels(lang: str) -> dict[str, str]:
+    """The map's labels in ``lang`` (:func:`crowd_model.render.scene`)."""
+    return {name: t(f"map.{name}", lang) for name in MAP_LABELS}
 
 
 def latest_counts(model: CrowdModel) -> dict[str, Any]:
@@ -108,14 +124,36 @@ def save_as_image(lang: str = app_text.DEFAULT_LANGUAGE) -> dict:
     return {"right": 8, "feature": {"saveAsImage": {"title": t("chart.save_image", lang), "pixelRatio": 2}}}
 
 
+def mark_lines(markers, lang: str, first: int = 0) -> dict:
+    """ECharts' markLine of the important events: a dashed vertical line at each marker's step
+    (``(step, label, colour)``), labelled at its top; the markers of one step share a line (in
+    the first one's colour) and a label."""
+    by_step: dict[int, tuple[list[str], str]] = {}
+    for step, label, colour in markers:
+        if step >= first:
+            by_step.setdefault(step, ([], colour))[0].append(str(shown(label, lang)))
+    return {
+        "symbol": "none",
+        "silent": True,
+        "animation": False,
+        "data": [
+            {"xAxis": step - first, "lineStyle": {"color": colour, "type": "dashed", "width": 1},
+             "label": {"formatter": " · ".join(labels), "color": colour, "position": "insideEndTop", "fontSize": 10}}
+            for step, (labels, colour) in by_step.items()
+        ],
+    }
+
+
 def line_chart(title: str, series: dict[str, list], colours: dict[str, str] | None = None,
-               lang: str = app_text.DEFAULT_LANGUAGE, names: dict[str, str] | None = None, first: int = 0) -> dict:
+               lang: str = app_text.DEFAULT_LANGUAGE, names: dict[str, str] | None = None, first: int = 0,
+               markers=()) -> dict:
     """An ECharts option for a few lines over steps (from step ``first``), with animation off
-    (it is redrawn live); ``names`` gives each series' shown name (by default its key)."""
+    (it is redrawn live); ``names`` gives each series' shown name (by default its key);
+    ``markers`` (step, label, colour) are drawn as labelled vertical lines."""
     colours = colours or {}
     names = names or {}
     steps = len(next(iter(series.values()), []))
-    return {
+    option = {
         "animation": False,
         "title": {"text": title, "textStyle": {"fontSize": 14}},
         "tooltip": {"trigger": "axis"},
@@ -136,6 +174,9 @@ def line_chart(title: str, series: dict[str, list], colours: dict[str, str] | No
             for name, values in series.items()
         ],
     }
+    if markers and option["series"]:
+        option["series"][0]["markLine"] = mark_lines(markers, lang, first)
+    return option
 
 
 def chart_series(model: CrowdModel, upto: int | None = None) -> dict[str, list]:
@@ -161,18 +202,18 @@ def difference_chart(series: dict[str, list], first: int, lang: str = app_text.D
     return line_chart(t("compare.difference", lang), series, STATE_COLOURS, lang, names, first)
 
 
-def chart_options(data: dict[str, list], lang: str = app_text.DEFAULT_LANGUAGE) -> list[dict]:
-    """The live charts' ECharts options in ``lang``."""
+def chart_options(data: dict[str, list], lang: str = app_text.DEFAULT_LANGUAGE, markers=()) -> list[dict]:
+    """The live charts' ECharts options in ``lang``, the important events marked on each."""
     states = {s: data[s] for s in STATE_NAMES if s in data}
     extra = {c: data[c] for c in extra_chart_columns(data)}
     names = {c: app_text.metric_label(c, lang) for c in (*states, *extra)}
-    options = [line_chart(t("chart.civilians_by_state", lang), states, STATE_COLOURS, lang, names)]
+    options = [line_chart(t("chart.civilians_by_state", lang), states, STATE_COLOURS, lang, names, markers=markers)]
     if extra:
         words = [t(key, lang) for key, marker in (("chart.arrests", "arrest"), ("chart.injuries", "injur"),
                                                    ("chart.damage", "damage"))
                  if any(marker in c for c in extra)]
         title = ", ".join(words)
-        options.append(line_chart(title[:1].upper() + title[1:], extra, None, lang, names))
+        options.append(line_chart(title[:1].upper() + title[1:], extra, None, lang, names, markers=markers))
     return options
 
 
@@ -316,11 +357,14 @@ def build_parameters(scenario: Scenario, overrides: dict[str, Any]) -> Parameter
 
 @dataclass
 class Frame:
-    """What one drawn step shows: the grid image and the latest counts."""
+    """What one drawn step shows: the grid image, the counts, and the event log as of it
+    (the latest :data:`app_events.LOG_LINES` lines, newest first; ``omitted`` earlier ones)."""
 
     step: int
     png: bytes
     counts: dict[str, Any]
+    log: tuple[LogLine, ...] = ()
+    omitted: int = 0
 
 
 @dataclass
@@ -334,6 +378,7 @@ class Charts:
     first: int = 0  # the difference's first step (the branch's)
     outcomes_b: dict[str, Any] = field(default_factory=dict)
     head: int = 0  # the model's latest step (the scrub bar's end)
+    markers: tuple[tuple[int, Any, str], ...] = ()  # (step, label, colour) of the important events
 
 
 # The replay's memory (per model of a tab): a snapshot every SNAPSHOT_EVERY steps, at most
@@ -353,9 +398,13 @@ TACTICS = tuple(name for name in ("response_policy", "water_cannons", "pushback"
                                   "tear_gas", "negotiation") if name in SPECS)
 
 
+MAX_CHART_MARKERS = 40  # the latest important events marked on the charts
+
+
 class History:
-    """The steps one model has run, for the scrub bar and the exports: every step's map and
-    a snapshot every :attr:`interval` steps, within the bounds above."""
+    """The steps one model has run, for the scrub bar, the event log and the exports: every
+    step's map, marks (:class:`crowd_model.render.Marks`) and log lines, and a snapshot every
+    :attr:`interval` steps, within the bounds above."""
 
     def __init__(self):
         self.frames: dict[int, bytes] = {}
@@ -363,15 +412,32 @@ class History:
         self.snapshots: dict[int, Snapshot] = {}
         self.interval = SNAPSHOT_EVERY
         self.bytes = 0
+        self.marks: dict[int, Any] = {}
+        self.log: dict[int, list[LogLine]] = {}
+        self.shots: dict[int, int] = {}  # water-cannon shots up to each step
+        self.cell_kind: np.ndarray | None = None  # the site map (None: no site)
 
     def record(self, model: CrowdModel, codes: np.ndarray) -> None:
         step = int(model.time)
         self.shape = codes.shape
+        self.cell_kind = model.world.cell_kind if model.site is not None else None
         data = zlib.compress(codes.tobytes(), 1)
         self.bytes += len(data) - len(self.frames.get(step, b""))
         self.frames[step] = data
+        # what the step just run added: its marks and its log lines (the world's event buffer
+        # holds the rows of the step that led to ``step``, whose step column is ``step``)
+        rows = step_rows(model.world)
+        rows = rows[rows[:, 0] == step] if step > 0 else rows[:0]
+        records = event_records(rows)
+        before = self.shots.get(step - 1, 0)
+        self.shots[step] = before + app_events.water_cannon_shots(records)
+        self.log[step] = app_events.step_lines(records, step, before)
+        self.marks[step] = step_marks(model.world, rows)
         while self.bytes > MAX_FRAME_BYTES and len(self.frames) > 1:
-            self.bytes -= len(self.frames.pop(min(self.frames)))
+            first = min(self.frames)
+            self.bytes -= len(self.frames.pop(first))
+            for table in (self.marks, self.log, self.shots):
+                table.pop(first, None)
         # the first step recorded (a branch's) always has its snapshot: the rewinds start there
         if (step % self.interval == 0 or not self.snapshots) and step not in self.snapshots:
             previous = self.snapshots[max(self.snapshots)] if self.snapshots else None
@@ -388,6 +454,32 @@ class History:
     def codes(self, step: int) -> np.ndarray:
         return np.frombuffer(zlib.decompress(self.frames[step]), np.uint8).reshape(self.shape)
 
+    def picture(self, step: int, lang: str, codes: np.ndarray | None = None, pixels: int = GRID_PIXELS) -> np.ndarray:
+        """The map of ``step`` with the trails, marks and labels of :func:`crowd_model.render.scene`."""
+        codes = self.codes(step) if codes is None else codes
+        earlier = [self.codes(s) for s in range(step - 1, step - 1 - len(SPRAY_TRAIL), -1) if s in self.frames]
+        marks = [self.marks.get(s, NO_MARKS) for s in range(step, max(step - ARREST_MARK_STEPS, -1), -1)]
+        return scene(codes, earlier, marks, map_labels(lang) if self.cell_kind is not None else None,
+                     self.cell_kind, pixels)
+
+    def log_as_of(self, step: int) -> tuple[tuple[LogLine, ...], int]:
+        """The log lines up to ``step``, newest first: the latest :data:`LOG_LINES`, and how
+        many earlier ones are left out."""
+        out: list[LogLine] = []
+        omitted = 0
+        for s in sorted((k for k in self.log if k <= step), reverse=True):
+            lines = self.log[s]
+            room = LOG_LINES - len(out)
+            out.extend(lines[:room])
+            omitted += max(0, len(lines) - room)
+        return tuple(out), omitted
+
+    def markers(self, step: int) -> tuple[tuple[int, Any, str], ...]:
+        """The important events up to ``step`` for the charts: (step, short label, colour)."""
+        found = [(line.step, line.marker, line.colour) for s in sorted(k for k in self.log if k <= step)
+                 for line in self.log[s] if line.marker is not None]
+        return tuple(found[-MAX_CHART_MARKERS:])
+
     def rewind(self, model: CrowdModel, step: int) -> None:
         """Put ``model`` back to ``step`` (the nearest snapshot before it, then steps on) and
         forget the steps after it."""
@@ -396,6 +488,9 @@ class History:
             model.step()
         for later in [k for k in self.frames if k > step]:
             self.bytes -= len(self.frames.pop(later))
+        for table in (self.marks, self.log, self.shots):
+            for later in [k for k in table if k > step]:
+                table.pop(later)
         self.snapshots = {k: v for k, v in self.snapshots.items() if k <= step}
 
     def summary(self) -> dict:
@@ -437,6 +532,7 @@ class LiveSession:
         self.compare_changes = solara.reactive({})  # B's tactics: what differs from A
         self.compared = solara.reactive(None)  # (step B branched at, its changes) while comparing
         self.presenter = solara.reactive(False)
+        self.lang = app_text.DEFAULT_LANGUAGE  # the page's language, for the map's labels (set by the view)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._charted_at = 0.0
@@ -622,10 +718,12 @@ class LiveSession:
         """Show ``step`` as it was: its maps, its counts and the charts up to it."""
         model, second = self.model, self.second
         codes = self.history.codes(step) if codes is None else codes
-        self.frame.value = Frame(step, grid_png(codes), counts_at(model, step))
+        self.frame.value = Frame(step, png(self.history.picture(step, self.lang, codes)), counts_at(model, step),
+                                 *self.history.log_as_of(step))
         if second is not None:
             codes_b = self.second_history.codes(step) if codes_b is None else codes_b
-            self.frame_b.value = Frame(step, grid_png(codes_b), counts_at(second, step))
+            self.frame_b.value = Frame(step, png(self.second_history.picture(step, self.lang, codes_b)),
+                                       counts_at(second, step), *self.second_history.log_as_of(step))
         if charts:
             self._charted_at = time.perf_counter()
             present = frozenset(CELL_CATEGORIES[c] for c in np.unique(codes))
@@ -637,7 +735,17 @@ class LiveSession:
             # one reactive value for all that the page redraws at the charts' pace (the scrub bar's
             # end too): every change of a reactive value walks the whole page
             self.charts.value = Charts(chart_series(model, step), outcomes_at(model, step), present, **extra,
-                                       head=int(model.time))
+                                       head=int(model.time), markers=self.history.markers(step))
+
+    def set_language(self, lang: str) -> None:
+        """The page's language changed: the map is drawn again with its labels in ``lang``."""
+        lang = app_text.language(lang)
+        if lang == self.lang:
+            return
+        with self.lock:
+            self.lang = lang
+            if self.frame.value is not None and not self.playing.value:
+                self._show(self.frame.value.step, charts=False)
 
     # --- the scrub bar -------------------------------------------------------------
 
@@ -758,10 +866,13 @@ class LiveSession:
     def _export_frame(self, step: int) -> np.ndarray:
         lang = LANGUAGE.value
         caption = t("replay.caption", lang, step=step, minutes=f"{step * MINUTES_PER_STEP:g}")
-        picture_a = animation_frame(self.history.codes(step), step, caption=caption)
+        caption = f"{app_events.clock(step)} · {caption}"
+        picture_a = animation_frame(self.history.codes(step), step, caption=caption,
+                                    rgb=self.history.picture(step, lang))
         if self.second is None or step not in self.second_history.frames:
             return picture_a
-        picture_b = animation_frame(self.second_history.codes(step), step, caption=f"B: {caption}")
+        picture_b = animation_frame(self.second_history.codes(step), step, caption=f"B: {caption}",
+                                    rgb=self.second_history.picture(step, lang))
         gap = np.full((picture_a.shape[0], 10, 3), 255, np.uint8)
         return np.concatenate([picture_a, gap, picture_b], axis=1)
 
@@ -843,6 +954,71 @@ def CountNumbers(session: LiveSession, source=None, css: str = "crowd-counts"):
     solara.Div(children=[numbers])
 
 
+def banner_html(frame: Frame, lang: str = app_text.DEFAULT_LANGUAGE) -> str:
+    """The banner over the map: the situation in its colour (Perkap 16/2006), the force stage
+    with its name (Perkap 1/2009) (both only where a security response runs), and the time."""
+    counts = frame.counts
+    stage = int(counts.get("force_stage", 0) or 0)
+    parts = []
+    if stage > 0 and "situation" in counts:
+        name = SITUATION_NAMES[int(counts["situation"])]
+        colour = app_events.SITUATION_COLOURS[name]
+        ink = "#000" if name == "yellow" else "#fff"
+        situation = t("banner.situation", lang, colour=shown(app_events.situation_name(name), lang))
+        parts.append(f'<span class="crowd-banner-situation" data-situation="{name}" style="background:{colour};'
+                     f'color:{ink};padding:2px 12px;border-radius:4px">{html.escape(situation)}</span>')
+        words = t("banner.force_stage", lang, stage=stage, name=shown(app_events.force_stage_name(stage), lang))
+        parts.append(f'<span class="crowd-banner-stage" data-stage="{stage}">{html.escape(words)}</span>')
+    when = t("banner.time", lang, clock=app_events.clock(frame.step), minutes=f"{app_events.minutes(frame.step):g}",
+             step=frame.step)
+    parts.append(f'<span class="crowd-banner-time" data-step="{frame.step}">{html.escape(when)}</span>')
+    return ('<div class="crowd-banner-line" style="display:flex;flex-wrap:wrap;gap:6px 18px;align-items:center;'
+            'font-size:20px;font-weight:600">' + "".join(parts) + "</div>")
+
+
+def log_html(frame: Frame, lang: str = app_text.DEFAULT_LANGUAGE) -> str:
+    """The event log as of the frame's step, newest first."""
+    rows = []
+    for line in frame.log:
+        style = f"border-left:4px solid {line.colour};padding-left:4px;font-weight:600" if line.marker else \
+            "padding-left:8px"
+        rows.append(
+            f'<div class="crowd-log-line" data-step="{line.step}" data-event="{line.event}" style="{style}">'
+            f'<span class="crowd-log-time" style="font-variant-numeric:tabular-nums">{app_events.clock(line.step)}</span> '
+            f'<span class="crowd-log-step" style="color:#666;font-size:11px">{html.escape(t("log.step", lang, step=line.step))}</span> '
+            f'<span class="crowd-log-text">{html.escape(shown(line.said, lang))}</span></div>')
+    if not rows:
+        rows.append(f'<div class="crowd-log-empty" style="color:#666">{html.escape(t("log.empty", lang))}</div>')
+    if frame.omitted:
+        rows.append(f'<div style="color:#666">{html.escape(t("log.more", lang, n=frame.omitted))}</div>')
+    return "".join(rows)
+
+
+@solara.component
+def Banner(session: LiveSession, source=None, css: str = "crowd-banner"):
+    lang = LANGUAGE.value
+    banner = use_frame_widget(
+        session,
+        lambda: solara.widgets.HTML(tag="div", attributes={"class": css}),
+        lambda widget, frame: setattr(widget, "unsafe_innerHTML", banner_html(frame, lang)), [lang], source=source)
+    solara.Div(children=[banner])
+
+
+@solara.component
+def EventLog(session: LiveSession, source=None, css: str = "crowd-log"):
+    """The events up to the step shown, newest first, as sentences in the page's language."""
+    lang = LANGUAGE.value
+    lines = use_frame_widget(
+        session,
+        lambda: solara.widgets.HTML(tag="div", attributes={"class": f"{css} crowd-log-lines"}),
+        lambda widget, frame: setattr(widget, "unsafe_innerHTML", log_html(frame, lang)), [lang], source=source)
+    with solara.Column(gap="2px", classes=["crowd-log-panel"]):
+        solara.Text(t("log.title", lang), style={"font-weight": "bold"}, classes=["crowd-log-title"])
+        solara.Text(t("log.note", lang, start=app_events.clock(0), minutes=f"{MINUTES_PER_STEP:g}"),
+                    style={"font-size": "11px", "color": "#555"})
+        solara.Div(children=[lines])
+
+
 @solara.component
 def ChartsView(session: LiveSession):
     charts = session.charts.value
@@ -851,7 +1027,7 @@ def ChartsView(session: LiveSession):
         if charts.difference:
             solara.FigureEcharts(option=difference_chart(charts.difference, charts.first, lang),
                                  attributes={"style": "height: 260px; width: 100%", "class": "crowd-difference"})
-        for option in chart_options(charts.series, lang) if charts.series else []:
+        for option in chart_options(charts.series, lang, charts.markers) if charts.series else []:
             solara.FigureEcharts(option=option, attributes={"style": "height: 260px; width: 100%"})
         if charts.outcomes:
             solara.Text(t("chart.outcome_so_far", lang), style={"font-weight": "bold"})
@@ -871,6 +1047,17 @@ def Legend(session: LiveSession):
         f'border:1px solid #444;margin-right:6px"></span>{html.escape(app_text.category(name, lang))}</div>'
         for name, colour in ((c, CATEGORY_STYLE[c]) for c in CELL_CATEGORIES)
     )
+    if session.history.cell_kind is not None:  # the marks drawn over a site's cells
+        rows += "".join(
+            f'<div class="crowd-legend-mark" data-name="{name}" style="display:flex;align-items:center;margin:1px 0">'
+            f'<span style="display:inline-block;width:16px;height:16px;margin-right:6px;{swatch}"></span>'
+            f'{html.escape(t(f"map.{name}", lang))}</div>'
+            for name, swatch in (
+                ("stone", f"background:linear-gradient(135deg,transparent 45%,{STONE_COLOUR} 45%,{STONE_COLOUR} 55%,transparent 55%)"),
+                ("stone_hit", f"background:linear-gradient(135deg,transparent 45%,{STONE_HIT_COLOUR} 45%,{STONE_HIT_COLOUR} 55%,transparent 55%)"),
+                ("arrest", f"border:2px solid {ARREST_COLOUR}"),
+                ("trail", f"background:linear-gradient(90deg,{CATEGORY_STYLE['spray']},#f7f7f7)"),
+            ))
     solara.HTML(tag="div", unsafe_innerHTML=f'<div style="font-size:14px">{rows}</div>', classes=["crowd-legend"])
 
 
@@ -1067,13 +1254,32 @@ LIVE_CSS = """
 .crowd-presenter img.crowd-grid, .crowd-presenter img.crowd-grid-b {
   width: 100% !important; height: 100% !important; object-fit: contain; image-rendering: pixelated; }
 .crowd-presenter .crowd-overlay { position: absolute; top: 8px; left: 8px; background: rgba(255,255,255,0.82);
-  border-radius: 6px; padding: 4px; pointer-events: none; }
+  border-radius: 6px; padding: 4px; pointer-events: none; z-index: 5; }
 .crowd-presenter .crowd-overlay-legend { position: fixed; bottom: 12px; right: 12px; z-index: 2001;
   background: rgba(255,255,255,0.82); border-radius: 6px; padding: 4px; pointer-events: none; }
 .crowd-presenter .crowd-legend { column-count: 2; font-size: 13px; }
 @media (max-width: 900px) { .crowd-presenter .crowd-pair { height: auto; }
   .crowd-presenter .crowd-pair > div { height: 80vh; } }
+.crowd-map-row { display: flex; flex-wrap: wrap; gap: 12px; align-items: flex-start; }
+.crowd-map-row > .crowd-log-panel { flex: 1 1 260px; min-width: 240px; max-width: 440px; }
+.crowd-log-lines { max-height: 440px; overflow-y: auto; font-size: 13px; line-height: 1.35; }
+.crowd-log-line { margin: 1px 0; }
+.crowd-legend-wide .crowd-map-row > .crowd-log-panel { max-width: none; }
+@media (max-width: 900px) { .crowd-map-row > .crowd-log-panel { max-width: none; flex-basis: 100%; } }
+.crowd-presenter .crowd-overlay-log { position: fixed; top: 56px; right: 12px; z-index: 2001; width: min(440px, 34vw);
+  background: rgba(255,255,255,0.85); border-radius: 6px; padding: 6px; pointer-events: none; }
+.crowd-presenter .crowd-overlay-log .crowd-log-lines { max-height: 38vh; overflow: hidden; font-size: 15px; }
+.crowd-presenter .crowd-banner-line { font-size: 26px !important; }
+.crowd-fullscreen { text-transform: uppercase; font-weight: 500; font-size: 14px; letter-spacing: 0.09em;
+  padding: 6px 12px; border-radius: 4px; background: none; border: none; cursor: pointer; }
+.crowd-fullscreen:hover { background: rgba(0,0,0,0.06); }
+@media (max-width: 900px) { .crowd-presenter .crowd-overlay-log { position: static; width: auto; } }
 """
+
+# Presenter mode's full-screen button: the browser's Fullscreen API on the whole page (a click
+# in the page, so the browser allows it); pressed again, or Esc, leaves full screen.
+FULLSCREEN_JS = ("document.fullscreenElement ? document.exitFullscreen() : "
+                 "document.documentElement.requestFullscreen && document.documentElement.requestFullscreen()")
 
 
 @solara.component
@@ -1095,15 +1301,25 @@ def Maps(session: LiveSession, presenter: bool = False):
                                  t("compare.b", lang, changes=", ".join(f"{k} = {v}" for k, v in changes.items()) or
                                    t("compare.same", lang), step=step))
                         solara.Text(title, classes=[f"crowd-title-{side.lower()}"], style={"font-weight": "bold"})
+                    Banner(session, source, "crowd-banner" if side == "A" else "crowd-banner-b")
                     CountNumbers(session, source, counts_css)
-                with solara.Row(style={"align-items": "flex-start"} if not presenter else {"height": "100%"}):
-                    GridView(session, source, (grid_css,), "100%" if presenter or compared is not None else "")
-                    if not presenter and compared is None:
-                        Legend(session)
+                if presenter:
+                    with solara.Row(style={"height": "100%"}):
+                        GridView(session, source, (grid_css,), "100%")
+                else:
+                    with solara.Div(classes=["crowd-map-row"]):
+                        GridView(session, source, (grid_css,), "100%" if compared is not None else "")
+                        if compared is None:
+                            EventLog(session)
+                            Legend(session)
         if compared is not None and not presenter:
             with solara.Div(classes=["crowd-legend-wide"]):
-                Legend(session)
+                with solara.Div(classes=["crowd-map-row"]):
+                    EventLog(session)
+                    Legend(session)
     if presenter:
+        with solara.Div(classes=["crowd-overlay-log"]):
+            EventLog(session)
         with solara.Div(classes=["crowd-overlay-legend"]):
             Legend(session)
 
@@ -1114,6 +1330,7 @@ def LiveView(session: LiveSession | None = None):
     session = solara.use_memo(lambda: session or LiveSession(), [])
     solara.use_effect(lambda: session.pause, [])
     lang = LANGUAGE.value
+    solara.use_effect(lambda: session.set_language(lang), [lang])
     solara.Style(LIVE_CSS)
     if session.presenter.value:
         with solara.Div(classes=["crowd-presenter"]):
@@ -1124,6 +1341,9 @@ def LiveView(session: LiveSession | None = None):
                               classes=["crowd-play"], text=True)
                 solara.Button(t("button.pause", lang), on_click=session.pause, disabled=not session.playing.value,
                               classes=["crowd-pause"], text=True)
+                solara.HTML(tag="span", unsafe_innerHTML=(
+                    f'<button class="crowd-fullscreen" onclick="{html.escape(FULLSCREEN_JS)}">'
+                    f'{html.escape(t("presenter.fullscreen", lang))}</button>'))
             Maps(session, presenter=True)
         return
     with solara.Div(classes=["crowd-live"]):

@@ -41,12 +41,14 @@ def time_label(step: int) -> str:
     return f"step {step} · {minutes(step):g} min"
 
 
-def frame(codes: np.ndarray, step: int, pixels: int = PICTURE_PIXELS, caption: str | None = None) -> np.ndarray:
+def frame(codes: np.ndarray, step: int, pixels: int = PICTURE_PIXELS, caption: str | None = None,
+          rgb: np.ndarray | None = None) -> np.ndarray:
     """The picture of one step with a caption strip beneath it (``caption`` or
-    :func:`time_label`); its sides are even, as the MP4 encoder needs."""
+    :func:`time_label`); its sides are even, as the MP4 encoder needs. ``rgb`` is the picture
+    when the caller drew it (the app's, with its marks and labels), else :func:`picture`."""
     from PIL import Image, ImageDraw
 
-    rgb = picture(codes, pixels)
+    rgb = picture(codes, pixels) if rgb is None else rgb
     height, width = rgb.shape[0] + CAPTION_PIXELS, rgb.shape[1]
     out = Image.new("RGB", (width + width % 2, height + height % 2), (255, 255, 255))
     out.paste(Image.fromarray(rgb), (0, 0))

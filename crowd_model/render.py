@@ -1,13 +1,42 @@
 """What each cell shows: one category code per cell, and the picture of the grid made of them
-(the app's live view, its exports and ``crowd-model run --animation`` all draw it)."""
+(the app's live view, its exports and ``crowd-model run --animation`` all draw it).
+
+Over the cells, :func:`scene` draws what a step adds (:class:`Marks`, taken from the world and
+the step's events by :func:`step_marks`): the water spray of the last few steps fading out, the
+tear-gas cloud shaded by its concentration, each stone as a line from the thrower to the
+officer aimed at, arrests marked where they happened for a few steps, the injured crossed until
+they are evacuated, the water-cannon trucks and the korlap's command vehicle as blocks, and
+labels (the office, gate, street, exits, aid post, vehicles) in the caller's language.
+"""
 
 from __future__ import annotations
+
+import struct
+import zlib
+from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from numba import njit
 
+from crowd_model import events as ev
 from crowd_model import site as site_codes
-from crowd_model.world import ARRESTED, INJURED, KORLAP, LEFT, OFFICER, PROVOCATEUR, STATE_NAMES, UNIT_NAMES
+from crowd_model.world import (ARRESTED, INJURED, KORLAP, LEFT, OFFICER, PROVOCATEUR, RESPONSE_EVENTS, STATE_NAMES,
+                               UNIT_NAMES)
+
+# Colour of each security unit, by its name in crowd_model.world.UNIT_NAMES (the police split
+# by doctrine into Dalmas Awal, Dalmas Lanjut, PHH Brimob and the snatch team; TNI; Linmas):
+# dark, cool colours (the crowd's are warm); a unit missing here is drawn in
+# UNIT_FALLBACK_COLOUR.
+UNIT_COLOURS: dict[str, str] = {
+    "dalmas_awal": "#2962ff",
+    "dalmas_lanjut": "#0a1e66",
+    "phh": "#006064",
+    "snatch_team": "#880e4f",
+    "tni": "#1b5e20",
+    "linmas": "#6a1b9a",
+}
+UNIT_FALLBACK_COLOUR = "#263238"
 
 CELL_CATEGORIES = (
     "empty",
@@ -19,12 +48,7 @@ CELL_CATEGORIES = (
     "injured",
     "provocateur",
     "korlap",
-    "dalmas_awal",
-    "dalmas_lanjut",
-    "phh",
-    "snatch_team",
-    "tni",
-    "linmas",
+    *UNIT_NAMES,
     "water_cannon",
     "spray",
     "tear_gas",
@@ -50,12 +74,7 @@ CATEGORY_COLOURS: dict[str, str] = {
     "injured": "#fff200",
     "provocateur": "#ff00d4",
     "korlap": "#00bfa5",
-    "dalmas_awal": "#5c6bc0",
-    "dalmas_lanjut": "#0d2c8c",
-    "phh": "#880e4f",
-    "snatch_team": "#004d40",
-    "tni": "#1b5e20",
-    "linmas": "#6a1b9a",
+    **{unit: UNIT_COLOURS.get(unit, UNIT_FALLBACK_COLOUR) for unit in UNIT_NAMES},
     "water_cannon": "#000000",
     "spray": "#00e5ff",
     "tear_gas": "#cfd8dc",
@@ -101,11 +120,13 @@ _SITE_CATEGORIES = (
 
 
 @njit(cache=True)
-def paint_agents(world, out, detainees_on_grid):
+def paint_agents(world, out, detainees_on_grid, civilian_category, unit_category):
     """Write each agent's category into ``out[x, y]``: arrested under free civilians under
     officers (by unit) under the injured waiting for evacuation; provocateurs at large are
     marked as such. Detainees taken off the grid (at a site), the evacuated and civilians
-    who left are not drawn."""
+    who left are not drawn. ``civilian_category`` and ``unit_category`` give the category of
+    each state and unit: arguments, not globals, because numba freezes a global array into its
+    cached code, and these follow STATE_NAMES and UNIT_NAMES in another file."""
     for rank in range(4):
         for i in range(world.kind.shape[0]):
             if not world.alive[i]:
@@ -115,17 +136,17 @@ def paint_agents(world, out, detainees_on_grid):
                     out[world.x[i], world.y[i]] = _INJURED_CATEGORY
             elif world.kind[i] == OFFICER:
                 if rank == 2:
-                    out[world.x[i], world.y[i]] = _UNIT_CATEGORY[world.role[i]]
+                    out[world.x[i], world.y[i]] = unit_category[world.role[i]]
             elif world.state[i] == ARRESTED:
                 if rank == 0 and detainees_on_grid:
-                    out[world.x[i], world.y[i]] = _CIVILIAN_CATEGORY[ARRESTED]
+                    out[world.x[i], world.y[i]] = civilian_category[ARRESTED]
             elif world.state[i] != LEFT and rank == 1:
                 if world.role[i] == PROVOCATEUR:
                     out[world.x[i], world.y[i]] = _PROVOCATEUR_CATEGORY
                 elif world.role[i] == KORLAP:
                     out[world.x[i], world.y[i]] = _KORLAP_CATEGORY
                 else:
-                    out[world.x[i], world.y[i]] = _CIVILIAN_CATEGORY[world.state[i]]
+                    out[world.x[i], world.y[i]] = civilian_category[world.state[i]]
 
 
 def cell_categories(world, packed, full_hit_points: np.ndarray | None) -> np.ndarray:
@@ -140,9 +161,219 @@ def cell_categories(world, packed, full_hit_points: np.ndarray | None) -> np.nda
             out[kind == code] = _CATEGORY[name]
         damageable = np.isin(kind, site_codes.DAMAGEABLE)
         out[damageable & (world.hit_points < full_hit_points)] = _CATEGORY["facility_damaged"]
-    paint_agents(packed, out, not has_site)
+    paint_agents(packed, out, not has_site, _CIVILIAN_CATEGORY, _UNIT_CATEGORY)
     if has_site:
         out[(world.gas >= GAS_SHOWN) & (world.officers_here == 0) & (world.injured_here == 0)] = _CATEGORY["tear_gas"]
         out[world.spray & (world.officers_here == 0)] = _CATEGORY["spray"]
         out[world.cannon_x, world.cannon_y] = _CATEGORY["water_cannon"]
     return out
+
+
+# --- what a step adds over its cells ------------------------------------------------------
+
+SPRAY_TRAIL = (0.6, 0.4, 0.25, 0.12)  # the spray of 1, 2, 3, 4 steps ago, at these opacities
+ARREST_MARK_STEPS = 5  # an arrest stays marked this many steps
+GAS_TINT = "#546e7a"  # the cloud, drawn at an opacity that follows its concentration
+GAS_MOST_OPAQUE = 0.7
+STONE_COLOUR, STONE_HIT_COLOUR = "#6d4c41", "#d50000"
+ARREST_COLOUR = "#000000"
+INJURED_MARK_COLOUR = "#d50000"
+AID_POST = getattr(site_codes, "AID_POST", None)  # a site code a map may gain; labelled when it has one
+
+
+def _rgb(colour: str) -> np.ndarray:
+    return np.array([int(colour[i: i + 2], 16) for i in (1, 3, 5)], np.float32)
+
+
+@dataclass(frozen=True)
+class Marks:
+    """What one step adds over its cell categories: the stones thrown in it (rows: thrower x,
+    y, target x, y, hit 0/1), the cells of its arrests (rows: x, y), and the tear-gas
+    concentration after it (uint8 in 1/255, zlib-compressed; empty without gas)."""
+
+    stones: np.ndarray
+    arrests: np.ndarray
+    gas: bytes = b""
+    shape: tuple[int, int] = (0, 0)
+
+    def gas_field(self) -> np.ndarray | None:
+        if not self.gas:
+            return None
+        return np.frombuffer(zlib.decompress(self.gas), np.uint8).reshape(self.shape)
+
+
+NO_MARKS = Marks(np.zeros((0, 5), np.int32), np.zeros((0, 2), np.int32))
+
+
+def step_rows(world) -> np.ndarray:
+    """The raw event rows the world recorded in its last step (codes, not names)."""
+    n = min(int(world.response[RESPONSE_EVENTS]), world.events.shape[0]) if world.response.shape[0] else 0
+    if n == 0:  # none (a world without a site has no event buffer at all)
+        return np.zeros((0, len(ev.EVENT_COLUMNS)), np.int64)
+    return world.events[:n].copy()
+
+
+def step_marks(world, rows: np.ndarray) -> Marks:
+    """The :class:`Marks` of the step just run, from the world after it and its event rows.
+    A stone is drawn from where its thrower stands after the step (the event holds the
+    target's cell and the thrower's row)."""
+    event = rows[:, 1] if len(rows) else np.zeros(0, np.int64)
+    thrown = rows[event == ev.STONE_THROWN]
+    hits = {(int(r[5]), int(r[2]), int(r[3])) for r in rows[event == ev.STONE_HIT]}
+    stones = np.zeros((len(thrown), 5), np.int32)
+    for k, r in enumerate(thrown):
+        thrower = int(r[5])
+        stones[k] = (world.x[thrower], world.y[thrower], r[2], r[3], (thrower, int(r[2]), int(r[3])) in hits)
+    arrests = rows[event == ev.ARREST][:, 2:4].astype(np.int32)
+    gas = b""
+    if world.gas.size and world.gas.max() > 1 / 255:
+        gas = zlib.compress(np.clip(np.rint(world.gas * 255), 0, 255).astype(np.uint8).tobytes(), 1)
+    return Marks(stones, arrests, gas, tuple(world.gas.shape))
+
+
+@lru_cache(maxsize=16)
+def _site_labels(kind_bytes: bytes, shape: tuple[int, int]) -> tuple:
+    kind = np.frombuffer(kind_bytes, np.uint8).reshape(shape)
+    w, h = shape
+    out = []
+
+    def centre(mask):
+        xs, ys = np.nonzero(mask)
+        return (float(xs.mean()), float(ys.mean())) if len(xs) else None
+
+    for name, code in (("office", site_codes.OFFICE), ("gate", site_codes.GATE), ("aid_post", AID_POST)):
+        if code is not None and (c := centre(kind == code)) is not None:
+            out.append((name, *c, "centre"))
+    street = kind == site_codes.STREET
+    if street.any():
+        ys = np.nonzero(street)[1]
+        out.append(("street", w * 0.12, float(np.median(ys)), "centre"))
+    exits = kind == site_codes.EXIT
+    for side, mask, anchor in (("left", np.s_[:1, :], "left"), ("right", np.s_[w - 1:, :], "right"),
+                               ("bottom", np.s_[:, :1], "centre"), ("top", np.s_[:, h - 1:], "centre")):
+        part = np.zeros_like(exits)
+        part[mask] = exits[mask]
+        if part.sum() >= 3 and (c := centre(part)) is not None:
+            out.append(("exit", *c, anchor))
+    return tuple(out)
+
+
+def site_labels(cell_kind: np.ndarray) -> tuple:
+    """Where the site's features are labelled: ``(name, x, y, anchor)`` in cells, ``name`` one
+    of office, gate, street, exit, aid_post (each exit side once)."""
+    kind = np.ascontiguousarray(cell_kind, np.uint8)
+    return _site_labels(kind.tobytes(), kind.shape)
+
+
+@lru_cache(maxsize=4)
+def _font(size: int):
+    from PIL import ImageFont
+
+    return ImageFont.load_default(size=size)
+
+
+@lru_cache(maxsize=256)
+def _label_tile(text: str, size: int):
+    """A label drawn once (black on a white halo, transparent around), pasted onto each frame."""
+    from PIL import Image, ImageDraw
+
+    font = _font(size)
+    left, top, right, bottom = ImageDraw.Draw(Image.new("L", (1, 1))).textbbox((0, 0), text, font=font, stroke_width=2)
+    tile = Image.new("RGBA", (right - left, bottom - top), (255, 255, 255, 0))
+    ImageDraw.Draw(tile).text((-left, -top), text, fill="#000000", font=font, stroke_width=2, stroke_fill="#ffffff")
+    return tile
+
+
+def scene(codes: np.ndarray, earlier: list[np.ndarray] = (), marks: list[Marks] = (), labels: dict | None = None,
+          cell_kind: np.ndarray | None = None, pixels: int = PICTURE_PIXELS) -> np.ndarray:
+    """The picture of one step (:func:`picture`) with what the steps before it left: ``earlier``
+    are the category maps of the steps before (the latest first), ``marks`` the :class:`Marks`
+    of this step and those before it (this one first); ``labels`` maps the label names
+    (office, gate, street, exit, aid_post, water_cannon, command_vehicle) to their text in the
+    reader's language (None: no labels); ``cell_kind`` is the site map (None: no site)."""
+    from PIL import Image, ImageDraw
+
+    cells = PALETTE[codes].astype(np.float32)
+    spray = _CATEGORY["spray"]
+    for alpha, old in zip(SPRAY_TRAIL, earlier):
+        if old.shape == codes.shape:
+            trail = (old == spray) & (codes != spray)
+            cells[trail] = cells[trail] * (1 - alpha) + PALETTE[spray] * alpha
+    gas = marks[0].gas_field() if marks else None
+    if gas is not None and gas.shape == codes.shape:
+        alpha = np.minimum(GAS_MOST_OPAQUE, gas.astype(np.float32) / 255 * 1.5)[..., None]
+        cells = cells * (1 - alpha) + _rgb(GAS_TINT) * alpha
+    scale = max(1, pixels // max(codes.shape))
+    w, h = codes.shape
+    rgb = np.ascontiguousarray(np.rint(cells).astype(np.uint8).transpose(1, 0, 2)[::-1])
+    image = Image.fromarray(rgb)
+    if scale > 1:
+        image = image.resize((w * scale, h * scale), Image.NEAREST)
+    draw = ImageDraw.Draw(image)
+
+    def px(x, y):  # the centre of cell (x, y) in pixels (y up)
+        return ((x + 0.5) * scale, (h - 1 - y + 0.5) * scale)
+
+    injured = np.argwhere(codes == _INJURED_CATEGORY)
+    arm = max(1, scale // 2)
+    for x, y in injured:
+        cx, cy = px(x, y)
+        draw.line([(cx - arm, cy), (cx + arm, cy)], fill=INJURED_MARK_COLOUR, width=max(1, scale // 3))
+        draw.line([(cx, cy - arm), (cx, cy + arm)], fill=INJURED_MARK_COLOUR, width=max(1, scale // 3))
+    for age, m in enumerate(marks[:ARREST_MARK_STEPS]):
+        fade = age / ARREST_MARK_STEPS
+        colour = tuple(int(c + (200 - c) * fade) for c in _rgb(ARREST_COLOUR))
+        for x, y in m.arrests:
+            cx, cy = px(x, y)
+            r = scale * 1.2
+            draw.rectangle([cx - r, cy - r, cx + r, cy + r], outline=colour, width=2 if age == 0 else 1)
+    if marks:
+        for x0, y0, x1, y1, hit in marks[0].stones:
+            a, b = px(x0, y0), px(x1, y1)
+            draw.line([a, b], fill=STONE_HIT_COLOUR if hit else STONE_COLOUR, width=1)
+            if hit:
+                draw.ellipse([b[0] - 2, b[1] - 2, b[0] + 2, b[1] + 2], fill=STONE_HIT_COLOUR)
+    vehicles = []
+    for code, name, colour in ((_CATEGORY["water_cannon"], "water_cannon", CATEGORY_COLOURS["water_cannon"]),
+                               (_KORLAP_CATEGORY, "command_vehicle", CATEGORY_COLOURS["korlap"])):
+        for x, y in np.argwhere(codes == code):
+            cx, cy = px(x, y)
+            draw.rectangle([cx - 1.5 * scale, cy - scale, cx + 1.5 * scale, cy + scale], fill=colour,
+                           outline="#ffffff", width=1)
+            vehicles.append((name, cx, cy - 1.6 * scale))  # above: the gate's label is below the trucks
+    if labels:
+        size = max(10, min(16, 2 * scale))
+        placed = []
+        if cell_kind is not None:
+            placed = [(name, *px(x, y), anchor) for name, x, y, anchor in site_labels(cell_kind)]
+        for name, cx, cy, anchor in [*placed, *((n, x, y, "centre") for n, x, y in vehicles)]:
+            text = labels.get(name)
+            if not text:
+                continue
+            tile = _label_tile(text, size)
+            tw, th = tile.size
+            x = {"left": cx + scale, "right": cx - scale - tw}.get(anchor, cx - tw / 2)
+            x = int(min(max(0, x), image.width - tw))
+            y = int(min(max(0, cy - th / 2), image.height - th))
+            image.paste(tile, (x, y), tile)
+    return np.asarray(image)
+
+
+def png_bytes(rgb: np.ndarray, level: int = 1) -> bytes:
+    """A PNG file of an RGB picture (rows, columns, 3; uint8), written here rather than by
+    Pillow: every row is filtered as "Up" (its difference from the row above, which is zero
+    for most rows of a picture of square cells) and deflated fast. For the live view's 600×360
+    map this takes about a third of Pillow's time, for a file of about the same size."""
+    h, w, _ = rgb.shape
+    rows = np.ascontiguousarray(rgb, np.uint8).reshape(h, w * 3)
+    raw = np.empty((h, w * 3 + 1), np.uint8)
+    raw[:, 0] = 2  # the Up filter
+    raw[0, 1:] = rows[0]
+    np.subtract(rows[1:], rows[:-1], out=raw[1:, 1:])
+
+    def chunk(tag: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data))
+
+    header = struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)  # 8-bit RGB, no interlace
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw.tobytes(), level))
+            + chunk(b"IEND", b""))

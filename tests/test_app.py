@@ -18,7 +18,7 @@ solara = pytest.importorskip("solara")
 import app  # noqa: E402
 import app_text  # noqa: E402
 from crowd_model.render import CELL_CATEGORIES  # noqa: E402
-from crowd_model.world import STATE_NAMES  # noqa: E402
+from crowd_model.world import STATE_NAMES, UNIT_NAMES  # noqa: E402
 from crowd_model.parameters import parameter_specs  # noqa: E402
 
 
@@ -31,11 +31,11 @@ def test_every_category_has_its_own_colour_and_legend_text():
 
 def test_grid_png_puts_x_right_and_y_up():
     codes = np.zeros((4, 3), np.uint8)
-    codes[0, 0] = CELL_CATEGORIES.index("dalmas_lanjut")
+    codes[0, 0] = CELL_CATEGORIES.index(UNIT_NAMES[0])
     codes[3, 2] = CELL_CATEGORIES.index("violent")
     img = np.asarray(Image.open(io.BytesIO(app.grid_png(codes, pixels=40))).convert("RGB"))
     assert img.shape == (30, 40, 3)
-    assert tuple(img[-1, 0]) == tuple(app.PALETTE[CELL_CATEGORIES.index("dalmas_lanjut")])
+    assert tuple(img[-1, 0]) == tuple(app.PALETTE[CELL_CATEGORIES.index(UNIT_NAMES[0])])
     assert tuple(img[0, -1]) == tuple(app.PALETTE[CELL_CATEGORIES.index("violent")])
     assert tuple(img[0, 0]) == tuple(app.PALETTE[0])
 
@@ -194,7 +194,7 @@ def test_charts_and_outcomes_follow_the_model(live):
     assert [s["name"] for s in states] == list(STATE_NAMES)
     assert all(len(s["data"]) == 4 for s in states)
     assert charts.outcomes["arrests_total"] == session.model.arrests_total
-    assert {"calm", "dalmas_awal"} <= charts.present
+    assert {"calm", UNIT_NAMES[0]} <= charts.present  # Epstein's cops are the first unit
 
 
 def test_range_values_spread_evenly_and_whole_numbers_for_integers():

@@ -180,9 +180,9 @@ def _screenshot_a_riot(page, path: Path, violent=50, max_steps=200) -> None:
             break
         page.click("button.crowd-step")
         _wait_numbers(page, lambda n, step=numbers["step"]: n["step"] != step)
-    page.set_viewport_size({"width": 1600, "height": 1500})
+    page.set_viewport_size({"width": 1920, "height": 1080})  # a classroom projector's
     page.wait_for_timeout(1500)
-    page.screenshot(path=str(path), full_page=True)
+    page.screenshot(path=str(path))
 
 
 def _choose(page, within: str, label: str, option: str) -> None:
@@ -569,8 +569,96 @@ def test_presenter_mode_fills_the_window_and_hides_the_controls(page):
     box = page.eval_on_selector(".crowd-presenter img.crowd-grid", "e => e.getBoundingClientRect().height")
     assert box > 800  # of the 1100-pixel window
     assert page.locator(".crowd-presenter .crowd-overlay .crowd-counts").count() == 1
+    on_top = """sel => { const el = document.querySelector(sel);
+        el.closest('.crowd-overlay, .crowd-overlay-log').style.pointerEvents = 'auto';  // hit-testable
+        const r = el.getBoundingClientRect();
+        const hit = document.elementFromPoint(r.x + r.width / 2, r.y + r.height / 2);
+        el.closest('.crowd-overlay, .crowd-overlay-log').style.pointerEvents = '';
+        return !!hit && !!hit.closest(sel); }"""
+    for overlaid in (".crowd-presenter .crowd-banner", ".crowd-presenter .crowd-counts",
+                     ".crowd-presenter .crowd-overlay-log"):  # over the map, not under it
+        assert page.evaluate(on_top, overlaid), overlaid
+    assert page.locator(".crowd-presenter button.crowd-fullscreen").count() == 1
     page.set_viewport_size({"width": 700, "height": 1000})  # narrow: still shown, numbers overlaid
     page.wait_for_timeout(500)
     assert page.eval_on_selector(".crowd-presenter img.crowd-grid", "e => e.getBoundingClientRect().width") <= 700
     page.click("button.crowd-presenter-off")
     page.wait_for_selector("button.crowd-reset", timeout=30_000)
+
+
+# ---------------------------------------------------------------- the event log and the banner
+
+
+def _log(page) -> list[dict]:
+    return page.eval_on_selector_all(
+        ".crowd-log .crowd-log-line",
+        "els => els.map(e => ({step: Number(e.dataset.step), event: e.dataset.event, text: e.textContent}))")
+
+
+def _shown_step(page) -> int:
+    return int(_numbers(page)["step"])
+
+
+def test_the_event_log_fills_while_playing_kpu_riot_and_the_banner_shows_the_situation(page):
+    assert page.locator(".crowd-log-empty").count() == 1  # step 0: nothing has happened yet
+    page.click("button.crowd-play")
+    page.wait_for_function(
+        "() => document.querySelectorAll('.crowd-log .crowd-log-line[data-event=water_cannon_shot]').length > 0",
+        timeout=120_000)
+    page.click("button.crowd-pause")
+    page.wait_for_selector("button.crowd-play:not([disabled])", timeout=10_000)
+    step = _shown_step(page)
+    lines = _log(page)
+    steps = [line["step"] for line in lines]
+    assert steps == sorted(steps, reverse=True) and steps[0] <= step
+    assert len(lines) > 5
+    situation = next(line for line in lines if line["event"] == "situation")
+    assert re.search(r"^12:\d\d step \d+ situation turns (green|yellow|red)$", situation["text"]), situation
+    assert any(re.search(r"\d+ stones? thrown, \d+ hit", line["text"]) for line in lines)
+    banner = page.locator(".crowd-banner .crowd-banner-situation")
+    assert banner.get_attribute("data-situation") in ("yellow", "red")
+    assert banner.inner_text().startswith("situation ")
+    assert page.locator(".crowd-banner .crowd-banner-stage").inner_text().startswith("force stage ")
+    assert page.locator(".crowd-banner .crowd-banner-time").inner_text().endswith(f"step {step}")
+
+
+def test_the_scrub_bar_restores_the_event_log_of_an_earlier_step(page):
+    seen = {}
+    for step in range(1, 19):
+        page.click("button.crowd-step")
+        _wait_numbers(page, lambda n, step=step: n["step"] == str(step))
+        page.wait_for_function("s => { const l = document.querySelector('.crowd-banner .crowd-banner-time');"
+                               " return l && l.dataset.step === String(s); }", arg=step, timeout=10_000)
+        seen[step] = _log(page)
+    assert seen[18] != seen[12]
+    page.fill(".crowd-goto input", "12")
+    page.press(".crowd-goto input", "Enter")
+    _wait_numbers(page, lambda n: n["step"] == "12")
+    page.wait_for_function("() => document.querySelector('.crowd-banner .crowd-banner-time').dataset.step === '12'")
+    assert _log(page) == seen[12]
+    page.click("button.crowd-latest")
+    _wait_numbers(page, lambda n: n["step"] == "18")
+    page.wait_for_function("() => document.querySelector('.crowd-banner .crowd-banner-time').dataset.step === '18'")
+    assert _log(page) == seen[18]
+
+
+def test_the_language_switch_turns_the_log_and_the_banner_into_bahasa_indonesia(page):
+    page.click("button.crowd-play")
+    page.wait_for_function(
+        "() => document.querySelectorAll('.crowd-log .crowd-log-line[data-event=water_cannon_shot]').length > 0",
+        timeout=120_000)
+    page.click("button.crowd-pause")
+    page.wait_for_selector("button.crowd-play:not([disabled])", timeout=10_000)
+    english = _log(page)
+    _choose(page, "body", "Language", "Bahasa Indonesia")
+    page.wait_for_selector(".crowd-banner .crowd-banner-situation:has-text('situasi')", timeout=20_000)
+    situation = page.locator(".crowd-banner .crowd-banner-situation")
+    colour = {"green": "hijau", "yellow": "kuning", "red": "merah"}[situation.get_attribute("data-situation")]
+    assert situation.inner_text() == f"situasi {colour}"
+    assert page.locator(".crowd-banner .crowd-banner-stage").inner_text().startswith("tahap kekuatan ")
+    page.wait_for_selector(".crowd-log-title:has-text('Catatan kejadian')", timeout=20_000)
+    indonesian = _log(page)
+    assert [(line["step"], line["event"]) for line in indonesian] == [(line["step"], line["event"]) for line in english]
+    texts = " ".join(line["text"] for line in indonesian)
+    assert "langkah" in texts and "situasi menjadi" in texts and "batu dilempar" in texts
+    assert "situation turns" not in texts and " step " not in texts
