@@ -103,7 +103,7 @@ def test_the_injured_are_crossed_and_the_vehicles_and_site_are_labelled():
     assert black.sum() > 100  # the labels' letters
     assert {name for name, *_ in render.site_labels(kind)} == {"gate", "street", "exit"}  # it has no office
     kpu = [name for name, *_ in render.site_labels(site_codes.load_site("kpu").kind)]
-    assert sorted(kpu) == ["exit", "exit", "exit", "gate", "office", "street"]  # exits left, right and at the end
+    assert sorted(kpu) == ["aid_post", "exit", "exit", "exit", "gate", "office", "street"]  # exits left, right and at the end
     assert (scene(codes, labels=None, cell_kind=kind, pixels=w * scale) == plain).all()
 
 
