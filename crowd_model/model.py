@@ -154,11 +154,17 @@ class CrowdModel(mesa.Model):
 
     def _march(self, world: World, n_civ: int, p: Parameters) -> None:
         """The crowd arrives ``arrival_rate`` a step, in a random order behind the korlap (who
-        arrives at the first step); until then each is ARRIVING, off the grid."""
+        arrives at the first step), the provocateurs mingling with the column's second half;
+        until then each is ARRIVING, off the grid."""
         order = self.rng.permutation(n_civ)
         korlap = world.response[world_.RESPONSE_KORLAP]
         if korlap >= 0:
             order = np.concatenate([[korlap], order[order != korlap]])
+        provocateur = world.role[order] == PROVOCATEUR  # they mingle with the column's second half
+        rest = order[~provocateur]
+        half = len(rest) // 2
+        slots = np.sort(self.rng.integers(half, len(rest) + 1, provocateur.sum()))
+        order = np.insert(rest, slots, order[provocateur])
         world.arrival[order] = 1 + np.arange(n_civ) // p.arrival_rate  # Mesa's first step is at time 1
         world.state[:n_civ] = world_.ARRIVING
 
