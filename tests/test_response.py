@@ -257,6 +257,9 @@ def test_the_march_arrives_behind_the_korlap():
     korlap = int(w.response[world_.RESPONSE_KORLAP])
     civilians = w.kind == world_.CIVILIAN
     assert (w.state[civilians] == world_.ARRIVING).all()
+    provocateurs = civilians & (w.role == world_.PROVOCATEUR)
+    assert w.arrival[provocateurs].min() >= np.median(w.arrival[civilians & ~provocateurs]) - 1, \
+        "provocateurs mingle with the column's second half"
     assert w.blockers.sum() == w.officers_here.sum(), "nobody on the street yet"
     model.step()
     assert w.state[korlap] != world_.ARRIVING and w.arrival[korlap] == 1
