@@ -92,7 +92,8 @@ def test_an_event_the_log_does_not_know_is_still_shown():
     assert shown(lines[0].marker, "en") == "handover"
 
 
-STEPS = 45  # kpu-riot's crowd marches in: by this step the situation has turned red and the cannon fired
+STEPS = 65  # kpu-riot's crowd marches in: by this step the situation has turned red and the cannon fired
+CLOCK = f"{12 + STEPS // 60}:{STEPS % 60:02d}"  # the log's clock starts at 12:00
 
 
 @pytest.fixture
@@ -118,10 +119,11 @@ def test_the_log_fills_newest_first_follows_the_scrub_bar_and_is_bounded(live):
     assert steps == sorted(steps, reverse=True) and steps[0] == STEPS
     events = session.model.events()
     assert {line.event for line in frame.log} <= set(events["event"])
-    red = next(line for line in frame.log if line.event == "situation" and shown(line.said) == "situation turns red")
+    red = next(line for log in logs.values() for line in log
+               if line.event == "situation" and shown(line.said) == "situation turns red")
     assert red.step == int(events[(events.event == "situation") & (events.detail == "red")].step.iloc[0])
     html = rc.find(attributes={"class": "crowd-log crowd-log-lines"}).widget.unsafe_innerHTML
-    assert f'data-step="{STEPS}"' in html and f"12:{STEPS}" in html
+    assert f'data-step="{STEPS}"' in html and CLOCK in html
     session.show_step(12)  # the scrub bar: the log as it was at step 12
     assert session.frame.value.log == logs[12] and all(line.step <= 12 for line in logs[12])
     assert rc.find(attributes={"class": "crowd-log crowd-log-lines"}).widget.unsafe_innerHTML == app.log_html(
@@ -143,7 +145,7 @@ def test_the_banner_shows_the_situation_the_force_stage_and_the_time_in_both_lan
     banner = rc.find(attributes={"class": "crowd-banner"}).widget.unsafe_innerHTML
     assert f'data-situation="{situation}"' in banner and f"situation {situation}" in banner
     stage = frame.counts["force_stage"]
-    assert f"force stage {stage}: " in banner and f"12:{STEPS} · minute {STEPS} · step {STEPS}" in banner
+    assert f"force stage {stage}: " in banner and f"{CLOCK} · minute {STEPS} · step {STEPS}" in banner
     app.LANGUAGE.set("id")
     try:
         indonesian = {"green": "hijau", "yellow": "kuning", "red": "merah"}[situation]
@@ -176,6 +178,6 @@ def test_important_events_are_marked_on_the_charts(live):
     red = next(line["label"]["formatter"] for line in lines if line["xAxis"] == red_step)
     stage = changes[(changes.event == "force_stage") & (changes.step == red_step)].detail
     assert red.startswith("merah" + "".join(f" · tahap {d.split()[0]}" for d in stage))  # one step's markers,
-    assert red.endswith("lintas ganti")  # the handover's included, share a label
+    assert "lintas ganti" in red  # the handover's included, share a label
     session.show_step(5)
     assert all(m[0] <= 5 for m in session.charts.value.markers)
