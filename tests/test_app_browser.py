@@ -449,7 +449,7 @@ def test_the_language_menu_turns_the_page_into_bahasa_indonesia_and_back(page, b
         assert page.locator(".crowd-live-controls button", has_text=text).count() >= 1, text
     page.wait_for_selector(".crowd-legend:has-text('anarkis')", timeout=20_000)
     legend = page.locator(".crowd-legend").inner_text()
-    assert "anarkis" in legend and "ditangkap" in legend and "personel Polri" in legend and "kantor KPU" in legend
+    assert "anarkis" in legend and "ditangkap" in legend and "Dalmas Awal" in legend and "kantor KPU" in legend
     page.wait_for_selector(".crowd-counts:has-text('berunjuk rasa')", timeout=20_000)
     assert "langkah" in page.locator(".crowd-counts").inner_text()
     assert page.get_by_text("Parameter: perilaku").count() == 1
@@ -613,7 +613,7 @@ def test_the_event_log_fills_while_playing_kpu_riot_and_the_banner_shows_the_sit
     assert steps == sorted(steps, reverse=True) and steps[0] <= step
     assert len(lines) > 5
     situation = next(line for line in lines if line["event"] == "situation")
-    assert re.search(r"^12:\d\d step \d+ situation turns (green|yellow|red)$", situation["text"]), situation
+    assert re.search(r"^1\d:\d\d step \d+ situation turns (green|yellow|red)$", situation["text"]), situation
     assert any(re.search(r"\d+ stones? thrown, \d+ hit", line["text"]) for line in lines)
     banner = page.locator(".crowd-banner .crowd-banner-situation")
     assert banner.get_attribute("data-situation") in ("yellow", "red")
@@ -624,22 +624,22 @@ def test_the_event_log_fills_while_playing_kpu_riot_and_the_banner_shows_the_sit
 
 def test_the_scrub_bar_restores_the_event_log_of_an_earlier_step(page):
     seen = {}
-    for step in range(1, 19):
+    for step in range(1, 31):
         page.click("button.crowd-step")
         _wait_numbers(page, lambda n, step=step: n["step"] == str(step))
         page.wait_for_function("s => { const l = document.querySelector('.crowd-banner .crowd-banner-time');"
                                " return l && l.dataset.step === String(s); }", arg=step, timeout=10_000)
         seen[step] = _log(page)
-    assert seen[18] != seen[12]
+    assert seen[30] != seen[12]  # the march: the first force stage at 24
     page.fill(".crowd-goto input", "12")
     page.press(".crowd-goto input", "Enter")
     _wait_numbers(page, lambda n: n["step"] == "12")
     page.wait_for_function("() => document.querySelector('.crowd-banner .crowd-banner-time').dataset.step === '12'")
     assert _log(page) == seen[12]
     page.click("button.crowd-latest")
-    _wait_numbers(page, lambda n: n["step"] == "18")
-    page.wait_for_function("() => document.querySelector('.crowd-banner .crowd-banner-time').dataset.step === '18'")
-    assert _log(page) == seen[18]
+    _wait_numbers(page, lambda n: n["step"] == "30")
+    page.wait_for_function("() => document.querySelector('.crowd-banner .crowd-banner-time').dataset.step === '30'")
+    assert _log(page) == seen[30]
 
 
 def test_the_language_switch_turns_the_log_and_the_banner_into_bahasa_indonesia(page):
