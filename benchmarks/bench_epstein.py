@@ -182,12 +182,14 @@ def verdicts(rows: list[Row]) -> list[tuple[str, bool]]:
 
 
 def riot_rate(seed: int, steps: int) -> tuple[int, float, float]:
-    """kpu-riot with 2,000 supporters, 60 provocateurs and 300 officers: agents, agent-steps per
-    second and per CPU-second over a whole run of ``steps`` steps (gathering, riot, dispersal)."""
+    """kpu-riot with 2,000 supporters, 60 provocateurs and 300 officers, assembled from the start
+    (no march: marchers not yet arrived would count as agents without costing a thing): agents,
+    agent-steps per second and per CPU-second over a whole run of ``steps`` steps (riot,
+    dispersal)."""
     from crowd_model.scenario import load_scenario
 
     params = load_scenario("kpu-riot").parameters.with_overrides(
-        ["crowd_size=2060", f"provocateur_share={60 / 2060}"]
+        ["crowd_size=2060", f"provocateur_share={60 / 2060}", "arrival_rate=0"]  # assembled: every agent acts
     )
     model = CrowdModel(params, rng=seed)
     agents = len(model.agents)
