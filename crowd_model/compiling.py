@@ -42,6 +42,7 @@ except ImportError:  # numba < 0.61
 from numba.core.codegen import JITCodeLibrary
 from numba.core.compiler import Compiler, DefaultPassBuilder
 from numba.core.compiler_lock import require_global_compiler_lock
+from numba.core.registry import CPUDispatcher
 from numba.core.datamodel import models, register_default
 from numba.core.compiler_machinery import LoweringPass, register_pass
 from numba.core.typed_passes import IRLegalization
@@ -124,9 +125,36 @@ class _InnerCompiler(Compiler):
         return [pm]
 
 
+class _TypeDispatcher(CPUDispatcher):
+    """A dispatcher compiled once per argument *types*. Numba compiles a function called
+    from compiled code afresh for each constant argument value (``record(w, kind, x, y, -1,
+    ...)``, ``set_state(w, i, ACTIVE)``: over 30 extra compilations of the kernels, a fifth
+    of their cold start); here such a call uses the overload for the constant's type, as a
+    call from Python does. The generated code is the same: constants still propagate once
+    the callee is inlined in its caller."""
+
+    def get_call_template(self, args, kws):
+        return super().get_call_template(
+            tuple(types.unliteral(a) for a in args), {k: types.unliteral(v) for k, v in kws.items()}
+        )
+
+
+def _by_type(decorator):
+    def compile_by_type(func):
+        dispatcher = decorator(func)
+        if type(dispatcher) is CPUDispatcher:  # not under NUMBA_DISABLE_JIT
+            dispatcher.__class__ = _TypeDispatcher
+        return dispatcher
+
+    return compile_by_type
+
+
+# A compiled function, cached, compiled once per argument types (:class:`_TypeDispatcher`).
+compiled = _by_type(njit(cache=True))
+
 # Compiled functions only other compiled functions call: no wrapper for calls from Python,
 # no machine code of their own (see the module's docstring).
-inner = njit(cache=True, no_cpython_wrapper=True, no_cfunc_wrapper=True, pipeline_class=_InnerCompiler)
+inner = _by_type(njit(cache=True, no_cpython_wrapper=True, no_cfunc_wrapper=True, pipeline_class=_InnerCompiler))
 
 
 # --- the cache: a function is compiled afresh when its file or a file it uses changes ---
