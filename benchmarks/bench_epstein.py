@@ -270,7 +270,8 @@ def startup(verdicts_out: list) -> None:
     print(f"machine at the end: {machine()}")
     (cold, cold_cpu), (warm, warm_cpu) = times["cold"], times["warm"]
     print(f"crowd-model run --scenario kpu-riot --steps 1: {cold:.1f} s ({cold_cpu:.1f} s CPU) with an empty "
-          f"numba cache, {warm:.1f} s ({warm_cpu:.1f} s CPU) with it filled")
+          f"numba cache, {warm:.1f} s ({warm_cpu:.1f} s CPU) with it filled (as after set-up, which runs "
+          f"'crowd-model compile')")
     for name in ("riot.py", "rules.py"):
         wall, cpu = times[name]
         print(f"  ... after one rule's constant changed in {name}: {wall:.1f} s ({cpu:.1f} s CPU)")
