@@ -93,6 +93,22 @@ def png(rgb: np.ndarray) -> bytes:
 MAP_LABELS = ("office", "gate", "street", "exit", "aid_post", "water_cannon", "command_vehicle")
 
 
+# Presenter mode draws the map at the projector's resolution (1920×1080 less the bar over it),
+# so that its labels, stones and marks stay crisp when it fills the screen (a 600-pixel picture
+# scaled up three times blurs them); two maps while comparing share the width. A larger screen
+# scales it up, a smaller one down.
+PRESENTER_BOX = (1900, 1000)
+
+
+def presenter_pixels(shape: tuple[int, int], maps: int = 1) -> int:
+    """The longer side, in pixels, of a picture of a ``shape`` (width, height) grid that fits
+    the presenter's box (:data:`PRESENTER_BOX`, its width shared by ``maps`` maps) in whole
+    pixels a cell."""
+    width, height = (max(1, n) for n in shape)
+    scale = max(1, min(PRESENTER_BOX[0] // maps // width, PRESENTER_BOX[1] // height))
+    return scale * max(width, height)
+
+
 def map_labels(lang: str) -> dict[str, str]:
     """The map's labels in ``lang`` (:func:`crowd_model.render.scene`)."""
     return {name: t(f"map.{name}", lang) for name in MAP_LABELS}
@@ -752,11 +768,12 @@ class LiveSession:
         """Show ``step`` as it was: its maps, its counts and the charts up to it."""
         model, second = self.model, self.second
         codes = self.history.codes(step) if codes is None else codes
-        self.frame.value = Frame(step, png(self.history.picture(step, self.lang, codes)), counts_at(model, step),
+        pixels = self.pixels()
+        self.frame.value = Frame(step, png(self.history.picture(step, self.lang, codes, pixels)), counts_at(model, step),
                                  *self.history.log_as_of(step))
         if second is not None:
             codes_b = self.second_history.codes(step) if codes_b is None else codes_b
-            self.frame_b.value = Frame(step, png(self.second_history.picture(step, self.lang, codes_b)),
+            self.frame_b.value = Frame(step, png(self.second_history.picture(step, self.lang, codes_b, pixels)),
                                        counts_at(second, step), *self.second_history.log_as_of(step))
         if charts:
             self._charted_at = time.perf_counter()
@@ -770,6 +787,20 @@ class LiveSession:
             # end too): every change of a reactive value walks the whole page
             self.charts.value = Charts(chart_series(model, step), outcomes_at(model, step), present, **extra,
                                        head=int(model.time), markers=self.history.markers(step))
+
+    def pixels(self) -> int:
+        """The size of the map's picture (its longer side): :data:`GRID_PIXELS` beside the
+        controls; in presenter mode the projector's size (:func:`presenter_pixels`)."""
+        if not self.presenter.value:
+            return GRID_PIXELS
+        return presenter_pixels(self.history.shape, 2 if self.second is not None else 1)
+
+    def set_presenter(self, on: bool) -> None:
+        """Presenter mode on or off: the map is drawn again at its new size."""
+        with self.lock:
+            self.presenter.value = bool(on)
+            if self.frame.value is not None and not self.playing.value:
+                self._show(self.frame.value.step, charts=False)
 
     def set_language(self, lang: str) -> None:
         """The page's language changed: the map is drawn again with its labels in ``lang``."""
@@ -1177,7 +1208,7 @@ def Controls(session: LiveSession):
                          min=1, max=MAX_SPEED, on_value=session.set_speed)
         solara.InputInt(label=t("control.seed", lang), value=session.seed.value, on_value=session.set_seed)
         Messages(session)
-        solara.Button(t("presenter.on", lang), on_click=lambda: session.presenter.set(True), classes=["crowd-presenter-on"],
+        solara.Button(t("presenter.on", lang), on_click=lambda: session.set_presenter(True), classes=["crowd-presenter-on"],
                       icon_name="mdi-presentation")
         with solara.Details(summary=t("tactics.title", lang), expand=True).key("tactics"):
             solara.Text(t("tactics.help", lang), style={"font-size": "12px", "color": "#555"})
@@ -1289,7 +1320,7 @@ LIVE_CSS = """
 .crowd-presenter .crowd-pair { height: calc(100vh - 80px); }
 .crowd-presenter .crowd-pair > div { position: relative; height: 100%; }
 .crowd-presenter img.crowd-grid, .crowd-presenter img.crowd-grid-b {
-  width: 100% !important; height: 100% !important; object-fit: contain; image-rendering: pixelated; }
+  width: 100% !important; height: 100% !important; object-fit: contain; }
 .crowd-presenter .crowd-overlay { position: absolute; top: 8px; left: 8px; background: rgba(255,255,255,0.82);
   border-radius: 6px; padding: 4px; pointer-events: none; z-index: 5; }
 .crowd-presenter .crowd-overlay-legend { position: fixed; bottom: 12px; right: 12px; z-index: 2001;
@@ -1385,7 +1416,7 @@ def LiveView(session: LiveSession | None = None):
     if session.presenter.value:
         with solara.Div(classes=["crowd-presenter"]):
             with solara.Row(style={"align-items": "center"}):
-                solara.Button(t("presenter.off", lang), on_click=lambda: session.presenter.set(False),
+                solara.Button(t("presenter.off", lang), on_click=lambda: session.set_presenter(False),
                               classes=["crowd-presenter-off"], icon_name="mdi-close", text=True)
                 solara.Button(t("button.play", lang), on_click=session.play, disabled=session.playing.value,
                               classes=["crowd-play"], text=True)

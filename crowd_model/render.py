@@ -284,6 +284,12 @@ def _label_tile(text: str, size: int):
     return tile
 
 
+def label_size(scale: int) -> int:
+    """The labels' font size (pixels) on a picture of ``scale`` pixels a cell: 12 on the live
+    view's map, up to 28 on a projector's (presenter mode draws at its size, not scaled up)."""
+    return max(10, min(28, 2 * scale))
+
+
 def scene(codes: np.ndarray, earlier: list[np.ndarray] = (), marks: list[Marks] = (), labels: dict | None = None,
           cell_kind: np.ndarray | None = None, pixels: int = PICTURE_PIXELS) -> np.ndarray:
     """The picture of one step (:func:`picture`) with what the steps before it left: ``earlier``
@@ -314,6 +320,7 @@ def scene(codes: np.ndarray, earlier: list[np.ndarray] = (), marks: list[Marks] 
     def px(x, y):  # the centre of cell (x, y) in pixels (y up)
         return ((x + 0.5) * scale, (h - 1 - y + 0.5) * scale)
 
+    stroke = max(1, scale // 6)  # lines as thick at any size as at the live view's 6 pixels a cell
     injured = np.argwhere(codes == _INJURED_CATEGORY)
     arm = max(1, scale // 2)
     for x, y in injured:
@@ -326,23 +333,24 @@ def scene(codes: np.ndarray, earlier: list[np.ndarray] = (), marks: list[Marks] 
         for x, y in m.arrests:
             cx, cy = px(x, y)
             r = scale * 1.2
-            draw.rectangle([cx - r, cy - r, cx + r, cy + r], outline=colour, width=2 if age == 0 else 1)
+            draw.rectangle([cx - r, cy - r, cx + r, cy + r], outline=colour, width=(2 if age == 0 else 1) * stroke)
     if marks:
         for x0, y0, x1, y1, hit in marks[0].stones:
             a, b = px(x0, y0), px(x1, y1)
-            draw.line([a, b], fill=STONE_HIT_COLOUR if hit else STONE_COLOUR, width=1)
+            draw.line([a, b], fill=STONE_HIT_COLOUR if hit else STONE_COLOUR, width=stroke)
             if hit:
-                draw.ellipse([b[0] - 2, b[1] - 2, b[0] + 2, b[1] + 2], fill=STONE_HIT_COLOUR)
+                dot = 2 * stroke
+                draw.ellipse([b[0] - dot, b[1] - dot, b[0] + dot, b[1] + dot], fill=STONE_HIT_COLOUR)
     vehicles = []
     for code, name, colour in ((_CATEGORY["water_cannon"], "water_cannon", CATEGORY_COLOURS["water_cannon"]),
                                (_KORLAP_CATEGORY, "command_vehicle", CATEGORY_COLOURS["korlap"])):
         for x, y in np.argwhere(codes == code):
             cx, cy = px(x, y)
             draw.rectangle([cx - 1.5 * scale, cy - scale, cx + 1.5 * scale, cy + scale], fill=colour,
-                           outline="#ffffff", width=1)
+                           outline="#ffffff", width=stroke)
             vehicles.append((name, cx, cy - 1.6 * scale))  # above: the gate's label is below the trucks
     if labels:
-        size = max(10, min(16, 2 * scale))
+        size = label_size(scale)
         placed = []
         if cell_kind is not None:
             placed = [(name, *px(x, y), anchor) for name, x, y, anchor in site_labels(cell_kind)]

@@ -187,3 +187,18 @@ def test_the_picture_and_legend_follow_the_doctrine_units_when_unit_names_change
     root = __import__("pathlib").Path(__file__).resolve().parent.parent
     done = subprocess.run([sys.executable, "-c", script], cwd=root, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]
+
+
+def test_a_projector_sized_picture_draws_its_labels_and_lines_at_its_size():
+    """Presenter mode draws the map at the projector's size: the labels' letters and the stone
+    lines grow with the cells instead of being scaled up from the small picture."""
+    assert render.label_size(6) == 12 and render.label_size(16) == 28 and render.label_size(40) == 28
+    assert render._label_tile("KANTOR KPU", 28).size[1] >= 2 * render._label_tile("KANTOR KPU", 12).size[1] - 4
+    w, h = 20, 10
+    codes = np.zeros((w, h), np.uint8)
+    stone = _marks(w, h, stones=[(2, 5, 12, 5, 0)])
+    for scale, thick in ((6, 1), (18, 3)):
+        rgb = scene(codes, [], [stone], pixels=w * scale)
+        column = rgb[:, int(7.5 * scale)]  # across the line, halfway from thrower to target
+        drawn = (column == render._rgb(render.STONE_COLOUR).astype(np.uint8)).all(axis=1)
+        assert drawn.sum() == thick, scale

@@ -139,8 +139,16 @@ def test_presenter_mode_hides_the_controls_and_overlays_the_numbers(live):
     rc.find(v.Html, class_="crowd-presenter").assert_single()
     assert not rc.find(v.Btn, children=["Reset"]).widgets
     assert rc.find(v.Html, class_="crowd-overlay").widgets
+    size = Image.open(io.BytesIO(session.frame.value.png)).size  # drawn at the projector's size
+    assert size == (1600, 960) and app.presenter_pixels((100, 60)) == 1600  # 16 pixels a cell in 1900×1000
+    session.step()
+    assert Image.open(io.BytesIO(session.frame.value.png)).size == (1600, 960)
+    session.set_compare_change("pushback", False)
+    session.branch_here()  # two maps share the width
+    assert Image.open(io.BytesIO(session.frame_b.value.png)).size == (900, 540)
     rc.find(v.Btn, class_="crowd-presenter-off").widget.click()
     assert rc.find(v.Btn, children=["Reset"]).widgets
+    assert Image.open(io.BytesIO(session.frame.value.png)).size[0] == 600  # beside the controls again
 
 
 def test_the_tactics_panel_lists_the_tactics_from_their_specs():
