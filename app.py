@@ -1337,6 +1337,9 @@ LIVE_CSS = """
 .crowd-presenter .crowd-overlay-log { position: fixed; top: 56px; right: 12px; z-index: 2001; width: min(440px, 34vw);
   background: rgba(255,255,255,0.85); border-radius: 6px; padding: 6px; pointer-events: none; }
 .crowd-presenter .crowd-overlay-log .crowd-log-lines { max-height: 38vh; overflow: hidden; font-size: 15px; }
+.crowd-log-pair { display: flex; flex-wrap: wrap; gap: 12px; flex: 2 1 540px; min-width: 0; }
+.crowd-log-pair > div { flex: 1 1 260px; min-width: 0; }
+.crowd-presenter .crowd-log-pair { display: block; }
 .crowd-presenter .crowd-overlay-log-pair .crowd-log-lines { max-height: 16vh; }
 .crowd-presenter .crowd-banner-line { font-size: 26px !important; }
 .crowd-fullscreen { text-transform: uppercase; font-weight: 500; font-size: 14px; letter-spacing: 0.09em;
@@ -1355,8 +1358,9 @@ FULLSCREEN_JS = ("document.fullscreenElement ? document.exitFullscreen() : "
 def ComparedLogs(session: LiveSession):
     """While comparing: A's event log and B's, side by side (B's from the branch on, after the
     story they share)."""
-    EventLog(session, session.frame, "crowd-log", "A")
-    EventLog(session, session.frame_b, "crowd-log-b", "B")
+    with solara.Div(classes=["crowd-log-pair"]):
+        EventLog(session, session.frame, "crowd-log", "A")
+        EventLog(session, session.frame_b, "crowd-log-b", "B")
 
 
 @solara.component
