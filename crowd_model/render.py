@@ -151,7 +151,8 @@ def paint_agents(world, out, detainees_on_grid, civilian_category, unit_category
 
 def cell_categories(world, packed, full_hit_points: np.ndarray | None) -> np.ndarray:
     """A ``(width, height)`` uint8 array of codes indexing :data:`CELL_CATEGORIES`: the site
-    (damaged facilities marked), agents on top, spray over civilians, the water cannons.
+    (damaged facilities marked), agents on top, spray over civilians (not over officers or the
+    injured: those the jet just knocked down stay marked), the water cannons.
     ``full_hit_points`` is the site's undamaged state, None without a site."""
     out = np.zeros(world.cell_head.shape, np.uint8)
     has_site = full_hit_points is not None
@@ -164,7 +165,7 @@ def cell_categories(world, packed, full_hit_points: np.ndarray | None) -> np.nda
     paint_agents(packed, out, not has_site, _CIVILIAN_CATEGORY, _UNIT_CATEGORY)
     if has_site:
         out[(world.gas >= GAS_SHOWN) & (world.officers_here == 0) & (world.injured_here == 0)] = _CATEGORY["tear_gas"]
-        out[world.spray & (world.officers_here == 0)] = _CATEGORY["spray"]
+        out[world.spray & (world.officers_here == 0) & (world.injured_here == 0)] = _CATEGORY["spray"]
         out[world.cannon_x, world.cannon_y] = _CATEGORY["water_cannon"]
     return out
 

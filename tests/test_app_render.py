@@ -202,3 +202,24 @@ def test_a_projector_sized_picture_draws_its_labels_and_lines_at_its_size():
         column = rgb[:, int(7.5 * scale)]  # across the line, halfway from thrower to target
         drawn = (column == render._rgb(render.STONE_COLOUR).astype(np.uint8)).all(axis=1)
         assert drawn.sum() == thick, scale
+
+
+def test_the_injured_stay_on_the_map_under_the_spray_that_hit_them():
+    """On a step the water cannon fires, those it injures lie in its spray: they are drawn as
+    injured (awaiting evacuation), not hidden under the jet."""
+    from crowd_model.model import CrowdModel
+    from crowd_model.scenario import load_scenario
+    from crowd_model.world import INJURED
+
+    scenario = load_scenario("kpu-riot")
+    model = CrowdModel(scenario.parameters, rng=scenario.seed)
+    sprayed_injured = 0
+    for _ in range(75):  # seed 42: the cannon fires at 61, 65, 69 and 73, and injures at each
+        model.step()
+        w = model.world
+        waiting = np.flatnonzero((w.state == INJURED) & w.alive.astype(bool) & (w.evacuation > 0))
+        codes = model.cell_categories()
+        cells = {(int(w.x[i]), int(w.y[i])) for i in waiting}
+        assert all(codes[x, y] == code("injured") for x, y in cells), int(model.time)
+        sprayed_injured += sum(bool(w.spray[x, y]) for x, y in cells)
+    assert sprayed_injured > 0  # the case that hid them
