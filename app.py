@@ -38,8 +38,8 @@ from app_text import LANGUAGES, Said, say, shown
 from crowd_model.analysis.stats import CONFIDENCE, interval, numeric_metrics
 from crowd_model.errors import InputError
 from crowd_model.events import event_records
-from crowd_model.render import (ARREST_COLOUR, ARREST_MARK_STEPS, CATEGORY_COLOURS, CELL_CATEGORIES, NO_MARKS, PALETTE,
-                                PICTURE_PIXELS, SPRAY_TRAIL, STONE_COLOUR, STONE_HIT_COLOUR, picture, png_bytes, scene,
+from crowd_model.render import (ARREST_COLOUR, ARREST_MARK_STEPS, CATEGORY_COLOURS, CELL_CATEGORIES, HOLDING_COLOUR, NO_MARKS,
+                                PALETTE, PICTURE_PIXELS, SPRAY_TRAIL, STONE_COLOUR, STONE_HIT_COLOUR, picture, png_bytes, scene,
                                 step_marks, step_rows)
 from crowd_model.world import SITUATION_NAMES, STATE_NAMES
 from crowd_model.animation import encode, frame as animation_frame
@@ -90,7 +90,7 @@ def png(rgb: np.ndarray) -> bytes:
     return png_bytes(rgb)
 
 
-MAP_LABELS = ("office", "gate", "street", "exit", "aid_post", "water_cannon", "command_vehicle")
+MAP_LABELS = ("office", "gate", "street", "exit", "aid_post", "water_cannon", "command_vehicle", "holding_area")
 
 
 # Presenter mode draws the map at the projector's resolution (1920×1080 less the bar over it),
@@ -1124,6 +1124,7 @@ def Legend(session: LiveSession):
                 ("stone", f"background:linear-gradient(135deg,transparent 45%,{STONE_COLOUR} 45%,{STONE_COLOUR} 55%,transparent 55%)"),
                 ("stone_hit", f"background:linear-gradient(135deg,transparent 45%,{STONE_HIT_COLOUR} 45%,{STONE_HIT_COLOUR} 55%,transparent 55%)"),
                 ("arrest", f"border:2px solid {ARREST_COLOUR}"),
+                ("holding_area", f"border:2px solid {HOLDING_COLOUR};background:radial-gradient({CATEGORY_STYLE['arrested']} 35%,#fff 36%)"),
                 ("trail", f"background:linear-gradient(90deg,{CATEGORY_STYLE['spray']},#f7f7f7)"),
             ))
     solara.HTML(tag="div", unsafe_innerHTML=f'<div style="font-size:14px">{rows}</div>', classes=["crowd-legend"])

@@ -223,3 +223,36 @@ def test_the_injured_stay_on_the_map_under_the_spray_that_hit_them():
         assert all(codes[x, y] == code("injured") for x, y in cells), int(model.time)
         sprayed_injured += sum(bool(w.spray[x, y]) for x, y in cells)
     assert sprayed_injured > 0  # the case that hid them
+
+
+def test_the_arrested_are_taken_to_a_visible_holding_area():
+    """Detainees leave the grid (the model holds them off the site): the picture shows them in a
+    labelled holding area, one grey square each, the rest counted."""
+    from small_site import SITE
+
+    kind = site_codes.parse_site(SITE, "small").kind
+    w, h = kind.shape
+    scale = 12
+    codes = np.zeros((w, h), np.uint8)
+    grey = np.array(PALETTE[code("arrested")])
+
+    def squares(detained):
+        marks = Marks(np.zeros((0, 5), np.int32), np.zeros((0, 2), np.int32), detained=detained)
+        rgb = scene(codes, [], [marks], labels={"holding_area": "HOLDING"}, cell_kind=kind, pixels=w * scale)
+        return int((rgb == grey).all(axis=2).sum()) // (scale - 2) ** 2
+
+    assert squares(0) == 0 and squares(5) == 5
+    cols, rows = render.holding_room(w)
+    assert render.holding_room(100) == render.HOLDING_CELLS and (cols, rows) == (3, 2)
+    assert squares(cols * rows + 9) == cols * rows  # the room is full: the rest are counted in its label
+    none = scene(codes, [], [Marks(np.zeros((0, 5), np.int32), np.zeros((0, 2), np.int32), detained=7)],
+                 labels=None, cell_kind=kind, pixels=w * scale)
+    assert not (none == grey).all(axis=2).any()  # no labels (an export without them): no holding area
+
+
+def test_step_marks_count_the_detainees(stepped):
+    from crowd_model.world import ARRESTED
+
+    model, rows = stepped
+    marks = step_marks(model.world, rows)
+    assert marks.detained == int(((model.world.state == ARRESTED) & model.world.alive.astype(bool)).sum())
