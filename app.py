@@ -484,9 +484,11 @@ class History:
                 self.snapshots = {k: v for k, v in self.snapshots.items() if k % self.interval == 0 or k == first}
 
     def inherit_log(self, other: History, before: int) -> None:
-        """Take ``other``'s log lines of the steps before ``before`` (a branch's shared past)."""
+        """Take ``other``'s log lines (and water-cannon shot counts) of the steps before ``before``
+        (a branch's shared past: its first shot is not 'the first time' again)."""
         for step in [k for k in other.log if k < before]:
             self.log[step] = other.log[step]
+            self.shots[step] = other.shots.get(step, 0)
             self._account(step)
 
     def _account(self, step: int) -> None:

@@ -288,7 +288,7 @@ def _label_tile(text: str, size: int):
     return tile
 
 
-HOLDING_CELLS = (16, 2)  # the holding area's room, in cells: one square a detainee, the rest counted
+HOLDING_CELLS = (12, 2)  # the holding area's room, in cells: one square a detainee, the rest counted
 HOLDING_COLOUR = "#455a64"
 
 
@@ -305,13 +305,14 @@ def _holding_area(draw, image, detained: int, text: str, scale: int, right: int 
     cols, rows = holding_room(image.width // scale)
     pad = max(2, scale // 2)
     size = label_size(scale)
-    width, height = cols * scale + 2 * pad, rows * scale + size + 3 * pad
+    label = f"{text}: {detained}" + (f" (+{detained - cols * rows})" if detained > cols * rows else "")
+    width = max(cols * scale, int(draw.textlength(label, font=_font(size)))) + 2 * pad
+    height = rows * scale + size + 3 * pad
     right = image.width - scale if right is None or right < width else right
-    x0, y0 = right - width, image.height - height - pad
+    x0, y0 = max(0, right - width), image.height - height - pad
     draw.rectangle([x0, y0, x0 + width, y0 + height], fill="#ffffff", outline=HOLDING_COLOUR, width=max(1, scale // 3))
     shown = min(detained, cols * rows)
-    more = f" (+{detained - shown})" if detained > shown else ""
-    draw.text((x0 + pad, y0 + pad // 2), f"{text}: {detained}{more}", fill="#000000", font=_font(size))
+    draw.text((x0 + pad, y0 + pad // 2), label, fill="#000000", font=_font(size))
     top = y0 + size + 2 * pad
     grey = CATEGORY_COLOURS["arrested"]
     for k in range(shown):

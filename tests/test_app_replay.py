@@ -211,3 +211,14 @@ def test_the_replay_memory_bound_counts_the_event_log(live, monkeypatch):
     assert history.bytes == sum(len(history.frames[s]) + app.log_bytes(history.log[s]) + app.marks_bytes(history.marks[s])
                                 for s in history.sizes)
     assert all(line.step >= history.first for line in session.frame.value.log)
+
+
+def test_a_branch_without_changes_tells_the_same_story_as_a(live):
+    """The same state and random stream: B's log is A's, line for line, after the branch too
+    (its next water-cannon shot is not 'the first time' again)."""
+    rc, session = live
+    _steps(session, 62)  # seed 42: the first shot at 61
+    session.branch_here()
+    _steps(session, 5)  # the next shot at 65
+    assert any(line.event == "water_cannon_shot" and line.step == 65 for line in session.frame_b.value.log)
+    assert [str(line.said) for line in session.frame_b.value.log] == [str(line.said) for line in session.frame.value.log]
