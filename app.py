@@ -13,6 +13,7 @@ import html
 import io
 import math
 import multiprocessing
+import sys
 import tempfile
 import threading
 import time
@@ -33,12 +34,12 @@ from PIL import Image
 import app_events
 import app_text
 from app_events import LOG_LINES, LogLine
-from app_text import LANGUAGES, say, shown
+from app_text import LANGUAGES, Said, say, shown
 from crowd_model.analysis.stats import CONFIDENCE, interval, numeric_metrics
 from crowd_model.errors import InputError
 from crowd_model.events import event_records
-from crowd_model.render import (ARREST_COLOUR, ARREST_MARK_STEPS, CATEGORY_COLOURS, CELL_CATEGORIES, NO_MARKS, PALETTE,
-                                PICTURE_PIXELS, SPRAY_TRAIL, STONE_COLOUR, STONE_HIT_COLOUR, picture, png_bytes, scene,
+from crowd_model.render import (ARREST_COLOUR, ARREST_MARK_STEPS, CATEGORY_COLOURS, CELL_CATEGORIES, HOLDING_COLOUR, NO_MARKS,
+                                PALETTE, PICTURE_PIXELS, SPRAY_TRAIL, STONE_COLOUR, STONE_HIT_COLOUR, picture, png_bytes, scene,
                                 step_marks, step_rows)
 from crowd_model.world import SITUATION_NAMES, STATE_NAMES
 from crowd_model.animation import encode, frame as animation_frame
@@ -89,7 +90,23 @@ def png(rgb: np.ndarray) -> bytes:
     return png_bytes(rgb)
 
 
-MAP_LABELS = ("office", "gate", "street", "exit", "aid_post", "water_cannon", "command_vehicle")
+MAP_LABELS = ("office", "gate", "street", "exit", "aid_post", "water_cannon", "command_vehicle", "holding_area")
+
+
+# Presenter mode draws the map at the projector's resolution (1920×1080 less the bar over it),
+# so that its labels, stones and marks stay crisp when it fills the screen (a 600-pixel picture
+# scaled up three times blurs them); two maps while comparing share the width. A larger screen
+# scales it up, a smaller one down.
+PRESENTER_BOX = (1900, 1000)
+
+
+def presenter_pixels(shape: tuple[int, int], maps: int = 1) -> int:
+    """The longer side, in pixels, of a picture of a ``shape`` (width, height) grid that fits
+    the presenter's box (:data:`PRESENTER_BOX`, its width shared by ``maps`` maps) in whole
+    pixels a cell."""
+    width, height = (max(1, n) for n in shape)
+    scale = max(1, min(PRESENTER_BOX[0] // maps // width, PRESENTER_BOX[1] // height))
+    return scale * max(width, height)
 
 
 def map_labels(lang: str) -> dict[str, str]:
@@ -383,13 +400,14 @@ class Charts:
 
 # The replay's memory (per model of a tab): a snapshot every SNAPSHOT_EVERY steps, at most
 # MAX_SNAPSHOTS of them (beyond, every other one goes and the interval doubles); every step's
-# map, zlib-compressed (kpu-riot: about 1 KB a step), at most MAX_FRAME_BYTES (beyond, the
-# oldest go and the scrub bar starts later). kpu-riot's snapshots share unchanged arrays (the
-# site's) and cost about 0.2 MB each plus their copy of the time series (0.15 MB at step
-# 1,000): at most about 25 MB of snapshots and 32 MB of maps a model in a 1,000-step run.
+# map (zlib-compressed, kpu-riot: about 1 KB a step), marks (stones, arrests, the gas cloud) and
+# event-log lines, at most MAX_STEP_BYTES together (beyond, the oldest steps go and the scrub
+# bar starts later). kpu-riot's snapshots share unchanged arrays (the site's) and cost about
+# 0.2 MB each plus their copy of the time series (0.15 MB at step 1,000): at most about 25 MB
+# of snapshots and 32 MB of steps a model in a 1,000-step run.
 SNAPSHOT_EVERY = 10
 MAX_SNAPSHOTS = 64
-MAX_FRAME_BYTES = 32_000_000
+MAX_STEP_BYTES = 32_000_000
 MAX_EXPORT_FRAMES = 3000
 EXPORT_FPS = 10
 # The tactics panel: the response's main choices, before the full parameter list (the names
@@ -401,10 +419,31 @@ TACTICS = tuple(name for name in ("response_policy", "water_cannons", "pushback"
 MAX_CHART_MARKERS = 40  # the latest important events marked on the charts
 
 
+def said_bytes(value: Any) -> int:
+    """About the memory a text of the log holds: the string, and for a :class:`app_text.Said`
+    its fields (which may be texts themselves)."""
+    size = sys.getsizeof(value)
+    if isinstance(value, Said):
+        size += sys.getsizeof(value.fields) + sum(said_bytes(v) for v in value.fields.values())
+    return size
+
+
+def log_bytes(lines) -> int:
+    """About the memory a step's log lines hold (each line, its sentence and its marker)."""
+    return sum(sys.getsizeof(line) + said_bytes(line.said) + (said_bytes(line.marker) if line.marker else 0)
+               for line in lines)
+
+
+def marks_bytes(marks) -> int:
+    """About the memory a step's :class:`crowd_model.render.Marks` hold."""
+    return sys.getsizeof(marks) + marks.stones.nbytes + marks.arrests.nbytes + len(marks.gas)
+
+
 class History:
     """The steps one model has run, for the scrub bar, the event log and the exports: every
-    step's map, marks (:class:`crowd_model.render.Marks`) and log lines, and a snapshot every
-    :attr:`interval` steps, within the bounds above."""
+    step's map, marks (:class:`crowd_model.render.Marks`) and log lines, within
+    :data:`MAX_STEP_BYTES` together (``sizes``: each step's share, ``bytes``: their sum), and a
+    snapshot every :attr:`interval` steps, at most :data:`MAX_SNAPSHOTS`."""
 
     def __init__(self):
         self.frames: dict[int, bytes] = {}
@@ -412,6 +451,7 @@ class History:
         self.snapshots: dict[int, Snapshot] = {}
         self.interval = SNAPSHOT_EVERY
         self.bytes = 0
+        self.sizes: dict[int, int] = {}  # the bytes each step kept holds: its map, marks and log lines
         self.marks: dict[int, Any] = {}
         self.log: dict[int, list[LogLine]] = {}
         self.shots: dict[int, int] = {}  # water-cannon shots up to each step
@@ -421,9 +461,7 @@ class History:
         step = int(model.time)
         self.shape = codes.shape
         self.cell_kind = model.world.cell_kind if model.site is not None else None
-        data = zlib.compress(codes.tobytes(), 1)
-        self.bytes += len(data) - len(self.frames.get(step, b""))
-        self.frames[step] = data
+        self.frames[step] = zlib.compress(codes.tobytes(), 1)
         # what the step just run added: its marks and its log lines (the world's event buffer
         # holds the rows of the step that led to ``step``, whose step column is ``step``)
         rows = step_rows(model.world)
@@ -433,11 +471,9 @@ class History:
         self.shots[step] = before + app_events.water_cannon_shots(records)
         self.log[step] = app_events.step_lines(records, step, before)
         self.marks[step] = step_marks(model.world, rows)
-        while self.bytes > MAX_FRAME_BYTES and len(self.frames) > 1:
-            first = min(self.frames)
-            self.bytes -= len(self.frames.pop(first))
-            for table in (self.marks, self.log, self.shots):
-                table.pop(first, None)
+        self._account(step)
+        while self.bytes > MAX_STEP_BYTES and len(self.sizes) > 1:
+            self._forget(min(self.sizes))
         # the first step recorded (a branch's) always has its snapshot: the rewinds start there
         if (step % self.interval == 0 or not self.snapshots) and step not in self.snapshots:
             previous = self.snapshots[max(self.snapshots)] if self.snapshots else None
@@ -446,6 +482,25 @@ class History:
                 self.interval *= 2
                 first = min(self.snapshots)
                 self.snapshots = {k: v for k, v in self.snapshots.items() if k % self.interval == 0 or k == first}
+
+    def inherit_log(self, other: History, before: int) -> None:
+        """Take ``other``'s log lines (and water-cannon shot counts) of the steps before ``before``
+        (a branch's shared past: its first shot is not 'the first time' again)."""
+        for step in [k for k in other.log if k < before]:
+            self.log[step] = other.log[step]
+            self.shots[step] = other.shots.get(step, 0)
+            self._account(step)
+
+    def _account(self, step: int) -> None:
+        size = len(self.frames.get(step, b"")) + log_bytes(self.log.get(step, ()))
+        size += marks_bytes(self.marks[step]) if step in self.marks else 0
+        self.bytes += size - self.sizes.get(step, 0)
+        self.sizes[step] = size
+
+    def _forget(self, step: int) -> None:
+        for table in (self.frames, self.marks, self.log, self.shots):
+            table.pop(step, None)
+        self.bytes -= self.sizes.pop(step, 0)
 
     @property
     def first(self) -> int:
@@ -486,11 +541,8 @@ class History:
         model.restore(self.snapshots[max(k for k in self.snapshots if k <= step)])
         while int(model.time) < step:
             model.step()
-        for later in [k for k in self.frames if k > step]:
-            self.bytes -= len(self.frames.pop(later))
-        for table in (self.marks, self.log, self.shots):
-            for later in [k for k in table if k > step]:
-                table.pop(later)
+        for later in [k for k in self.sizes if k > step]:
+            self._forget(later)
         self.snapshots = {k: v for k, v in self.snapshots.items() if k <= step}
 
     def summary(self) -> dict:
@@ -718,11 +770,12 @@ class LiveSession:
         """Show ``step`` as it was: its maps, its counts and the charts up to it."""
         model, second = self.model, self.second
         codes = self.history.codes(step) if codes is None else codes
-        self.frame.value = Frame(step, png(self.history.picture(step, self.lang, codes)), counts_at(model, step),
+        pixels = self.pixels()
+        self.frame.value = Frame(step, png(self.history.picture(step, self.lang, codes, pixels)), counts_at(model, step),
                                  *self.history.log_as_of(step))
         if second is not None:
             codes_b = self.second_history.codes(step) if codes_b is None else codes_b
-            self.frame_b.value = Frame(step, png(self.second_history.picture(step, self.lang, codes_b)),
+            self.frame_b.value = Frame(step, png(self.second_history.picture(step, self.lang, codes_b, pixels)),
                                        counts_at(second, step), *self.second_history.log_as_of(step))
         if charts:
             self._charted_at = time.perf_counter()
@@ -736,6 +789,20 @@ class LiveSession:
             # end too): every change of a reactive value walks the whole page
             self.charts.value = Charts(chart_series(model, step), outcomes_at(model, step), present, **extra,
                                        head=int(model.time), markers=self.history.markers(step))
+
+    def pixels(self) -> int:
+        """The size of the map's picture (its longer side): :data:`GRID_PIXELS` beside the
+        controls; in presenter mode the projector's size (:func:`presenter_pixels`)."""
+        if not self.presenter.value:
+            return GRID_PIXELS
+        return presenter_pixels(self.history.shape, 2 if self.second is not None else 1)
+
+    def set_presenter(self, on: bool) -> None:
+        """Presenter mode on or off: the map is drawn again at its new size."""
+        with self.lock:
+            self.presenter.value = bool(on)
+            if self.frame.value is not None and not self.playing.value:
+                self._show(self.frame.value.step, charts=False)
 
     def set_language(self, lang: str) -> None:
         """The page's language changed: the map is drawn again with its labels in ``lang``."""
@@ -829,6 +896,7 @@ class LiveSession:
     def _start_comparing(self, second: CrowdModel, step: int) -> None:
         self.second = second
         self.second_history = History()
+        self.second_history.inherit_log(self.history, step)  # a branch shares A's story up to it
         self.compared.value = (step, dict(self.compare_changes.value))
         self.message.value = ""
         self._publish(charts=True)
@@ -1005,15 +1073,17 @@ def Banner(session: LiveSession, source=None, css: str = "crowd-banner"):
 
 
 @solara.component
-def EventLog(session: LiveSession, source=None, css: str = "crowd-log"):
-    """The events up to the step shown, newest first, as sentences in the page's language."""
+def EventLog(session: LiveSession, source=None, css: str = "crowd-log", side: str = ""):
+    """The events up to the step shown, newest first, as sentences in the page's language
+    (while comparing, one for each response: ``side`` A or B)."""
     lang = LANGUAGE.value
     lines = use_frame_widget(
         session,
         lambda: solara.widgets.HTML(tag="div", attributes={"class": f"{css} crowd-log-lines"}),
         lambda widget, frame: setattr(widget, "unsafe_innerHTML", log_html(frame, lang)), [lang], source=source)
-    with solara.Column(gap="2px", classes=["crowd-log-panel"]):
-        solara.Text(t("log.title", lang), style={"font-weight": "bold"}, classes=["crowd-log-title"])
+    with solara.Column(gap="2px", classes=["crowd-log-panel", f"crowd-log-panel-{side.lower() or 'a'}"]):
+        title = t("log.title_side", lang, side=side) if side else t("log.title", lang)
+        solara.Text(title, style={"font-weight": "bold"}, classes=["crowd-log-title"])
         solara.Text(t("log.note", lang, start=app_events.clock(0), minutes=f"{MINUTES_PER_STEP:g}"),
                     style={"font-size": "11px", "color": "#555"})
         solara.Div(children=[lines])
@@ -1056,6 +1126,7 @@ def Legend(session: LiveSession):
                 ("stone", f"background:linear-gradient(135deg,transparent 45%,{STONE_COLOUR} 45%,{STONE_COLOUR} 55%,transparent 55%)"),
                 ("stone_hit", f"background:linear-gradient(135deg,transparent 45%,{STONE_HIT_COLOUR} 45%,{STONE_HIT_COLOUR} 55%,transparent 55%)"),
                 ("arrest", f"border:2px solid {ARREST_COLOUR}"),
+                ("holding_area", f"border:2px solid {HOLDING_COLOUR};background:radial-gradient({CATEGORY_STYLE['arrested']} 35%,#fff 36%)"),
                 ("trail", f"background:linear-gradient(90deg,{CATEGORY_STYLE['spray']},#f7f7f7)"),
             ))
     solara.HTML(tag="div", unsafe_innerHTML=f'<div style="font-size:14px">{rows}</div>', classes=["crowd-legend"])
@@ -1140,7 +1211,7 @@ def Controls(session: LiveSession):
                          min=1, max=MAX_SPEED, on_value=session.set_speed)
         solara.InputInt(label=t("control.seed", lang), value=session.seed.value, on_value=session.set_seed)
         Messages(session)
-        solara.Button(t("presenter.on", lang), on_click=lambda: session.presenter.set(True), classes=["crowd-presenter-on"],
+        solara.Button(t("presenter.on", lang), on_click=lambda: session.set_presenter(True), classes=["crowd-presenter-on"],
                       icon_name="mdi-presentation")
         with solara.Details(summary=t("tactics.title", lang), expand=True).key("tactics"):
             solara.Text(t("tactics.help", lang), style={"font-size": "12px", "color": "#555"})
@@ -1252,7 +1323,7 @@ LIVE_CSS = """
 .crowd-presenter .crowd-pair { height: calc(100vh - 80px); }
 .crowd-presenter .crowd-pair > div { position: relative; height: 100%; }
 .crowd-presenter img.crowd-grid, .crowd-presenter img.crowd-grid-b {
-  width: 100% !important; height: 100% !important; object-fit: contain; image-rendering: pixelated; }
+  width: 100% !important; height: 100% !important; object-fit: contain; }
 .crowd-presenter .crowd-overlay { position: absolute; top: 8px; left: 8px; background: rgba(255,255,255,0.82);
   border-radius: 6px; padding: 4px; pointer-events: none; z-index: 5; }
 .crowd-presenter .crowd-overlay-legend { position: fixed; bottom: 12px; right: 12px; z-index: 2001;
@@ -1269,6 +1340,10 @@ LIVE_CSS = """
 .crowd-presenter .crowd-overlay-log { position: fixed; top: 56px; right: 12px; z-index: 2001; width: min(440px, 34vw);
   background: rgba(255,255,255,0.85); border-radius: 6px; padding: 6px; pointer-events: none; }
 .crowd-presenter .crowd-overlay-log .crowd-log-lines { max-height: 38vh; overflow: hidden; font-size: 15px; }
+.crowd-log-pair { display: flex; flex-wrap: wrap; gap: 12px; flex: 2 1 540px; min-width: 0; }
+.crowd-log-pair > div { flex: 1 1 260px; min-width: 0; }
+.crowd-presenter .crowd-log-pair { display: block; }
+.crowd-presenter .crowd-overlay-log-pair .crowd-log-lines { max-height: 16vh; }
 .crowd-presenter .crowd-banner-line { font-size: 26px !important; }
 .crowd-fullscreen { text-transform: uppercase; font-weight: 500; font-size: 14px; letter-spacing: 0.09em;
   padding: 6px 12px; border-radius: 4px; background: none; border: none; cursor: pointer; }
@@ -1280,6 +1355,15 @@ LIVE_CSS = """
 # in the page, so the browser allows it); pressed again, or Esc, leaves full screen.
 FULLSCREEN_JS = ("document.fullscreenElement ? document.exitFullscreen() : "
                  "document.documentElement.requestFullscreen && document.documentElement.requestFullscreen()")
+
+
+@solara.component
+def ComparedLogs(session: LiveSession):
+    """While comparing: A's event log and B's, side by side (B's from the branch on, after the
+    story they share)."""
+    with solara.Div(classes=["crowd-log-pair"]):
+        EventLog(session, session.frame, "crowd-log", "A")
+        EventLog(session, session.frame_b, "crowd-log-b", "B")
 
 
 @solara.component
@@ -1315,11 +1399,15 @@ def Maps(session: LiveSession, presenter: bool = False):
         if compared is not None and not presenter:
             with solara.Div(classes=["crowd-legend-wide"]):
                 with solara.Div(classes=["crowd-map-row"]):
-                    EventLog(session)
+                    ComparedLogs(session)
                     Legend(session)
     if presenter:
-        with solara.Div(classes=["crowd-overlay-log"]):
-            EventLog(session)
+        with solara.Div(classes=["crowd-overlay-log", "crowd-overlay-log-pair"] if compared is not None
+                        else ["crowd-overlay-log"]):
+            if compared is not None:
+                ComparedLogs(session)
+            else:
+                EventLog(session)
         with solara.Div(classes=["crowd-overlay-legend"]):
             Legend(session)
 
@@ -1335,7 +1423,7 @@ def LiveView(session: LiveSession | None = None):
     if session.presenter.value:
         with solara.Div(classes=["crowd-presenter"]):
             with solara.Row(style={"align-items": "center"}):
-                solara.Button(t("presenter.off", lang), on_click=lambda: session.presenter.set(False),
+                solara.Button(t("presenter.off", lang), on_click=lambda: session.set_presenter(False),
                               classes=["crowd-presenter-off"], icon_name="mdi-close", text=True)
                 solara.Button(t("button.play", lang), on_click=session.play, disabled=session.playing.value,
                               classes=["crowd-play"], text=True)

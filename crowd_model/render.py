@@ -151,7 +151,8 @@ def paint_agents(world, out, detainees_on_grid, civilian_category, unit_category
 
 def cell_categories(world, packed, full_hit_points: np.ndarray | None) -> np.ndarray:
     """A ``(width, height)`` uint8 array of codes indexing :data:`CELL_CATEGORIES`: the site
-    (damaged facilities marked), agents on top, spray over civilians, the water cannons.
+    (damaged facilities marked), agents on top, spray over civilians (not over officers or the
+    injured: those the jet just knocked down stay marked), the water cannons.
     ``full_hit_points`` is the site's undamaged state, None without a site."""
     out = np.zeros(world.cell_head.shape, np.uint8)
     has_site = full_hit_points is not None
@@ -164,7 +165,7 @@ def cell_categories(world, packed, full_hit_points: np.ndarray | None) -> np.nda
     paint_agents(packed, out, not has_site, _CIVILIAN_CATEGORY, _UNIT_CATEGORY)
     if has_site:
         out[(world.gas >= GAS_SHOWN) & (world.officers_here == 0) & (world.injured_here == 0)] = _CATEGORY["tear_gas"]
-        out[world.spray & (world.officers_here == 0)] = _CATEGORY["spray"]
+        out[world.spray & (world.officers_here == 0) & (world.injured_here == 0)] = _CATEGORY["spray"]
         out[world.cannon_x, world.cannon_y] = _CATEGORY["water_cannon"]
     return out
 
@@ -189,12 +190,14 @@ def _rgb(colour: str) -> np.ndarray:
 class Marks:
     """What one step adds over its cell categories: the stones thrown in it (rows: thrower x,
     y, target x, y, hit 0/1), the cells of its arrests (rows: x, y), and the tear-gas
-    concentration after it (uint8 in 1/255, zlib-compressed; empty without gas)."""
+    concentration after it (uint8 in 1/255, zlib-compressed; empty without gas), and how many
+    arrested civilians are held (taken off the grid) after it."""
 
     stones: np.ndarray
     arrests: np.ndarray
     gas: bytes = b""
     shape: tuple[int, int] = (0, 0)
+    detained: int = 0
 
     def gas_field(self) -> np.ndarray | None:
         if not self.gas:
@@ -228,7 +231,8 @@ def step_marks(world, rows: np.ndarray) -> Marks:
     gas = b""
     if world.gas.size and world.gas.max() > 1 / 255:
         gas = zlib.compress(np.clip(np.rint(world.gas * 255), 0, 255).astype(np.uint8).tobytes(), 1)
-    return Marks(stones, arrests, gas, tuple(world.gas.shape))
+    detained = int(((world.state == ARRESTED) & world.alive.astype(bool)).sum())
+    return Marks(stones, arrests, gas, tuple(world.gas.shape), detained)
 
 
 @lru_cache(maxsize=16)
@@ -284,13 +288,51 @@ def _label_tile(text: str, size: int):
     return tile
 
 
+HOLDING_CELLS = (12, 2)  # the holding area's room, in cells: one square a detainee, the rest counted
+HOLDING_COLOUR = "#455a64"
+
+
+def holding_room(width: int) -> tuple[int, int]:
+    """The holding area's room (columns, rows of detainees) on a grid ``width`` cells wide: at
+    most :data:`HOLDING_CELLS`, at most a third of the width."""
+    return min(HOLDING_CELLS[0], max(2, width // 3)), HOLDING_CELLS[1]
+
+
+def _holding_area(draw, image, detained: int, text: str, scale: int, right: int | None = None) -> None:
+    """The holding area at the bottom of the picture, its right edge at ``right`` pixels (beside
+    the office) or at the picture's: the arrested civilians the units took off the grid, one
+    grey square each (those beyond its room counted), under its label and number."""
+    cols, rows = holding_room(image.width // scale)
+    pad = max(2, scale // 2)
+    size = label_size(scale)
+    label = f"{text}: {detained}" + (f" (+{detained - cols * rows})" if detained > cols * rows else "")
+    width = max(cols * scale, int(draw.textlength(label, font=_font(size)))) + 2 * pad
+    height = rows * scale + size + 3 * pad
+    right = image.width - scale if right is None or right < width else right
+    x0, y0 = max(0, right - width), image.height - height - pad
+    draw.rectangle([x0, y0, x0 + width, y0 + height], fill="#ffffff", outline=HOLDING_COLOUR, width=max(1, scale // 3))
+    shown = min(detained, cols * rows)
+    draw.text((x0 + pad, y0 + pad // 2), label, fill="#000000", font=_font(size))
+    top = y0 + size + 2 * pad
+    grey = CATEGORY_COLOURS["arrested"]
+    for k in range(shown):
+        cx, cy = x0 + pad + (k % cols) * scale, top + (k // cols) * scale
+        draw.rectangle([cx + 1, cy + 1, cx + scale - 2, cy + scale - 2], fill=grey)
+
+
+def label_size(scale: int) -> int:
+    """The labels' font size (pixels) on a picture of ``scale`` pixels a cell: 12 on the live
+    view's map, up to 28 on a projector's (presenter mode draws at its size, not scaled up)."""
+    return max(10, min(28, 2 * scale))
+
+
 def scene(codes: np.ndarray, earlier: list[np.ndarray] = (), marks: list[Marks] = (), labels: dict | None = None,
           cell_kind: np.ndarray | None = None, pixels: int = PICTURE_PIXELS) -> np.ndarray:
     """The picture of one step (:func:`picture`) with what the steps before it left: ``earlier``
     are the category maps of the steps before (the latest first), ``marks`` the :class:`Marks`
     of this step and those before it (this one first); ``labels`` maps the label names
-    (office, gate, street, exit, aid_post, water_cannon, command_vehicle) to their text in the
-    reader's language (None: no labels); ``cell_kind`` is the site map (None: no site)."""
+    (office, gate, street, exit, aid_post, water_cannon, command_vehicle, holding_area) to their
+    text in the reader's language (None: no labels; with a site, the holding area is drawn with them); ``cell_kind`` is the site map (None: no site)."""
     from PIL import Image, ImageDraw
 
     cells = PALETTE[codes].astype(np.float32)
@@ -314,6 +356,7 @@ def scene(codes: np.ndarray, earlier: list[np.ndarray] = (), marks: list[Marks] 
     def px(x, y):  # the centre of cell (x, y) in pixels (y up)
         return ((x + 0.5) * scale, (h - 1 - y + 0.5) * scale)
 
+    stroke = max(1, scale // 6)  # lines as thick at any size as at the live view's 6 pixels a cell
     injured = np.argwhere(codes == _INJURED_CATEGORY)
     arm = max(1, scale // 2)
     for x, y in injured:
@@ -326,23 +369,28 @@ def scene(codes: np.ndarray, earlier: list[np.ndarray] = (), marks: list[Marks] 
         for x, y in m.arrests:
             cx, cy = px(x, y)
             r = scale * 1.2
-            draw.rectangle([cx - r, cy - r, cx + r, cy + r], outline=colour, width=2 if age == 0 else 1)
+            draw.rectangle([cx - r, cy - r, cx + r, cy + r], outline=colour, width=(2 if age == 0 else 1) * stroke)
     if marks:
         for x0, y0, x1, y1, hit in marks[0].stones:
             a, b = px(x0, y0), px(x1, y1)
-            draw.line([a, b], fill=STONE_HIT_COLOUR if hit else STONE_COLOUR, width=1)
+            draw.line([a, b], fill=STONE_HIT_COLOUR if hit else STONE_COLOUR, width=stroke)
             if hit:
-                draw.ellipse([b[0] - 2, b[1] - 2, b[0] + 2, b[1] + 2], fill=STONE_HIT_COLOUR)
+                dot = 2 * stroke
+                draw.ellipse([b[0] - dot, b[1] - dot, b[0] + dot, b[1] + dot], fill=STONE_HIT_COLOUR)
     vehicles = []
     for code, name, colour in ((_CATEGORY["water_cannon"], "water_cannon", CATEGORY_COLOURS["water_cannon"]),
                                (_KORLAP_CATEGORY, "command_vehicle", CATEGORY_COLOURS["korlap"])):
         for x, y in np.argwhere(codes == code):
             cx, cy = px(x, y)
             draw.rectangle([cx - 1.5 * scale, cy - scale, cx + 1.5 * scale, cy + scale], fill=colour,
-                           outline="#ffffff", width=1)
+                           outline="#ffffff", width=stroke)
             vehicles.append((name, cx, cy - 1.6 * scale))  # above: the gate's label is below the trucks
+    if labels and cell_kind is not None and marks:
+        office = np.nonzero(cell_kind == site_codes.OFFICE)[0]  # beside the office, left of it
+        _holding_area(draw, image, marks[0].detained, labels.get("holding_area", ""), scale,
+                      int(office.min()) * scale - scale if len(office) else None)
     if labels:
-        size = max(10, min(16, 2 * scale))
+        size = label_size(scale)
         placed = []
         if cell_kind is not None:
             placed = [(name, *px(x, y), anchor) for name, x, y, anchor in site_labels(cell_kind)]

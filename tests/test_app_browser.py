@@ -171,16 +171,30 @@ def test_play_animates_at_five_frames_per_second_and_pause_stops(page):
         _screenshot_a_riot(page, Path(SCREENSHOTS) / "app-live-view.png")
 
 
-def _screenshot_a_riot(page, path: Path, violent=50, max_steps=200) -> None:
-    """Step on until the water cannon sprays a violent crowd (or ``max_steps``), then keep a picture."""
-    for _ in range(max_steps):
-        numbers = _numbers(page)
-        spraying = page.locator(".crowd-legend-item[data-name='spray'][data-present='1']").count()
-        if int(numbers.get("violent", 0)) >= violent and spraying:
-            break
-        page.click("button.crowd-step")
-        _wait_numbers(page, lambda n, step=numbers["step"]: n["step"] != step)
-    page.set_viewport_size({"width": 1920, "height": 1080})  # a classroom projector's
+RIOT_SHOT_STEP = 73  # kpu-riot, seed 42: the cannon sprays, stones fly, three arrests, the PHH took over at 61
+
+
+def _go_to_step(page, step: int, css: str = ".crowd-counts") -> None:
+    """Play on to ``step`` (or past it) and show ``step`` with the scrub bar."""
+    page.wait_for_selector(f'{css} .crowd-number[data-name="step"]', timeout=30_000)
+    if int(_numbers(page, css)["step"]) < step:
+        page.click("button.crowd-play")
+        page.wait_for_function(
+            """([css, step]) => { const el = document.querySelector(css + ' .crowd-number[data-name="step"] .crowd-number-value');
+            return el && Number(el.textContent) >= step; }""", arg=[css, step], timeout=300_000)
+        page.click("button.crowd-pause")
+        page.wait_for_selector("button.crowd-play:not([disabled])", timeout=10_000)
+    page.fill(".crowd-goto input", str(step))
+    page.press(".crowd-goto input", "Enter")
+    page.wait_for_function("s => document.querySelector('.crowd-banner .crowd-banner-time').dataset.step === String(s)",
+                           arg=step, timeout=30_000)
+
+
+def _screenshot_a_riot(page, path: Path, step: int = RIOT_SHOT_STEP) -> None:
+    """Show the riot at ``step`` (the water cannon spraying a violent crowd) on a classroom
+    projector's 1920×1080 and keep a picture."""
+    _go_to_step(page, step)
+    page.set_viewport_size({"width": 1920, "height": 1080})
     page.wait_for_timeout(1500)
     page.screenshot(path=str(path))
 
@@ -530,20 +544,25 @@ def test_the_comparison_view_shows_two_maps_with_their_counts(page):
     page.click("button.crowd-compare-start")
     page.wait_for_selector("img.crowd-grid-b", timeout=30_000)
     assert "water_cannons = 0" in page.inner_text(".crowd-title-b")
-    page.click("button.crowd-play")
-    page.wait_for_function(
-        """() => { const el = document.querySelector('.crowd-counts-b .crowd-number[data-name="step"] .crowd-number-value');
-        return el && Number(el.textContent) >= 40; }""", timeout=180_000)
-    page.click("button.crowd-pause")
-    page.wait_for_selector("button.crowd-play:not([disabled])", timeout=10_000)
+    _go_to_step(page, RIOT_SHOT_STEP, ".crowd-counts-b")  # past the first shot (61)
+    _wait_step(page, ".crowd-counts-b", RIOT_SHOT_STEP)
     a, b = _numbers(page), _numbers(page, ".crowd-counts-b")
     assert a["step"] == b["step"]
     sizes = page.eval_on_selector_all("img.crowd-grid, img.crowd-grid-b", "els => els.map(e => e.naturalWidth)")
     assert len(sizes) == 2 and min(sizes) > 100
+    # each response has its own log: A's water cannon fired, B has none
+    page.wait_for_selector(".crowd-log-panel-b .crowd-log-title:has-text('Event log B')")
+    log_b = page.eval_on_selector_all(".crowd-log-b .crowd-log-line", "els => els.map(e => e.dataset.event)")
+    log_a = page.eval_on_selector_all(".crowd-log .crowd-log-line", "els => els.map(e => e.dataset.event)")
+    assert log_b and "water_cannon_shot" in log_a and "water_cannon_shot" not in log_b
+    tops = page.eval_on_selector_all(".crowd-log-panel-a, .crowd-log-panel-b", "els => els.map(e => e.getBoundingClientRect().top)")
+    assert len(tops) == 2 and abs(tops[0] - tops[1]) < 2  # side by side
     if SCREENSHOTS:
-        page.set_viewport_size({"width": 1600, "height": 1500})
-        page.wait_for_timeout(1500)
-        page.screenshot(path=str(Path(SCREENSHOTS) / "app-compare.png"), full_page=True)
+        page.set_viewport_size({"width": 1920, "height": 1080})
+        page.wait_for_timeout(1000)
+        page.eval_on_selector(".crowd-title-a", "e => e.scrollIntoView({block: 'start'})")
+        page.wait_for_timeout(1000)
+        page.screenshot(path=str(Path(SCREENSHOTS) / "app-compare.png"))
 
 
 def test_gif_and_mp4_exports_download_and_decode_with_every_step(page, tmp_path):
@@ -579,6 +598,15 @@ def test_presenter_mode_fills_the_window_and_hides_the_controls(page):
                      ".crowd-presenter .crowd-overlay-log"):  # over the map, not under it
         assert page.evaluate(on_top, overlaid), overlaid
     assert page.locator(".crowd-presenter button.crowd-fullscreen").count() == 1
+    # drawn at the projector's size, not scaled up from the 600-pixel map: the labels stay crisp
+    page.wait_for_function("() => document.querySelector('.crowd-presenter img.crowd-grid').naturalWidth >= 1500")
+    page.click(".crowd-presenter button.crowd-play")
+    _wait_numbers(page, lambda n: int(n["step"]) >= 1)
+    frames = _count_frames(page, 4)
+    print(f"browser frames per second in presenter mode: {frames / 4:.1f}")
+    page.click(".crowd-presenter button.crowd-pause")
+    page.wait_for_selector(".crowd-presenter button.crowd-play:not([disabled])", timeout=10_000)
+    assert frames / 4 >= MIN_FPS
     page.set_viewport_size({"width": 700, "height": 1000})  # narrow: still shown, numbers overlaid
     page.wait_for_timeout(500)
     assert page.eval_on_selector(".crowd-presenter img.crowd-grid", "e => e.getBoundingClientRect().width") <= 700

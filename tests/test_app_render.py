@@ -187,3 +187,72 @@ def test_the_picture_and_legend_follow_the_doctrine_units_when_unit_names_change
     root = __import__("pathlib").Path(__file__).resolve().parent.parent
     done = subprocess.run([sys.executable, "-c", script], cwd=root, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]
+
+
+def test_a_projector_sized_picture_draws_its_labels_and_lines_at_its_size():
+    """Presenter mode draws the map at the projector's size: the labels' letters and the stone
+    lines grow with the cells instead of being scaled up from the small picture."""
+    assert render.label_size(6) == 12 and render.label_size(16) == 28 and render.label_size(40) == 28
+    assert render._label_tile("KANTOR KPU", 28).size[1] >= 2 * render._label_tile("KANTOR KPU", 12).size[1] - 4
+    w, h = 20, 10
+    codes = np.zeros((w, h), np.uint8)
+    stone = _marks(w, h, stones=[(2, 5, 12, 5, 0)])
+    for scale, thick in ((6, 1), (18, 3)):
+        rgb = scene(codes, [], [stone], pixels=w * scale)
+        column = rgb[:, int(7.5 * scale)]  # across the line, halfway from thrower to target
+        drawn = (column == render._rgb(render.STONE_COLOUR).astype(np.uint8)).all(axis=1)
+        assert drawn.sum() == thick, scale
+
+
+def test_the_injured_stay_on_the_map_under_the_spray_that_hit_them():
+    """On a step the water cannon fires, those it injures lie in its spray: they are drawn as
+    injured (awaiting evacuation), not hidden under the jet."""
+    from crowd_model.model import CrowdModel
+    from crowd_model.scenario import load_scenario
+    from crowd_model.world import INJURED
+
+    scenario = load_scenario("kpu-riot")
+    model = CrowdModel(scenario.parameters, rng=scenario.seed)
+    sprayed_injured = 0
+    for _ in range(75):  # seed 42: the cannon fires at 61, 65, 69 and 73, and injures at each
+        model.step()
+        w = model.world
+        waiting = np.flatnonzero((w.state == INJURED) & w.alive.astype(bool) & (w.evacuation > 0))
+        codes = model.cell_categories()
+        cells = {(int(w.x[i]), int(w.y[i])) for i in waiting}
+        assert all(codes[x, y] == code("injured") for x, y in cells), int(model.time)
+        sprayed_injured += sum(bool(w.spray[x, y]) for x, y in cells)
+    assert sprayed_injured > 0  # the case that hid them
+
+
+def test_the_arrested_are_taken_to_a_visible_holding_area():
+    """Detainees leave the grid (the model holds them off the site): the picture shows them in a
+    labelled holding area, one grey square each, the rest counted."""
+    from small_site import SITE
+
+    kind = site_codes.parse_site(SITE, "small").kind
+    w, h = kind.shape
+    scale = 12
+    codes = np.zeros((w, h), np.uint8)
+    grey = np.array(PALETTE[code("arrested")])
+
+    def squares(detained):
+        marks = Marks(np.zeros((0, 5), np.int32), np.zeros((0, 2), np.int32), detained=detained)
+        rgb = scene(codes, [], [marks], labels={"holding_area": "HOLDING"}, cell_kind=kind, pixels=w * scale)
+        return int((rgb == grey).all(axis=2).sum()) // (scale - 2) ** 2
+
+    assert squares(0) == 0 and squares(5) == 5
+    cols, rows = render.holding_room(w)
+    assert render.holding_room(100) == render.HOLDING_CELLS and (cols, rows) == (3, 2)
+    assert squares(cols * rows + 9) == cols * rows  # the room is full: the rest are counted in its label
+    none = scene(codes, [], [Marks(np.zeros((0, 5), np.int32), np.zeros((0, 2), np.int32), detained=7)],
+                 labels=None, cell_kind=kind, pixels=w * scale)
+    assert not (none == grey).all(axis=2).any()  # no labels (an export without them): no holding area
+
+
+def test_step_marks_count_the_detainees(stepped):
+    from crowd_model.world import ARRESTED
+
+    model, rows = stepped
+    marks = step_marks(model.world, rows)
+    assert marks.detained == int(((model.world.state == ARRESTED) & model.world.alive.astype(bool)).sum())

@@ -139,10 +139,86 @@ def test_presenter_mode_hides_the_controls_and_overlays_the_numbers(live):
     rc.find(v.Html, class_="crowd-presenter").assert_single()
     assert not rc.find(v.Btn, children=["Reset"]).widgets
     assert rc.find(v.Html, class_="crowd-overlay").widgets
+    size = Image.open(io.BytesIO(session.frame.value.png)).size  # drawn at the projector's size
+    assert size == (1600, 960) and app.presenter_pixels((100, 60)) == 1600  # 16 pixels a cell in 1900×1000
+    session.step()
+    assert Image.open(io.BytesIO(session.frame.value.png)).size == (1600, 960)
+    session.set_compare_change("pushback", False)
+    session.branch_here()  # two maps share the width
+    assert Image.open(io.BytesIO(session.frame_b.value.png)).size == (900, 540)
     rc.find(v.Btn, class_="crowd-presenter-off").widget.click()
     assert rc.find(v.Btn, children=["Reset"]).widgets
+    assert Image.open(io.BytesIO(session.frame.value.png)).size[0] == 600  # beside the controls again
 
 
 def test_the_tactics_panel_lists_the_tactics_from_their_specs():
     assert app.TACTICS[:0] == () and {"water_cannons", "pushback", "police_officers", "arrest_policy"} <= set(app.TACTICS)
     assert all(name in app.SPECS for name in app.TACTICS)
+
+
+def test_while_comparing_each_response_has_its_own_event_log(live):
+    rc, session = live
+    session.set_compare_change("water_cannons", 0)
+    _click(rc, "Compare from the start")
+    shots = {"A": False, "B": False}
+    for _ in range(65):  # kpu-riot's first shot, seed 42: step 61
+        session.step()
+        shots["A"] |= any(line.event == "water_cannon_shot" for line in session.frame.value.log)
+        shots["B"] |= any(line.event == "water_cannon_shot" for line in session.frame_b.value.log)
+    assert shots == {"A": True, "B": False}  # B has no water cannon: its log never says one fired
+    frame_b = session.frame_b.value
+    assert frame_b.log and frame_b.log != session.frame.value.log
+    html_b = rc.find(attributes={"class": "crowd-log-b crowd-log-lines"}).widget.unsafe_innerHTML
+    assert html_b == app.log_html(frame_b)
+    titles = [str(w.children) for w in rc.find(v.Html, class_="crowd-log-title").widgets]
+    assert any("Event log A" in title for title in titles) and any("Event log B" in title for title in titles)
+    session.show_step(30)  # the scrub bar takes B's log back too
+    assert session.frame_b.value.log == tuple(session.second_history.log_as_of(30)[0])
+    assert all(line.step <= 30 for line in session.frame_b.value.log)
+
+
+def test_a_branch_shares_the_log_up_to_it_and_goes_its_own_way(live):
+    rc, session = live
+    _steps(session, 30)
+    before = session.frame.value.log
+    session.set_compare_change("response_policy", "passive")
+    session.branch_here()
+    assert session.second is not None
+    assert session.frame_b.value.log == before  # the shared story, up to the branch
+    _steps(session, 10)
+    a, b = session.frame.value.log, session.frame_b.value.log
+    assert [line for line in b if line.step <= 30] == [line for line in a if line.step <= 30][:len(
+        [line for line in b if line.step <= 30])]
+    assert session.second_history.bytes == sum(session.second_history.sizes.values())
+
+
+def test_the_replay_memory_bound_counts_the_event_log(live, monkeypatch):
+    rc, session = live
+    _steps(session, 30)
+    history = session.history
+    maps = sum(len(data) for data in history.frames.values())
+    logs = sum(app.log_bytes(lines) for lines in history.log.values())
+    marks = sum(app.marks_bytes(m) for m in history.marks.values())
+    assert logs > 0 and history.bytes == maps + logs + marks
+    assert set(history.sizes) == set(history.frames) == set(history.log) == set(range(31))
+    cap = history.bytes // 2
+    monkeypatch.setattr(app, "MAX_STEP_BYTES", cap)
+    session.reset()
+    _steps(session, 30)
+    history = session.history
+    assert history.bytes <= cap and history.first > 0  # the oldest steps went, their log lines with them
+    assert set(history.log) == set(history.frames) == set(history.sizes)
+    assert history.bytes == sum(len(history.frames[s]) + app.log_bytes(history.log[s]) + app.marks_bytes(history.marks[s])
+                                for s in history.sizes)
+    assert all(line.step >= history.first for line in session.frame.value.log)
+
+
+def test_a_branch_without_changes_tells_the_same_story_as_a(live):
+    """The same state and random stream: B's log is A's, line for line, after the branch too
+    (its next water-cannon shot is not 'the first time' again)."""
+    rc, session = live
+    _steps(session, 62)  # seed 42: the first shot at 61
+    session.branch_here()
+    _steps(session, 5)  # the next shot at 65
+    assert any(line.event == "water_cannon_shot" and line.step == 65 for line in session.frame_b.value.log)
+    assert [str(line.said) for line in session.frame_b.value.log] == [str(line.said) for line in session.frame.value.log]
