@@ -133,6 +133,10 @@ def build_parser() -> argparse.ArgumentParser:
                           help="figure file type (repeatable; default: png)")
     discover.set_defaults(func=cmd_discover)
 
+    compile_ = sub.add_parser("compile", help="compile the model's kernels into numba's cache (set-up does it; "
+                              "otherwise the first run after installing or changing the code compiles them)")
+    compile_.set_defaults(func=cmd_compile)
+
     app = sub.add_parser("app", help="start the Solara app (live view) in this machine's browser")
     app.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     app.add_argument("--port", type=_non_negative_int, help="port (default: Solara's, 8765; 0 picks a free one)")
@@ -428,6 +432,15 @@ def cmd_discover(args) -> int:
     print("\n".join(describe(found)))
     for path in written:
         print(f"wrote {path}")
+    return 0
+
+
+def cmd_compile(args) -> int:
+    from crowd_model.runner import compile_kernels
+
+    started = time.perf_counter()
+    compile_kernels()
+    print(f"kernels compiled and cached in {time.perf_counter() - started:.1f} s")
     return 0
 
 

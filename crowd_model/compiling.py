@@ -12,11 +12,16 @@ optimised as a whole nor turned into machine code: the first function Python cal
 that once, for its whole call tree (with the same optimisation passes, so the machine code
 is as fast). Such a function cannot be called from Python.
 
-The cache: numba notices a change to a file only for the functions defined in it.
-:class:`_DependencyLocator` (which numba consults first, and which claims only this
-package's files) makes a function's cache stale when its file or any file of the package it
-imports changes, so a changed rule is never run from a stale caller, and a change to one
-file recompiles only what depends on it.
+The cache: numba notices a change to a file only for the functions defined in it, and then
+for all of them. :class:`_DependencyLocator` (which numba consults first, and which claims
+only this package's files) keys a function's cache on :func:`function_stamp`, a hash of
+what its compiled code depends on, in whatever file: its own code, the constants it reads
+and the stamps of the compiled functions it calls. So a changed rule is never run from a
+stale caller, a change recompiles only the functions that depend on it, and an edit
+elsewhere in a file recompiles nothing.
+
+:data:`compiled` and :data:`inner` also compile a function once per argument *types*, not
+once for each constant a caller passes (:class:`_TypeDispatcher`).
 
 Nothing here changes numba's configuration or how any other code (outside the packages
 given to :func:`cache_by_dependencies`) is compiled or cached.
@@ -25,15 +30,22 @@ given to :func:`cache_by_dependencies`) is compiled or cached.
 from __future__ import annotations
 
 import ast
+import builtins
+import dis
 import functools
 import hashlib
+import inspect
+import sys
 from pathlib import Path
+from types import CodeType, ModuleType
+
+import numpy as np
 
 from llvmlite import binding as llvm
 from llvmlite import ir as llvm_ir
 from numba import njit, types
 from numba.core import cgutils
-from numba.core.caching import _CacheLocator
+from numba.core.caching import NullCache, _CacheLocator
 
 try:
     from numba.core.caching import CacheImpl
@@ -42,6 +54,8 @@ except ImportError:  # numba < 0.61
 from numba.core.codegen import JITCodeLibrary
 from numba.core.compiler import Compiler, DefaultPassBuilder
 from numba.core.compiler_lock import require_global_compiler_lock
+from numba.core.dispatcher import Dispatcher
+from numba.core.registry import CPUDispatcher
 from numba.core.datamodel import models, register_default
 from numba.core.compiler_machinery import LoweringPass, register_pass
 from numba.core.typed_passes import IRLegalization
@@ -124,12 +138,50 @@ class _InnerCompiler(Compiler):
         return [pm]
 
 
+class _TypeDispatcher(CPUDispatcher):
+    """A dispatcher compiled once per argument *types*, and cached by
+    :func:`function_stamp` from its first compilation on. Numba compiles a function called
+    from compiled code afresh for each constant argument value (``record(w, kind, x, y, -1,
+    ...)``, ``set_state(w, i, ACTIVE)``: over 30 extra compilations of the kernels, a fifth
+    of their cold start); here such a call uses the overload for the constant's type, as a
+    call from Python does. The generated code is the same: constants still propagate once
+    the callee is inlined in its caller."""
+
+    _cache_wanted = False
+
+    def compile(self, sig):
+        if self._cache_wanted and isinstance(self._cache, NullCache):
+            # Cached from the first compilation on, when every global the function reads
+            # exists (its stamp, :func:`function_stamp`, reads them all).
+            self.enable_caching()
+        return super().compile(sig)
+
+    def get_call_template(self, args, kws):
+        return super().get_call_template(
+            tuple(types.unliteral(a) for a in args), {k: types.unliteral(v) for k, v in kws.items()}
+        )
+
+
+def _by_type(decorator):
+    def compile_by_type(func):
+        dispatcher = decorator(func)
+        if type(dispatcher) is CPUDispatcher:  # not under NUMBA_DISABLE_JIT
+            dispatcher.__class__ = _TypeDispatcher
+            dispatcher._cache_wanted = True
+        return dispatcher
+
+    return compile_by_type
+
+
+# A compiled function, cached, compiled once per argument types (:class:`_TypeDispatcher`).
+compiled = _by_type(njit)
+
 # Compiled functions only other compiled functions call: no wrapper for calls from Python,
 # no machine code of their own (see the module's docstring).
-inner = njit(cache=True, no_cpython_wrapper=True, no_cfunc_wrapper=True, pipeline_class=_InnerCompiler)
+inner = _by_type(njit(no_cpython_wrapper=True, no_cfunc_wrapper=True, pipeline_class=_InnerCompiler))
 
 
-# --- the cache: a function is compiled afresh when its file or a file it uses changes ---
+# --- the cache: a function is compiled afresh when something its code depends on changes ---
 
 _PACKAGE = Path(__file__).resolve().parent
 _CACHED_PACKAGES: set[Path] = {_PACKAGE}
@@ -205,20 +257,113 @@ def _stamp_of_versions(versions: tuple[tuple[Path, int, int], ...]) -> str:
     return digest.hexdigest()
 
 
+def _in_packages(module_name: str | None) -> Path | None:
+    """The file of module ``module_name`` when it belongs to one of the cached packages."""
+    module = sys.modules.get(module_name or "")
+    file = getattr(module, "__file__", None)
+    if file and Path(file).resolve().parent in _CACHED_PACKAGES:
+        return Path(file).resolve()
+    return None
+
+
+def _code_names(code: CodeType) -> set[str]:
+    """Every name the code (and code nested in it) reads: globals and attributes."""
+    names = set(code.co_names) | set(code.co_freevars)
+    for const in code.co_consts:
+        if isinstance(const, CodeType):
+            names |= _code_names(const)
+    return names
+
+
+def _global_names(code: CodeType) -> set[str]:
+    """The globals the code (and code nested in it) reads."""
+    names = {ins.argval for ins in dis.get_instructions(code) if ins.opname in ("LOAD_GLOBAL", "LOAD_NAME")}
+    for const in code.co_consts:
+        if isinstance(const, CodeType):
+            names |= _global_names(const)
+    return names
+
+
+def _code_digest(code: CodeType, digest) -> None:
+    """The code's meaning (bytecode, constants, names), not where it stands in its file."""
+    digest.update(code.co_code)
+    digest.update(repr((code.co_names, code.co_varnames, code.co_freevars, code.co_argcount, code.co_flags)).encode())
+    for const in code.co_consts:
+        if isinstance(const, CodeType):
+            _code_digest(const, digest)
+        else:
+            digest.update(_value_digest(const, set()).encode())
+
+
+_STAMPS: dict = {}
+
+
+def function_stamp(py_func) -> str:
+    """A hash of everything ``py_func``'s compiled code depends on: its bytecode and
+    constants; the values of the globals, closure variables and defaults it reads (numba
+    freezes them as constants), looked up also as attributes of the package's modules it
+    reads (``rules.grievance``, ``ev.WATER_CANNON``); the stamps of the compiled functions
+    it calls, recursively; and this file (how everything is compiled). Anything else of the
+    package it reads (a class, a numba type) stands for its whole file and the files that
+    file imports (:func:`source_stamp`). Where the function stands in its file does not
+    count: an edit elsewhere in the file recompiles nothing."""
+    if py_func in _STAMPS:
+        return _STAMPS[py_func] or f"recursive:{py_func.__module__}.{py_func.__qualname__}"
+    _STAMPS[py_func] = None
+    digest = hashlib.sha256(source_stamp(__file__).encode())
+    _code_digest(py_func.__code__, digest)
+    names = _code_names(py_func.__code__)
+    if not _global_names(py_func.__code__) <= py_func.__globals__.keys() | vars(builtins).keys():
+        # A global not defined yet (a function further down the file, compiled with numba's
+        # own decorator, whose stamp is taken when it is defined): its whole file stands for it.
+        digest.update(b"\0file=" + source_stamp(inspect.getfile(py_func)).encode())
+    for name in sorted(names & py_func.__globals__.keys()):
+        digest.update(f"\0{name}=".encode() + _value_digest(py_func.__globals__[name], names).encode())
+    for cell in py_func.__closure__ or ():
+        digest.update(b"\0closure=" + _value_digest(cell.cell_contents, names).encode())
+    digest.update(b"\0defaults=" + _value_digest(py_func.__defaults__, names).encode())
+    _STAMPS[py_func] = stamp = digest.hexdigest()
+    return stamp
+
+
+def _value_digest(value, names: set[str]) -> str:
+    """What a value read by compiled code stands for in its function's stamp."""
+    if isinstance(value, Dispatcher):
+        return "function:" + function_stamp(value.py_func)
+    if isinstance(value, ModuleType):
+        if _in_packages(value.__name__) is None:
+            return "module:" + value.__name__
+        found = sorted(name for name in names if hasattr(value, name))
+        return f"module:{value.__name__}(" + ",".join(
+            f"{name}={_value_digest(getattr(value, name), names)}" for name in found) + ")"
+    if value is None or isinstance(value, (bool, int, float, complex, str, bytes, np.generic)):
+        return f"{type(value).__name__}:{value!r}"
+    if isinstance(value, (tuple, list)):
+        return f"{type(value).__name__}(" + ",".join(_value_digest(v, names) for v in value) + ")"
+    if isinstance(value, np.ndarray):
+        return f"array:{value.dtype.str}{value.shape}:" + hashlib.sha256(np.ascontiguousarray(value).tobytes()).hexdigest()
+    owner = getattr(value, "__module__", None) or type(value).__module__
+    file = _in_packages(owner) or _in_packages(type(value).__module__)
+    if file is not None:
+        return f"file:{file.name}:" + source_stamp(file)
+    return f"object:{owner}.{getattr(value, '__qualname__', type(value).__qualname__)}"
+
+
 class _DependencyLocator(_CacheLocator):
-    """Numba's cache locator for our files: where numba would cache, but the cached code is
-    stale as soon as the function's file or any file of the package that it imports
-    (directly or not) changes, not only its own file.
+    """Numba's cache locator for the package's compiled functions: where numba would cache,
+    but the cached code is stale as soon as anything the function's code depends on changes
+    (:func:`function_stamp`), in its own file or in another one.
 
-    Numba notices a change to a file only for the functions defined in it: after a change
-    to a rule in ``rules.py`` the cached riot step, which calls it from ``riot.py``, would
-    keep the old rule. This locator makes it recompile, and keeps the cache of the files
-    that do not depend on the changed one (a change to ``riot.py`` recompiles the riot
-    functions, not ``world.py``'s)."""
+    Numba by itself notices a change to a file only for the functions defined in it, and
+    then for all of them: after a change to a rule in ``rules.py`` the cached riot step,
+    which calls it from ``riot.py``, would keep the old rule, and a line added at the top of
+    ``riot.py`` would recompile every riot function (numba's cache files are named by the
+    function's line). Here a change to a rule recompiles that rule and the functions that
+    call it, directly or not, and nothing else."""
 
-    def __init__(self, base: _CacheLocator, py_file: str):
+    def __init__(self, base: _CacheLocator, py_func):
         self._base = base
-        self._stamp = source_stamp(py_file)
+        self._py_func = py_func
 
     def ensure_cache_path(self):
         self._base.ensure_cache_path()
@@ -227,10 +372,10 @@ class _DependencyLocator(_CacheLocator):
         return self._base.get_cache_path()
 
     def get_source_stamp(self):
-        return self._stamp
+        return function_stamp(self._py_func)
 
     def get_disambiguator(self):
-        return self._base.get_disambiguator()
+        return "stamped"
 
     @classmethod
     def from_function(cls, py_func, py_file):
@@ -241,7 +386,7 @@ class _DependencyLocator(_CacheLocator):
             if other is not cls:
                 base = other.from_function(py_func, py_file)
                 if base is not None:
-                    return cls(base, py_file)
+                    return cls(base, py_func)
         return None
 
 

@@ -10,11 +10,9 @@ column stretch (:func:`crowd_model.world.disc`). The rules are the pure function
 
 from __future__ import annotations
 
-from numba import njit
-
 from crowd_model import rules
 from crowd_model.world import (
-    inner,
+    compiled, inner,
     ACTIVE, CALM, CIVILIAN, LEFT, OFFICER, VIOLENT, arrest, disc, disc_segments, move, randint, serve_jail_terms,
     set_state,
 )
@@ -122,7 +120,7 @@ def officer_step(world, p, rng, i):
         arrest(world, rng, suspect, p.max_jail_term)
 
 
-@njit(cache=True)
+@compiled
 def activate(world, p, rng, i):
     """Give agent ``i`` its turn."""
     if not world.alive[i]:
@@ -133,7 +131,7 @@ def activate(world, p, rng, i):
         civilian_step(world, p, rng, i)
 
 
-@njit(cache=True)
+@compiled
 def step(world, p, rng, order):
     """One step: every agent in ``order`` (the living ones, shuffled) takes its turn, then
     the jail clock (a civilian whose term ends is free and calm where it stood)."""

@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-from numba import njit
 
 from crowd_model import events as ev
 from crowd_model import site as site_codes
+from crowd_model.compiling import compiled
 from crowd_model.world import (ARRESTED, INJURED, KORLAP, LEFT, OFFICER, PROVOCATEUR, RESPONSE_EVENTS, STATE_NAMES,
                                UNIT_NAMES)
 
@@ -119,7 +119,7 @@ _SITE_CATEGORIES = (
 )
 
 
-@njit(cache=True)
+@compiled
 def paint_agents(world, out, detainees_on_grid, civilian_category, unit_category):
     """Write each agent's category into ``out[x, y]``: arrested under free civilians under
     officers (by unit) under the injured waiting for evacuation; provocateurs at large are

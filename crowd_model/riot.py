@@ -14,14 +14,13 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
 
 from crowd_model import events as ev
 from crowd_model import rules
 from crowd_model.parameters import ARREST_POLICIES
 from crowd_model.site import EXIT, GATE, YARD
 from crowd_model.world import (
-    inner,
+    compiled, inner,
     ACTIVE, ARRESTED, CALM, CIVILIAN, FLEEING, INJURED, LEFT, LINE_ADVANCE, LINE_ADVANCING,
     LINE_LAST_ADVANCE, LINE_VIOLENCE_SEEN, LINMAS, CENSUS_OFFICERS, KORLAP, OFFICER, PROVOCATEUR,
     DALMAS_AWAL, DALMAS_LANJUT, PHH, SNATCH_TEAM, TNI,
@@ -610,7 +609,7 @@ def officer_step(world, p, rng, i):
 # --- the line and the water cannons -------------------------------------------------------
 
 
-@njit(cache=True)
+@compiled
 def assign_posts(world, depth_rows, advance, line_unit, line_resistance):
     """Give every officer on duty a post of the line (at ``advance`` cells of push-back) in
     the formation for ``line_unit`` (:data:`LINE_ORDER`, :data:`START_ROW`): unit by unit,
@@ -1037,7 +1036,7 @@ def serve_evacuations(world):
 # --- the step -----------------------------------------------------------------------------
 
 
-@njit(cache=True)
+@compiled
 def activate(world, p, rng, i):
     """Give agent ``i`` its turn."""
     if not world.alive[i]:
@@ -1075,7 +1074,7 @@ def begin_step(world, p, t):
     fire_tear_gas(world, p, t)
 
 
-@njit(cache=True)
+@compiled
 def step(world, p, rng, t, order):
     """One step at clock ``t``: :func:`begin_step`; every agent in ``order`` (the living
     ones, shuffled) takes its turn; then the jail clock (detainees were taken away and,

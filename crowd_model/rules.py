@@ -8,9 +8,8 @@ them on both (``tests/test_rules.py``), and the steps (:mod:`crowd_model.epstein
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
-import crowd_model.compiling  # noqa: F401  (before any compiled function: how they are cached)
+from crowd_model.compiling import compiled
 from crowd_model.parameters import RATIO_RULES, RESPONSE_POLICIES
 
 LITERAL, FLOOR, ROUND = (RATIO_RULES.index(r) for r in ("literal", "floor", "round"))
@@ -19,13 +18,13 @@ GREEN, YELLOW, RED = 0, 1, 2
 PRESENCE, VERBAL, SOFT_HANDS, HARD_HANDS, BATONS_AND_CHEMICALS = 1, 2, 3, 4, 5
 
 
-@njit(cache=True)
+@compiled
 def grievance(hardship, legitimacy):
     """G = H (1 - L). Epstein 2002, Model I, eq. 1."""
     return hardship * (1.0 - legitimacy)
 
 
-@njit(cache=True)
+@compiled
 def felt_grievance(hardship, legitimacy, legitimacy_deficit, arousal):
     """The grievance an agent acts on: G = H (1 - L'), with L' the legitimacy it still grants
     (L minus what it withdrew after seeing indiscriminate force, never below 0), plus its
@@ -33,14 +32,14 @@ def felt_grievance(hardship, legitimacy, legitimacy_deficit, arousal):
     return grievance(hardship, np.maximum(0.0, legitimacy - legitimacy_deficit)) + arousal
 
 
-@njit(cache=True)
+@compiled
 def updated_deficit(deficit, loss):
     """A step of seeing indiscriminate force withdraws ``loss`` more legitimacy, up to all of
     it (elaborated social identity model, Reicher, Stott and Drury)."""
     return np.minimum(1.0, deficit + loss)
 
 
-@njit(cache=True)
+@compiled
 def officer_active_ratio(officers_in_vision, engaged_in_vision, ratio_rule):
     """C / (1 + A), the cops-to-actives ratio an agent sees, under a ratio rule.
 
@@ -59,26 +58,26 @@ def officer_active_ratio(officers_in_vision, engaged_in_vision, ratio_rule):
     return ratio
 
 
-@njit(cache=True)
+@compiled
 def estimated_arrest_probability(officers_in_vision, engaged_in_vision, k, ratio_rule):
     """P = 1 - exp(-k * ratio). Epstein 2002, Model I, eq. 2, with k = 2.3 in the paper."""
     return 1.0 - np.exp(-k * officer_active_ratio(officers_in_vision, engaged_in_vision, ratio_rule))
 
 
-@njit(cache=True)
+@compiled
 def net_risk(risk_aversion, arrest_probability):
     """N = R * P. Epstein 2002, Model I."""
     return risk_aversion * arrest_probability
 
 
-@njit(cache=True)
+@compiled
 def engagement(net, activation_threshold, violence_threshold):
     """0 calm, 1 active, 2 violent: Epstein's rule A with a second, higher threshold for
     violence, so the hardcore (high G, low R) cross it first (Jager et al. 2001)."""
     return (net > activation_threshold) * 1 + (net > violence_threshold) * (violence_threshold >= activation_threshold)
 
 
-@njit(cache=True)
+@compiled
 def contagion_exposure(actives, violent, civilians, provocateurs_near, provocateur_influence):
     """What arousal an agent is exposed to: the share of engaged agents among the civilians it
     sees (``actives`` active and ``violent`` violent ones; violence counts double) plus the
@@ -86,13 +85,13 @@ def contagion_exposure(actives, violent, civilians, provocateurs_near, provocate
     return (actives + 2.0 * violent) / (1.0 + civilians) + provocateur_influence * provocateurs_near
 
 
-@njit(cache=True)
+@compiled
 def updated_arousal(arousal, exposure, contagion, decay):
     """Arousal decays and is fed by contagion, kept in [0, 1] (Granovetter 1978 cascades)."""
     return np.minimum(1.0, np.maximum(0.0, (1.0 - decay) * arousal + contagion * exposure))
 
 
-@njit(cache=True)
+@compiled
 def updated_fear(fear, sprayed, gas, arrests_seen, line_pressure, spray_fear, gas_fear, arrest_fear, line_fear, decay):
     """Fear decays and grows with water-cannon hits, tear gas (by its concentration), arrests
     seen nearby and an advancing line next to the agent (Helbing et al. 2000: panic from
@@ -101,7 +100,7 @@ def updated_fear(fear, sprayed, gas, arrests_seen, line_pressure, spray_fear, ga
             + line_fear * line_pressure)
 
 
-@njit(cache=True)
+@compiled
 def goes_home(fatigue, fear, resolve):
     """A civilian sets off home once its reasons to go (fatigue built up over the day and
     the fear it feels now) outweigh its reasons to stay (``resolve``: its felt grievance,
@@ -110,7 +109,7 @@ def goes_home(fatigue, fear, resolve):
     return fatigue + fear > resolve
 
 
-@njit(cache=True)
+@compiled
 def assessed_situation(engaged_seen, violent_seen, yellow_engaged, red_violent):
     """The situation the commander reads from what the officers see (Perkap Kapolri 16/2006):
     red (2) when at least ``red_violent`` civilians commit violence (stones, damage), yellow
@@ -120,7 +119,7 @@ def assessed_situation(engaged_seen, violent_seen, yellow_engaged, red_violent):
     return red * 1 + (red | (engaged_seen >= yellow_engaged)) * 1
 
 
-@njit(cache=True)
+@compiled
 def force_stage_target(situation, engaged_seen, violent_seen, policy, disorder_seen):
     """The force stage (Perkap Kapolri 1/2009, stages 1-5; stage 6, firearms, is outside the
     model) the response calls for. ``doctrine``: presence, verbal appeals once people
@@ -137,7 +136,7 @@ def force_stage_target(situation, engaged_seen, violent_seen, policy, disorder_s
     return doctrine
 
 
-@njit(cache=True)
+@compiled
 def line_level(situation, policy):
     """Which unit the response puts at the front of the line (Perkap Kapolri 16/2006):
     0 Dalmas Awal, 1 Dalmas Lanjut, 2 the PHH. ``doctrine``: the unit for the situation
@@ -150,7 +149,7 @@ def line_level(situation, policy):
     return situation
 
 
-@njit(cache=True)
+@compiled
 def route_step_cost(step_length, posted, line_resistance):
     """What one step on the way to the gate costs a civilian who means to get there: the
     walk (1 cell, or sqrt(2) diagonally) plus ``line_resistance`` for a cell where a post of
@@ -162,7 +161,7 @@ def route_step_cost(step_length, posted, line_resistance):
     return step_length + line_resistance * posted
 
 
-@njit(cache=True)
+@compiled
 def in_spray_cone(dx, dy, aim_angle, half_angle_degrees, reach):
     """Cells at offset (dx, dy) from a water cannon that its spray hits: within ``reach``
     and within ``half_angle_degrees`` of the aim (radians from the x axis)."""

@@ -59,6 +59,28 @@ def simulate(
     return RunResult(scenario, parameters, seed, steps, timeseries, outcomes, events)
 
 
+# Between them, every compiled kernel a run, a sweep or the app calls: the open grid (with an
+# officer schedule, Epstein's Run 5) and a site.
+KERNEL_CHECKS = (
+    ("epstein", {"width": 12, "height": 12,
+                 "officer_density": {"schedule": "ramp", "start": 0, "end": 2, "from": 0.04, "to": 0.0}}),
+    ("kpu-riot", {}),
+)
+
+
+def compile_kernels() -> None:
+    """Compile every kernel into numba's cache: a few steps of each model in
+    :data:`KERNEL_CHECKS`, and their map pictures. Set-up does this once, so that no run,
+    sweep worker or app session waits for the compiler (about 40 s on a 2-core machine)."""
+    from crowd_model.scenario import load_scenario
+
+    for name, values in KERNEL_CHECKS:
+        model = CrowdModel(Parameters.from_mapping(values, base=load_scenario(name).parameters), rng=0)
+        for _ in range(3):
+            model.step()
+        model.cell_categories()
+
+
 def versions() -> dict:
     def version(dist: str) -> str | None:
         try:

@@ -18,11 +18,11 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
-from numba import config, from_dtype, njit, types
+from numba import config, from_dtype, types
 from numba.experimental import structref
 from numba.np.random.random_methods import buffered_bounded_lemire_uint32
 
-from crowd_model.compiling import NamedStructRef, inner  # noqa: F401  (inner: compiled functions only kernels call)
+from crowd_model.compiling import NamedStructRef, compiled, inner  # noqa: F401  (inner: compiled functions only kernels call)
 
 CIVILIAN, OFFICER = 0, 1
 CALM, ACTIVE, VIOLENT, FLEEING, ARRESTED, LEFT, INJURED, ARRIVING = range(8)
@@ -218,7 +218,7 @@ _PACK_SOURCE = (
 _namespace = {"structref": structref, "_STRUCT": _STRUCT, "__name__": __name__}
 # Compiled under this file's name so that numba can cache it like any function here.
 exec(compile(_PACK_SOURCE, __file__, "exec"), _namespace)
-_pack_world = njit(cache=True)(_namespace["_pack_world"])
+_pack_world = compiled(_namespace["_pack_world"])
 
 
 def packed(world: World):
@@ -286,7 +286,7 @@ def place(world, i, cx, cy):
     _counts(world, i, 1)
 
 
-@njit(cache=True)
+@compiled
 def place_many(world, agents, xs, ys):
     """:func:`place` each of ``agents`` on its cell, in order."""
     for k in range(agents.shape[0]):
@@ -331,7 +331,7 @@ def take_off_grid(world, i, new_state):
     _unlink(world, i)
 
 
-@njit(cache=True)
+@compiled
 def withdraw(world, i):
     """Take agent ``i`` off the grid for good (an officer withdrawn by a schedule)."""
     _counts(world, i, -1)
@@ -384,7 +384,7 @@ if config.DISABLE_JIT:
 
 else:
 
-    @njit(cache=True)
+    @compiled
     def randint(rng, n):
         """A uniform integer in [0, n), 0 < n <= 2**32: the number ``rng.integers(0, n)`` would
         give, drawn the same way (Lemire's method, as numpy and numba do) but without the
@@ -425,7 +425,7 @@ CENSUS_PROVOCATEURS_AT_LARGE = N_STATES
 CENSUS_OFFICERS = N_STATES + 1
 
 
-@njit(cache=True)
+@compiled
 def census(world):
     """Civilians in each state (indices CALM..INJURED), then provocateurs free on the site
     (CENSUS_PROVOCATEURS_AT_LARGE) and officers on duty, not injured (CENSUS_OFFICERS)."""
@@ -444,7 +444,7 @@ def census(world):
     return counts
 
 
-@njit(cache=True)
+@compiled
 def serve_jail_terms(world, released):
     """End of step: jail terms count down; a civilian whose term ends takes state
     ``released`` where it stood."""
@@ -501,7 +501,7 @@ def vision_runs(radius: int, width: int, height: int, torus: bool) -> np.ndarray
     return np.array(runs, dtype=np.int32).reshape(-1, 3)
 
 
-@njit(cache=True)
+@compiled
 def disc(world, runs, x, y, torus):
     """Lay out the cells of a disc around (x, y) (``runs`` from :func:`vision_runs`) as
     ``world.segments[k] = (cx, y_start, y_end)``, contiguous stretches of column ``cx`` in

@@ -51,6 +51,5 @@ fi
 # starts at once. CROWD_MODEL_NO_WARM=1 skips this.
 if [[ -n "${installed:-}" ]] && [[ -z "${CROWD_MODEL_NO_WARM:-}" ]]; then
   echo "bootstrap: compiling the kernels into numba's cache (CROWD_MODEL_NO_WARM=1 skips this)" >&2
-  "$venv/bin/python" -m crowd_model run --scenario kpu-riot --steps 1 >/dev/null
-  "$venv/bin/python" -m crowd_model run --scenario epstein --steps 1 >/dev/null
+  "$venv/bin/python" -m crowd_model compile >&2
 fi
