@@ -207,7 +207,8 @@ class CrowdModel(mesa.Model):
         present = np.flatnonzero(world.state[:n_civ] != world_.ARRIVING)
         chosen = assembly[self.rng.choice(len(assembly), size=len(present), replace=False)].reshape(-1, 2)
         world_.place_many(packed, present, *np.ascontiguousarray(chosen.T))
-        n_posts = riot.assign_posts(packed, p.cordon_depth, 0, world.response[world_.RESPONSE_LINE_UNIT])
+        n_posts = riot.assign_posts(packed, p.cordon_depth, 0, world.response[world_.RESPONSE_LINE_UNIT],
+                                    p.line_resistance)
         if len(units) > n_posts:
             raise InputError(
                 f"{len(units)} officers do not fit site {site.name}: it has {n_posts} posts "

@@ -368,6 +368,11 @@ class Parameters:
     line_fear: float = parameter(
         0.1, low=0.0, high=10.0, group="behaviour",
         help="Fear added each step an advancing cordon stands next to the agent.", kernel=True)
+    line_resistance: float = parameter(
+        20.0, low=0.0, high=1000.0, unit="cells per post", group="behaviour",
+        help="How much farther the engaged would walk than push past one post of the cordon: they head for the gate "
+             "the way of least walking plus this per post crossed, so a short line is flanked and a gap is found; "
+             "0: straight down the walking distance.", kernel=True)
     calm_standoff: float = parameter(
         10.0, low=0.0, high=1000.0, unit="cells", group="behaviour",
         help="Calm supporters gather no closer to the gate than this, leaving the front to the engaged.", kernel=True)

@@ -184,7 +184,7 @@ def _blend_into_crowd(world, rng, i):
             for ay in range(world.segments[k, 1], world.segments[k, 2]):
                 officers += world.officers_here[ax, ay]
                 crowd += world.blockers[ax, ay] - world.officers_here[ax, ay]
-        score = crowd - HIDE_OFFICER_WEIGHT * officers - HIDE_GATE_WEIGHT * world.gate_distance[cx, cy]
+        score = crowd - HIDE_OFFICER_WEIGHT * officers - HIDE_GATE_WEIGHT * world.gate_route[cx, cy]
         if score > best:
             best, bx, by = score, cx, cy
     if bx != x or by != y:
@@ -431,7 +431,7 @@ def civilian_step(world, p, rng, i):
             take_off_grid(world, i, LEFT)
     elif world.role[i] == PROVOCATEUR:
         if state == VIOLENT and _officers_within(world, x, y, world.throw_disc) == 0:
-            push_through(world, rng, i, world.gate_distance)
+            push_through(world, rng, i, world.gate_route)
         else:
             _blend_into_crowd(world, rng, i)
     elif state == CALM:
@@ -442,9 +442,9 @@ def civilian_step(world, p, rng, i):
         else:
             step_down_field(world, rng, i, world.gate_distance)
     elif state == VIOLENT:
-        push_through(world, rng, i, world.gate_distance)
+        push_through(world, rng, i, world.gate_route)
     else:
-        step_down_field(world, rng, i, world.gate_distance)
+        step_down_field(world, rng, i, world.gate_route)
 
 
 # --- officers -----------------------------------------------------------------------------
@@ -610,11 +610,12 @@ def officer_step(world, p, rng, i):
 
 
 @compiled
-def assign_posts(world, depth_rows, advance, line_unit):
+def assign_posts(world, depth_rows, advance, line_unit, line_resistance):
     """Give every officer on duty a post of the line (at ``advance`` cells of push-back) in
     the formation for ``line_unit`` (:data:`LINE_ORDER`, :data:`START_ROW`): unit by unit,
     each officer the most central free post of its unit's first row with one, rows behind
-    it before rows in front, then the yard. Returns how many officers got a post."""
+    it before rows in front, then the yard; then find the crowd's way around or through
+    the new line (:func:`route_to_gate`). Returns how many officers got a post."""
     w, h = world.cell_head.shape
     taken = world.taken
     for x in range(w):
@@ -652,14 +653,55 @@ def assign_posts(world, depth_rows, advance, line_unit):
                     world.post_x[i], world.post_y[i] = x, y
                     taken[x, y] = got = True
             placed += got
+    route_to_gate(world, line_resistance)
     return placed
+
+
+@inner
+def route_to_gate(world, line_resistance):
+    """The way to the gate of those who mean to get there (``world.gate_route``): the least
+    cost to a gate cell over the walkable cells, 8 neighbours, where each step costs
+    :func:`rules.route_step_cost` -- the walk plus ``line_resistance`` for each cell given
+    as a post. Found by sweeping the grid in both directions until nothing improves
+    (a distance transform; exact for these costs). With ``line_resistance`` 0 it equals
+    the walking distance ``gate_distance``. Cells that cannot reach the gate stay at inf."""
+    w, h = world.cell_head.shape
+    route, walking, posted = world.gate_route, world.gate_distance, world.taken
+    for x in range(w):
+        for y in range(h):
+            route[x, y] = 0.0 if walking[x, y] == 0.0 else math.inf
+    diagonal = math.sqrt(2.0)
+    changed = True
+    sweep = 0
+    while changed:
+        changed = False
+        for k in range(w * h):
+            c = k if sweep % 2 == 0 else w * h - 1 - k
+            x, y = c // h, c % h
+            if walking[x, y] == 0.0 or walking[x, y] == math.inf:
+                continue
+            best = route[x, y]
+            for dx in range(-1, 2):
+                for dy in range(-1, 2):
+                    nx, ny = x + dx, y + dy
+                    if (dx == 0 and dy == 0) or nx < 0 or ny < 0 or nx >= w or ny >= h:
+                        continue
+                    if route[nx, ny] < best:
+                        step = diagonal if dx != 0 and dy != 0 else 1.0
+                        cost = route[nx, ny] + rules.route_step_cost(step, 1.0 if posted[x, y] else 0.0, line_resistance)
+                        if cost < best:
+                            best = cost
+            if best < route[x, y]:
+                route[x, y] = best
+                changed = True
+        sweep += 1
 
 
 @inner
 def deal_posts(world, p):
     """Deal the posts of the line out again (:func:`assign_posts`) after an advance, a
     handover or the loss of an officer: the lost leave the rear thinner, not the front."""
-    assign_posts(world, p.cordon_depth, world.line[LINE_ADVANCE], world.response[RESPONSE_LINE_UNIT])
+    assign_posts(world, p.cordon_depth, world.line[LINE_ADVANCE], world.response[RESPONSE_LINE_UNIT], p.line_resistance)
     world.response[RESPONSE_REASSIGN] = 0
 
 

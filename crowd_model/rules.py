@@ -150,6 +150,18 @@ def line_level(situation, policy):
 
 
 @compiled
+def route_step_cost(step_length, posted, line_resistance):
+    """What one step on the way to the gate costs a civilian who means to get there: the
+    walk (1 cell, or sqrt(2) diagonally) plus ``line_resistance`` for a cell where a post of
+    the cordon stands (``posted`` 1, else 0). Summed along a way, a line ``n`` ranks deep
+    costs ``n * line_resistance`` to push through, a gap nothing and a short line's end only
+    the walk around it: the crowd takes the way of least resistance (Helbing & Molnar 1995,
+    pedestrians walk around obstacles; Collins 2008, violence goes where the opponent is
+    weak)."""
+    return step_length + line_resistance * posted
+
+
+@compiled
 def in_spray_cone(dx, dy, aim_angle, half_angle_degrees, reach):
     """Cells at offset (dx, dy) from a water cannon that its spray hits: within ``reach``
     and within ``half_angle_degrees`` of the aim (radians from the x axis)."""

@@ -112,6 +112,7 @@ CELL_ARRAYS = (
     ("officer_ok", np.bool_, True, "officers may stand here"),
     ("hit_points", np.int32, 0, "fences, gate, facilities"),
     ("gate_distance", np.float64, 0.0, "walking distance to the gate"),
+    ("gate_route", np.float64, 0.0, "the engaged's way to the gate: walking plus the posts of the line crossed"),
     ("exit_distance", np.float64, 0.0, "walking distance to an exit"),
     ("spray", np.bool_, False, "hit by a water cannon this step"),
     ("spray_x", np.int32, 0, "where the spray came from"),

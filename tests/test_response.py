@@ -13,7 +13,9 @@ from crowd_model.model import CrowdModel, unit_strengths
 from crowd_model.runner import simulate, write_run
 from crowd_model.scenario import load_scenario
 
-SMALL = ["crowd_size=800", "police_officers=60", "tni_soldiers=30", "linmas_guards=20"]
+# A smaller crowd before the full line: 300 officers close the street (fewer would leave a short
+# line the crowd walks round, ODD 7.19, and the riot would not be contained).
+SMALL = ["crowd_size=800", "police_officers=150", "tni_soldiers=90", "linmas_guards=60"]
 
 
 def riot_params(*more):
@@ -118,7 +120,7 @@ def test_officers_injured_leave_the_line_and_are_evacuated():
     result = simulate(riot_params("officer_injury_probability=1", "throw_hit_probability=0.2"), steps=80, seed=2)
     out, ts = result.outcomes, result.timeseries
     assert out["injured_officers"] > 0
-    assert ts.officers.iloc[-1] == 110 - out["injured_officers"]
+    assert ts.officers.iloc[-1] == sum(unit_strengths(result.parameters)) - out["injured_officers"]
     evac = result.events[(result.events.event == "evacuation") & (result.events.unit != "")]
     injured = result.events[(result.events.event == "injury") & (result.events.unit != "")]
     assert set(evac.agent) <= set(injured.agent) and len(evac) > 0
@@ -239,7 +241,9 @@ def test_shields_spare_dalmas_lanjut_and_phh():
 
 
 def test_tni_arrest_only_when_asked_and_the_snatch_team_takes_provocateurs():
-    out = simulate(riot_params("tni_arrests=true", "arrest_policy=violent"), steps=120, seed=3).outcomes
+    # the full crowd: 800 press on the middle of the line, away from the TNI on its flanks
+    kpu = load_scenario("kpu-riot").parameters
+    out = simulate(kpu.with_overrides(["tni_arrests=true", "arrest_policy=violent"]), steps=120, seed=3).outcomes
     assert out["arrests_tni"] > 0
     events = simulate(load_scenario("kpu-riot").parameters, steps=200, seed=3).events  # provocateurs_first
     snatched = events[(events.event == "arrest") & (events.unit == "snatch_team")]

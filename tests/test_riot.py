@@ -16,10 +16,9 @@ STATES = list(world_.STATE_NAMES)
 
 @pytest.fixture(scope="module")
 def riot():
-    """A smaller kpu-riot crowd, run 150 steps, checking invariants after every step."""
-    params = load_scenario("kpu-riot").parameters.with_overrides(
-        ["crowd_size=800", "police_officers=60", "tni_soldiers=30", "linmas_guards=20"]
-    )
+    """A smaller kpu-riot crowd before the full line, run 150 steps, checking invariants after
+    every step."""
+    params = load_scenario("kpu-riot").parameters.with_overrides(["crowd_size=800"])
     model = CrowdModel(params, rng=5)
     jailed_positions = {}
     for _ in range(150):
@@ -195,3 +194,50 @@ def test_linmas_guide_calm_civilians_home():
     unguided = simulate(base.with_overrides(["linmas_guidance=0"]), steps=80, seed=1).timeseries
     assert unguided["left"].iloc[-1] == 0
     assert guided["left"].iloc[-1] > 0
+
+
+def _route_in_front_of_the_line(officers, resistance):
+    """The engaged's way to the gate and the walking distance, from the street cell right in
+    front of the middle of the kpu-riot line at the start, with ``officers`` in all."""
+    p = load_scenario("kpu-riot").parameters.with_overrides(
+        [f"police_officers={officers // 2}", f"tni_soldiers={officers * 3 // 10}", f"linmas_guards={officers // 5}",
+         f"line_resistance={resistance}", "arrival_rate=0", "crowd_size=200"])
+    world = CrowdModel(p, rng=1).world
+    rows = world.cordon_rows
+    middle = rows[rows.shape[0] - p.cordon_depth, 0]  # the front row's most central post
+    x, y = int(middle[0]), int(middle[1]) + 1  # one cell toward the crowd (the gate is up the map)
+    assert world.taken[middle[0], middle[1]] and not world.taken[x, y]
+    return world.gate_route[x, y], world.gate_distance[x, y], world
+
+
+def test_the_engaged_push_through_a_full_line_and_walk_round_a_short_one():
+    """rules.route_step_cost over the site (riot.route_to_gate): a line closing the whole
+    street, three posts deep, costs three times the resistance to get through; a short line
+    is cheaper to walk round than to push through; with no resistance the way is the walk."""
+    route, walk, world = _route_in_front_of_the_line(300, 20.0)
+    assert route == pytest.approx(walk + 3 * 20.0)
+    short, walk_short, _ = _route_in_front_of_the_line(60, 20.0)
+    assert walk_short == walk
+    assert walk < short < walk + 3 * 20.0  # round the ends: longer than the walk, cheaper than pushing
+    free, _, world0 = _route_in_front_of_the_line(60, 0.0)
+    assert free == walk
+    finite = np.isfinite(world0.gate_distance)
+    np.testing.assert_allclose(world0.gate_route[finite], world0.gate_distance[finite])
+    assert np.isinf(world0.gate_route[~finite]).all()
+
+
+@pytest.mark.slow
+def test_a_short_line_is_walked_round_and_breached_more_often_than_a_full_one():
+    """ODD 7.19 over ten seeds: with 60 officers the line in front of the gate is flanked and
+    the gate falls in several runs; with 300 it closes the street and holds in all; with no
+    line resistance (the crowd walks straight into the short line) it falls less often."""
+    kpu = load_scenario("kpu-riot").parameters
+    short = kpu.with_overrides(["police_officers=30", "tni_soldiers=18", "linmas_guards=12"])
+
+    def breaches(params):
+        return sum(simulate(params, steps=600, seed=seed).outcomes["gate_breached"] for seed in range(10))
+
+    flanked = breaches(short)
+    assert flanked >= 3
+    assert breaches(kpu) == 0
+    assert breaches(short.with_overrides(["line_resistance=0"])) < flanked

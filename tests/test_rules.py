@@ -166,3 +166,13 @@ def test_randint_draws_what_numpy_integers_draws():
     ns = [1, 2, 9, 149, 1000, 1_000_000_000]
     a, b = np.random.default_rng(5), np.random.default_rng(5)
     assert [int(randint(a, n)) for n in ns * 20] == [int(b.integers(0, n)) for n in ns * 20]
+
+
+def test_route_step_cost_adds_the_line_resistance_of_a_post():
+    assert rules.route_step_cost(1.0, 0.0, 20.0) == 1.0
+    assert rules.route_step_cost(math.sqrt(2.0), 1.0, 20.0) == pytest.approx(21.41421356)
+    assert rules.route_step_cost(1.0, 1.0, 0.0) == 1.0  # no resistance: the walk alone
+    np.testing.assert_allclose(
+        rules.route_step_cost(np.array([1.0, 1.0, math.sqrt(2.0)]), np.array([0.0, 1.0, 1.0]), 5.0),
+        [1.0, 6.0, 5.0 + math.sqrt(2.0)],
+    )
