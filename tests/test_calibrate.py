@@ -13,26 +13,35 @@ from crowd_model.parameters import Parameters
 from crowd_model.runner import simulate
 from crowd_model.scenario import load_scenario
 
-SPEC = """
+OUTCOME_TARGET = 'file = "observed.csv"\nstatistics = ["mean_active", "arrests_total"]'
+SERIES_TARGET = 'timeseries = "observed_timeseries.csv"\ncolumns = ["active", "arrested"]'
+# A calibration of legitimacy on a small Epstein grid, the truth 0.7: the method's table follows.
+FIT = """
 scenario = "epstein"
 steps = {steps}
 seed = 4
+method = "METHOD"
 [set]
 width = 15
 height = 15
 officer_density = 0.04
 [fit]
 legitimacy = {{ low = 0.4, high = 0.95 }}
+[truth]
+legitimacy = 0.7
 [target]
-file = "observed.csv"
-statistics = ["mean_active", "arrests_total"]
-[abc]
+TARGET
+"""
+SPEC = FIT.replace("METHOD", "abc").replace("TARGET", OUTCOME_TARGET) + """[abc]
 particles = {particles}
 replications = {replications}
 generations = {generations}
 quantile = 0.5
-[truth]
-legitimacy = 0.7
+"""
+OPTIMISE = FIT.replace("METHOD", "optimise").replace("TARGET", "{target}") + """[optimise]
+popsize = {popsize}
+maxiter = {maxiter}
+replications = {replications}
 """
 
 
@@ -66,13 +75,20 @@ def test_abc_smc_recovers_a_known_legitimacy_from_synthetic_data(tmp_path, capsy
 
 def test_the_same_posterior_on_one_process_and_a_pool(tmp_path, capsys):
     _observed(tmp_path, steps=10, seeds=(1,))
-    spec = tmp_path / "cal.toml"
-    spec.write_text(SPEC.format(steps=10, particles=6, replications=1, generations=1))
-    for workers in ("1", "2"):
-        assert cli.main(["calibrate", str(spec), "--out", str(tmp_path / workers), "--workers", workers]) == 0
-    for name in ("particles.csv", "posterior.csv", "posterior_summary.csv"):
-        assert (tmp_path / "1" / name).read_bytes() == (tmp_path / "2" / name).read_bytes(), name
+    _same_on_one_process_and_a_pool(tmp_path, SPEC.format(steps=10, particles=6, replications=1, generations=1),
+                                    ("particles.csv", "posterior.csv", "posterior_summary.csv"))
     assert len(pd.read_csv(tmp_path / "1" / "posterior.csv")) == 6
+
+
+def _same_on_one_process_and_a_pool(folder, text: str, names) -> None:
+    """The calibration file ``text`` run in one process (into folder/1) and on a pool of two
+    (folder/2) writes the files ``names`` byte for byte alike."""
+    spec = folder / "cal.toml"
+    spec.write_text(text)
+    for workers in ("1", "2"):
+        assert cli.main(["calibrate", str(spec), "--out", str(folder / workers), "--workers", workers]) == 0
+    for name in names:
+        assert (folder / "1" / name).read_bytes() == (folder / "2" / name).read_bytes(), name
 
 
 @pytest.mark.parametrize("change, message", [
@@ -83,35 +99,18 @@ def test_the_same_posterior_on_one_process_and_a_pool(tmp_path, capsys):
 ])
 def test_bad_calibration_files_stop_with_one_line(tmp_path, capsys, change, message):
     _observed(tmp_path, steps=5, seeds=(1,))
-    spec = tmp_path / "bad.toml"
-    spec.write_text(change(SPEC.format(steps=5, particles=6, replications=1, generations=1)))
-    assert cli.main(["calibrate", str(spec), "--out", str(tmp_path / "out")]) == 2
+    _refused(tmp_path, capsys, change(SPEC.format(steps=5, particles=6, replications=1, generations=1)), message)
+
+
+def _refused(folder, capsys, text: str, message: str) -> None:
+    """The calibration file ``text`` is refused: exit 2, one line naming ``message``, no
+    traceback, and nothing run (no result folder)."""
+    spec = folder / "bad.toml"
+    spec.write_text(text)
+    assert cli.main(["calibrate", str(spec), "--out", str(folder / "out")]) == 2
     err = capsys.readouterr().err
-    assert message in err and len(err.strip().splitlines()) == 1, err
-
-
-OPTIMISE = """
-scenario = "epstein"
-steps = {steps}
-seed = 4
-method = "optimise"
-[set]
-width = 15
-height = 15
-officer_density = 0.04
-[fit]
-legitimacy = {{ low = 0.4, high = 0.95 }}
-[target]
-{target}
-[optimise]
-popsize = {popsize}
-maxiter = {maxiter}
-replications = {replications}
-[truth]
-legitimacy = 0.7
-"""
-OUTCOME_TARGET = 'file = "observed.csv"\nstatistics = ["mean_active", "arrests_total"]'
-SERIES_TARGET = 'timeseries = "observed_timeseries.csv"\ncolumns = ["active", "arrested"]'
+    assert message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+    assert not (folder / "out").exists()
 
 
 def _observed_series(folder, steps: int, seeds=(101, 102, 103), every: int = 5) -> pd.DataFrame:
@@ -164,12 +163,9 @@ def test_a_time_series_target_is_the_mean_path_matched_step_by_step(tmp_path):
 
 def test_the_same_optimum_on_one_process_and_a_pool(tmp_path, capsys):
     _observed(tmp_path, steps=10, seeds=(1,))
-    spec = tmp_path / "opt.toml"
-    spec.write_text(OPTIMISE.format(steps=10, target=OUTCOME_TARGET, popsize=3, maxiter=2, replications=2))
-    for workers in ("1", "2"):
-        assert cli.main(["calibrate", str(spec), "--out", str(tmp_path / workers), "--workers", workers]) == 0
-    for name in ("evaluations.csv", "optimum.csv"):
-        assert (tmp_path / "1" / name).read_bytes() == (tmp_path / "2" / name).read_bytes(), name
+    _same_on_one_process_and_a_pool(
+        tmp_path, OPTIMISE.format(steps=10, target=OUTCOME_TARGET, popsize=3, maxiter=2, replications=2),
+        ("evaluations.csv", "optimum.csv"))
     evaluations = pd.read_csv(tmp_path / "1" / "evaluations.csv")
     assert list(evaluations.columns) == ["round", "point", "legitimacy", "distance", "mean_active", "arrests_total"]
     assert evaluations["round"].max() == 2 and len(evaluations) == 5 * 3  # scipy's population is at least 5
@@ -187,9 +183,5 @@ def test_the_same_optimum_on_one_process_and_a_pool(tmp_path, capsys):
 ])
 def test_bad_optimisation_files_stop_with_one_line_before_any_run(tmp_path, capsys, change, message):
     _observed_series(tmp_path, steps=10, seeds=(1,))
-    spec = tmp_path / "bad.toml"
-    spec.write_text(change(OPTIMISE.format(steps=10, target=SERIES_TARGET, popsize=3, maxiter=4, replications=2)))
-    assert cli.main(["calibrate", str(spec), "--out", str(tmp_path / "out")]) == 2
-    err = capsys.readouterr().err
-    assert message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
-    assert not (tmp_path / "out").exists()
+    _refused(tmp_path, capsys, change(OPTIMISE.format(steps=10, target=SERIES_TARGET, popsize=3, maxiter=4,
+                                                      replications=2)), message)
