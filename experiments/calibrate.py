@@ -286,7 +286,7 @@ def calibrate(cal: Calibration, out_dir: str | Path, executor, progress=None) ->
     with FolderLock(out):
         held = [name for name in (*RESULT_FILES["abc"], *RESULT_FILES["optimise"]) if (out / name).exists()]
         if held:
-            raise InputError(f"{out} already holds a calibration ({held[0]}); choose another --out")
+            raise InputError(f"{out} already holds results ({held[0]}); choose another --out")
         return (_abc if cal.method == "abc" else _optimise)(cal, out, executor, progress or (lambda line: None))
 
 

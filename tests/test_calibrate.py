@@ -185,3 +185,18 @@ def test_bad_optimisation_files_stop_with_one_line_before_any_run(tmp_path, caps
     _observed_series(tmp_path, steps=10, seeds=(1,))
     _refused(tmp_path, capsys, change(OPTIMISE.format(steps=10, target=SERIES_TARGET, popsize=3, maxiter=4,
                                                       replications=2)), message)
+
+
+def test_a_folder_with_results_is_not_overwritten(tmp_path, capsys):
+    """--out naming a folder that holds results (here a sweep's metadata.json) is refused before
+    any run, and the file is left as it was."""
+    _observed(tmp_path, steps=5, seeds=(1,))
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "metadata.json").write_text('{"a sweep": true}')
+    spec = tmp_path / "cal.toml"
+    spec.write_text(SPEC.format(steps=5, particles=6, replications=1, generations=1))
+    assert cli.main(["calibrate", str(spec), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert "already holds results (metadata.json)" in err and len(err.strip().splitlines()) == 1
+    assert (tmp_path / "out" / "metadata.json").read_text() == '{"a sweep": true}'
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["metadata.json"]
