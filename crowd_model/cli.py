@@ -354,6 +354,8 @@ def cmd_calibrate(args) -> int:
               f"mean [95% credible interval]:")
         for row in summary.itertuples():
             print(f"  {row.parameter:<22} {row.mean:.4g} [{row.ci_low:.4g}, {row.ci_high:.4g}]{_truth(row.truth)}")
+        if meta.get("stopped"):
+            print(f"crowd-model: warning: {meta['stopped']}", file=sys.stderr)
     else:
         figure = optimisation(pd.read_csv(out / "evaluations.csv"), list(cal.fit), cal.fit, cal.truth,
                               out / "optimisation", ["png"])

@@ -176,9 +176,13 @@ def parse_calibration(data: dict, name: str, base_dir: Path = Path(".")) -> Cali
     quantile = settings.get("quantile", 0.5)
     if isinstance(quantile, bool) or not isinstance(quantile, (int, float)) or not 0 < quantile < 1:
         raise InputError(f"[abc] quantile must be a number between 0 and 1, got {quantile!r}")
-    return Calibration(**common, particles=_count("[abc] particles", settings.get("particles", 100), minimum=4),
-                       generations=_count("[abc] generations", settings.get("generations", 4), minimum=0),
-                       quantile=float(quantile))
+    cal = Calibration(**common, particles=_count("[abc] particles", settings.get("particles", 100), minimum=4),
+                      generations=_count("[abc] generations", settings.get("generations", 4), minimum=0),
+                      quantile=float(quantile))
+    if cal.particles * cal.replications > cal.max_simulations:
+        raise InputError(f"[abc] generation 0 alone needs {cal.particles * cal.replications:,} runs (particles x "
+                         f"replications), more than max_simulations = {cal.max_simulations:,}")
+    return cal
 
 
 def optimisation_runs(cal: Calibration) -> int:
@@ -344,6 +348,7 @@ def _abc(cal: Calibration, out: Path, executor, progress) -> dict:
     history.append(_frame(0, theta, weights, dist, stats, names, cal.targets))
     generations.append({"generation": 0, "epsilon": None, "simulations": cal.particles, "acceptance": 1.0})
     progress(_generation_line(0, epsilon, cal.particles, cal.particles, runs.simulations))
+    stopped = None  # why the last generations were not run (max_simulations), if they were not
     for g in range(1, cal.generations + 1):
         finite = dist[np.isfinite(dist)]
         epsilon = float(np.quantile(finite, cal.quantile)) if finite.size else math.inf
@@ -353,8 +358,10 @@ def _abc(cal: Calibration, out: Path, executor, progress) -> dict:
         tried = 0
         while len(accepted_theta) < cal.particles:
             if runs.simulations >= cal.max_simulations:
-                raise InputError(f"generation {g} did not fill {cal.particles} particles within "
-                                 f"max_simulations = {cal.max_simulations}; raise it or the quantile")
+                stopped = (f"generation {g} did not fill {cal.particles} particles within max_simulations = "
+                           f"{cal.max_simulations}; the posterior is generation {g - 1}'s (raise max_simulations "
+                           "or the quantile)")
+                break
             picks = rng.choice(len(theta), size=batch, p=weights)
             proposals = theta[picks] + rng.standard_normal((batch, len(names))) @ chol.T
             proposals = _rounded(proposals, names, cal.integer)
@@ -370,6 +377,8 @@ def _abc(cal: Calibration, out: Path, executor, progress) -> dict:
                     accepted_theta.append(p)
                     accepted_stats.append(s)
                     accepted_dist.append(d)
+        if stopped:
+            break
         new_theta = np.array(accepted_theta)
         kernel = _gaussian(new_theta[:, None, :] - theta[None, :, :], cov)  # (new, old)
         new_weights = 1.0 / (kernel @ weights)  # uniform prior: constant inside the bounds
@@ -389,7 +398,7 @@ def _abc(cal: Calibration, out: Path, executor, progress) -> dict:
     meta = _metadata(cal, "ABC-SMC (Toni et al. 2009; Beaumont et al. 2009), uniform priors, Gaussian kernel 2x "
                           "weighted covariance, epsilon = quantile of the previous distances, distance scaled by "
                           "generation 0's sd", scale, runs.simulations,
-                     particles=cal.particles, quantile=cal.quantile, generations=generations)
+                     particles=cal.particles, quantile=cal.quantile, generations=generations, stopped=stopped)
     write_json_atomic(out / "metadata.json", meta)
     return meta
 

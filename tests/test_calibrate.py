@@ -200,3 +200,26 @@ def test_a_folder_with_results_is_not_overwritten(tmp_path, capsys):
     assert "already holds results (metadata.json)" in err and len(err.strip().splitlines()) == 1
     assert (tmp_path / "out" / "metadata.json").read_text() == '{"a sweep": true}'
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["metadata.json"]
+
+
+def test_abc_that_reaches_max_simulations_keeps_the_generations_it_finished(tmp_path, capsys):
+    """A budget too small for the later generations stops ABC-SMC there: the generations done
+    are written (the posterior is the last finished one's) and a warning line says so; a budget
+    too small for generation 0 is refused before any run."""
+    _observed(tmp_path, steps=5, seeds=(1,))
+    text = SPEC.format(steps=5, particles=6, replications=1, generations=3).replace("quantile = 0.5", "quantile = 0.1")
+    spec = tmp_path / "cal.toml"
+    spec.write_text(text.replace("[abc]", "[abc]\nmax_simulations = 10"))
+    assert cli.main(["calibrate", str(spec), "--out", str(tmp_path / "out")]) == 0
+    err = capsys.readouterr().err
+    assert "warning: generation" in err and "within max_simulations = 10" in err
+    meta = json.loads((tmp_path / "out" / "metadata.json").read_text())
+    done = [g["generation"] for g in meta["generations"]]
+    assert meta["stopped"] and done[-1] < 3
+    particles = pd.read_csv(tmp_path / "out" / "particles.csv")
+    assert sorted(particles["generation"].unique()) == done
+    assert (pd.read_csv(tmp_path / "out" / "posterior.csv")["generation"] == done[-1]).all()
+    (tmp_path / "small").mkdir()
+    _observed(tmp_path / "small", steps=5, seeds=(1,))
+    _refused(tmp_path / "small", capsys, text.replace("[abc]", "[abc]\nmax_simulations = 5"),
+             "generation 0 alone needs 6 runs")
