@@ -223,8 +223,10 @@ def test_the_readme_slurm_recipe_builds_the_job_script_it_shows():
 
 
 SBATCH = """#!/bin/bash
-# sbatch SCRIPT as SLURM would run it on a node, here: in its own session, in the background
-setsid bash "$1" > "{logs}/job-$$.log" 2>&1 < /dev/null &
+# sbatch SCRIPT as SLURM would run it on a node, here: in its own session, in the background.
+# Like SLURM, keep a copy of the script at submission (dask-jobqueue deletes its file at once).
+cp "$1" "{logs}/job-$$.sh"
+setsid bash "{logs}/job-$$.sh" > "{logs}/job-$$.log" 2>&1 < /dev/null &
 echo "Submitted batch job $!"
 """
 SCANCEL = """#!/bin/bash
@@ -255,7 +257,7 @@ def test_a_sweep_through_a_dask_jobqueue_slurm_cluster_gives_the_serial_files(re
     try:
         cluster.scale(jobs=1)
         with Client(cluster.scheduler_address, timeout="60s") as client:
-            client.wait_for_workers(2, timeout=300)  # a loaded machine starts them slowly
+            client.wait_for_workers(2, timeout=180)  # a loaded machine starts them slowly
         assert cli.main(["sweep", str(spec), "--out", str(tmp_path / "slurm-sweep"), "--no-progress",
                          "--scheduler", cluster.scheduler_address]) == 0
     finally:
