@@ -225,3 +225,33 @@ def _box_limits(ax, found) -> None:
     row = found.boxes.iloc[0]
     ax.set_title(f"box 1: coverage {row['coverage']:.2f}, density {row['density']:.2f}, mass {row['mass']:.2f}",
                  fontsize=10)
+
+
+def optimisation(evaluations: pd.DataFrame, names: list[str], bounds: dict[str, tuple[float, float]],
+                 truth: dict[str, float], stem: Path, formats) -> list[Path]:
+    """A calibration by optimisation: the distance of every evaluated point against each fitted
+    parameter, coloured by round, the best point circled, known values dashed; and the best
+    distance so far over the rounds."""
+    finite = evaluations[np.isfinite(evaluations["distance"])]
+    best = finite.loc[finite["distance"].idxmin()] if len(finite) else None
+    fig, axes = plt.subplots(1, len(names) + 1, figsize=(4.2 * (len(names) + 1), 3.4), squeeze=False)
+    for ax, name in zip(axes[0], names):
+        image = ax.scatter(finite[name], finite["distance"], c=finite["round"], cmap="viridis", s=10)
+        if best is not None:
+            ax.scatter([best[name]], [best["distance"]], s=120, facecolors="none", edgecolors="C3", lw=1.5,
+                       label="best fit")
+        if name in truth:
+            ax.axvline(truth[name], color="C3", ls="--", label="true value")
+        ax.set_xlim(*bounds[name])
+        ax.set_xlabel(name)
+        ax.set_ylabel("distance to the targets")
+        ax.legend(fontsize=7)
+    fig.colorbar(image, ax=axes[0][len(names) - 1], label="round")
+    trace = axes[0][-1]
+    per_round = finite.groupby("round")["distance"].min().cummin()
+    trace.plot(per_round.index, per_round.to_numpy(), marker="o", ms=3)
+    trace.set_xlabel("round (generation)")
+    trace.set_ylabel("best distance so far")
+    fig.suptitle("calibration by differential evolution: every point evaluated, and the best so far")
+    fig.tight_layout()
+    return save(fig, stem, formats)

@@ -53,7 +53,9 @@ HOTSPOTS = (
 )
 
 # How the site is drawn under the maps: kinds of cell (site_layers' names), their colours (cool
-# and pale, under a warm heat scale) and their legend labels.
+# and pale, under a warm heat scale; the aid post in the app's pink) and their legend labels.
+# The ground kinds are left white and unnamed; a kind the site gains that is named in neither
+# is still drawn and named (see site_kinds), never left white.
 SITE_COLOURS = (
     ("yard", "#e3e8ec", "office yard"),
     ("office", "#90a4ae", "KPU office"),
@@ -63,8 +65,11 @@ SITE_COLOURS = (
     ("cordon", "#c5ccd3", "cordon line"),
     ("exit", "#a5d6a7", "exits"),
     ("water_cannon", "#000000", "water-cannon truck"),
+    ("aid_post", "#f48fb1", "aid post"),
 )
 GROUND = "#ffffff"
+GROUND_KINDS = ("street", "assembly")  # where the crowd walks: the white ground
+OTHER_COLOURS = ("#b0bec5", "#80cbc4", "#9fa8da", "#bcaaa4")  # kinds without a colour above
 HEAT = ListedColormap(plt.get_cmap("inferno_r")(np.linspace(0.08, 1.0, 256)))
 
 
@@ -185,14 +190,25 @@ def counts_by_type(folder: EventFolder, initial_situation: str, by: str | None =
     return table[[*group_keys, "runs", "mean_per_run", "sd", "ci_low", "ci_high"]], per_run
 
 
+def site_kinds(layers: Mapping[str, np.ndarray]) -> list[tuple[str, str, str]]:
+    """``(name, colour, legend label)`` of each kind of cell the site has, other than the
+    ground: those of :data:`SITE_COLOURS` in its order, then any other kind (a code the model
+    gains) in a colour of its own, labelled with its name."""
+    known = [(name, colour, label) for name, colour, label in SITE_COLOURS
+             if name in layers and layers[name].any()]
+    named = {name for name, _, _ in SITE_COLOURS} | set(GROUND_KINDS)
+    others = [name for name in layers if name not in named and layers[name].any()]
+    return known + [(name, OTHER_COLOURS[i % len(OTHER_COLOURS)], name.replace("_", " "))
+                    for i, name in enumerate(others)]
+
+
 def site_picture(layers: Mapping[str, np.ndarray]) -> np.ndarray:
     """An RGB image ``(height, width, 3)`` of the site, y up (row 0 is y = 0 at the bottom, drawn with origin='lower')."""
     shape = next(iter(layers.values())).shape
     rgb = np.empty((*shape, 3))
     rgb[:] = matplotlib.colors.to_rgb(GROUND)
-    for name, colour, _ in SITE_COLOURS:
-        if name in layers:
-            rgb[layers[name]] = matplotlib.colors.to_rgb(colour)
+    for name, colour, _ in site_kinds(layers):
+        rgb[layers[name]] = matplotlib.colors.to_rgb(colour)
     return rgb.transpose(1, 0, 2)
 
 
@@ -249,8 +265,8 @@ def hotspot_figure(groups: list[tuple[str, pd.DataFrame, int]], layers: Mapping[
                                    location="right" if single else "bottom")
                 bar.ax.tick_params(labelsize=7)
     if picture is not None:
-        present = [(colour, label) for name, colour, label in SITE_COLOURS if name in layers and layers[name].any()]
-        handles = [matplotlib.patches.Patch(facecolor=colour, edgecolor="#555555", label=label) for colour, label in present]
+        handles = [matplotlib.patches.Patch(facecolor=colour, edgecolor="#555555", label=label)
+                   for _, colour, label in site_kinds(layers)]
         fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), fontsize=9, frameon=False)
     fig.suptitle(f"{heading}events {unit}{smoothing}\nx to the right, y up (the office at the bottom)", fontsize=11)
     return save(fig, stem, formats)

@@ -90,8 +90,9 @@ def build_parser() -> argparse.ArgumentParser:
     merge.add_argument("--out", required=True, help="result folder to write (must not hold results yet)")
     merge.set_defaults(func=cmd_merge)
 
-    calibrate = sub.add_parser("calibrate", help="fit parameters to target statistics by ABC-SMC (runs like a sweep's)")
-    calibrate.add_argument("spec", metavar="SPEC.toml", help="calibration file (see experiments/specs/calibrate_*.toml)")
+    calibrate = sub.add_parser("calibrate", help="fit parameters to target statistics by ABC-SMC, or by optimisation "
+                                                 "(method = \"optimise\"); runs like a sweep's")
+    calibrate.add_argument("spec", metavar="SPEC.toml", help="calibration file (see experiments/specs/calibration/)")
     calibrate.add_argument("--out", help="result folder (default: results/<calibration name>)")
     _executor_arguments(calibrate)
     calibrate.set_defaults(func=cmd_calibrate)
@@ -337,35 +338,45 @@ def cmd_merge(args) -> int:
 def cmd_calibrate(args) -> int:
     from pathlib import Path
 
-    from crowd_model.analysis.figures import posterior
-    from crowd_model.experiments.calibrate import calibrate, load_calibration
+    import pandas as pd
+
+    from crowd_model.analysis.figures import optimisation, posterior
+    from crowd_model.experiments.calibrate import RESULT_FILES, calibrate, load_calibration
     from crowd_model.experiments.executors import make_executor
 
     if args.scheduler and args.workers:
         raise InputError("use --workers or --scheduler, not both")
     cal = load_calibration(args.spec)
     out = Path(args.out) if args.out else Path("results") / cal.name
-
-    def progress(g, epsilon, tried, total):
-        print(f"generation {g}: epsilon {epsilon:.4g}, {cal.particles} of {tried} accepted ({total} runs so far)",
-              file=sys.stderr)
-
     with make_executor(args.workers, args.scheduler) as (executor, label, in_flight):
-        meta = calibrate(cal, out, executor, progress=progress)
-    import pandas as pd
-
-    figure = posterior(pd.read_csv(out / "particles.csv"), list(cal.fit), cal.fit, cal.truth,
-                       out / "posterior", ["png"])
-    summary = pd.read_csv(out / "posterior_summary.csv")
-    print(f"{meta['simulations']} runs on {label}; posterior of {len(summary)} parameter(s), "
-          f"mean [95% credible interval]:")
-    for row in summary.itertuples():
-        truth = "" if pd.isna(row.truth) else f"   (true {row.truth:g})"
-        print(f"  {row.parameter:<22} {row.mean:.4g} [{row.ci_low:.4g}, {row.ci_high:.4g}]{truth}")
-    for path in ("particles.csv", "posterior.csv", "posterior_summary.csv", "metadata.json"):
-        print(f"wrote {out / path}")
+        meta = calibrate(cal, out, executor, progress=lambda line: print(line, file=sys.stderr))
+    if cal.method == "abc":
+        figure = posterior(pd.read_csv(out / "particles.csv"), list(cal.fit), cal.fit, cal.truth,
+                           out / "posterior", ["png"])
+        summary = pd.read_csv(out / "posterior_summary.csv")
+        print(f"{meta['simulations']} runs on {label}; posterior of {len(summary)} parameter(s), "
+              f"mean [95% credible interval]:")
+        for row in summary.itertuples():
+            print(f"  {row.parameter:<22} {row.mean:.4g} [{row.ci_low:.4g}, {row.ci_high:.4g}]{_truth(row.truth)}")
+        if meta.get("stopped"):
+            print(f"crowd-model: warning: {meta['stopped']}", file=sys.stderr)
+    else:
+        figure = optimisation(pd.read_csv(out / "evaluations.csv"), list(cal.fit), cal.fit, cal.truth,
+                              out / "optimisation", ["png"])
+        optimum = pd.read_csv(out / "optimum.csv")
+        ended = "converged" if meta["converged"] else f"stopped ({meta['message'].rstrip('.').lower()})"
+        print(f"{meta['simulations']} runs on {label}; differential evolution {ended} after {meta['rounds']} rounds; "
+              f"best fit (distance {meta['distance']:.4g}):")
+        for row in optimum[optimum["kind"] == "parameter"].itertuples():
+            print(f"  {row.name:<22} {row.value:.4g}{_truth(row.truth)}")
+    for name in RESULT_FILES[cal.method]:
+        print(f"wrote {out / name}")
     print(f"wrote {figure[0]}")
     return 0
+
+
+def _truth(value) -> str:
+    return "" if value is None or value != value else f"   (true {value:g})"
 
 
 def cmd_validate(args) -> int:

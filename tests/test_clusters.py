@@ -187,3 +187,80 @@ def test_calibration_on_a_real_dask_cluster_gives_the_serial_posterior(dask_clus
     assert cli.main(["calibrate", str(spec), "--out", str(tmp_path / "dask"), "--scheduler", dask_cluster]) == 0
     for name in ("particles.csv", "posterior.csv", "posterior_summary.csv"):
         assert (tmp_path / "serial" / name).read_bytes() == (tmp_path / "dask" / name).read_bytes(), name
+
+
+# --- HPC: the README's dask-jobqueue recipe -----------------------------------------------
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+def _readme_block(start: str) -> str:
+    """The README's code block that begins with the line ``start``."""
+    text = README.read_text()
+    begin = text.index(start)
+    return text[begin:text.index("```", begin)]
+
+
+def test_the_readme_slurm_recipe_builds_the_job_script_it_shows():
+    """The README's SLURMCluster(...) call, as written there (only the python path is this
+    environment's), is accepted by the installed dask-jobqueue (the hpc extra, which the test
+    extra installs) and builds the job script the README shows."""
+    from dask_jobqueue import SLURMCluster
+
+    recipe = _readme_block("# slurm_sweep.py")
+    call = recipe[recipe.index("cluster = SLURMCluster("):recipe.index("\n)\n") + 2]
+    namespace = {"SLURMCluster": SLURMCluster}
+    exec(call.replace('"/path/to/crowd-model/.venv/bin/python"', repr(sys.executable)), namespace)
+    cluster = namespace["cluster"]
+    try:
+        script, address = cluster.job_script(), cluster.scheduler_address
+    finally:
+        cluster.close()
+    shown = _readme_block("#SBATCH -J dask-worker").strip()
+    built = (script.replace(address, "tcp://LOGIN-NODE:40321").replace(sys.executable, "/path/to/crowd-model/.venv/bin/python")
+             .removeprefix("#!/usr/bin/env bash").strip())
+    assert built == shown
+
+
+SBATCH = """#!/bin/bash
+# sbatch SCRIPT as SLURM would run it on a node, here: in its own session, in the background.
+# Like SLURM, keep a copy of the script at submission (dask-jobqueue deletes its file at once).
+cp "$1" "{logs}/job-$$.sh"
+setsid bash "{logs}/job-$$.sh" > "{logs}/job-$$.log" 2>&1 < /dev/null &
+echo "Submitted batch job $!"
+"""
+SCANCEL = """#!/bin/bash
+for job in "$@"; do kill -TERM -- "-$job" 2>/dev/null; done
+exit 0
+"""
+
+
+@pytest.mark.slow
+def test_a_sweep_through_a_dask_jobqueue_slurm_cluster_gives_the_serial_files(reference, tmp_path, monkeypatch):  # noqa: F811
+    """The recipe's path end to end: a SLURMCluster submits its job script, the job's workers
+    join the cluster's scheduler, and ``crowd-model sweep --scheduler`` with its address writes
+    the serial sweep's files. There is no SLURM here: ``sbatch`` on PATH runs the job script
+    on this machine (in its own session; ``scancel`` ends it), which is what a node would run."""
+    from dask.distributed import Client
+    from dask_jobqueue import SLURMCluster
+
+    spec, serial = reference
+    shims = tmp_path / "slurm"
+    shims.mkdir()
+    for name, text in (("sbatch", SBATCH.format(logs=shims)), ("scancel", SCANCEL)):
+        (shims / name).write_text(text)
+        (shims / name).chmod(0o755)
+    monkeypatch.setenv("PATH", f"{shims}{os.pathsep}{os.environ['PATH']}")
+    cluster = SLURMCluster(queue="normal", account="my-project", cores=2, processes=2, memory="4GB",
+                           walltime="00:20:00", python=sys.executable, local_directory=str(tmp_path),
+                           log_directory=str(shims))
+    try:
+        cluster.scale(jobs=1)
+        with Client(cluster.scheduler_address, timeout="60s") as client:
+            client.wait_for_workers(2, timeout=180)  # a loaded machine starts them slowly
+        assert cli.main(["sweep", str(spec), "--out", str(tmp_path / "slurm-sweep"), "--no-progress",
+                         "--scheduler", cluster.scheduler_address]) == 0
+    finally:
+        cluster.close()
+    same_files(serial, tmp_path / "slurm-sweep")
+    assert list(shims.glob("job-*.log")), "the job script did not run"

@@ -156,3 +156,34 @@ def test_a_sweep_without_varied_parameters_is_refused(tmp_path, capsys):
     assert discover(folder, "--outcome", "y", "--where", "== 1") == 2
     err = capsys.readouterr().err.strip()
     assert "varies no parameter" in err and "\n" not in err
+
+
+IMPORTS_AFTER = """
+import sys
+from crowd_model import cli
+steps = [["sweep", {spec!r}, "--out", {out!r}, "--workers", "1", "--no-progress"],
+         ["analyse", {out!r}, "--metric", "peak_active"], ["scenarios"],
+         ["discover", {out!r}, "--outcome", "nothing", "--where", "== 1"],  # bad input: refused before PRIM
+         ["discover", {folder!r}, "--outcome", "y", "--where", "== 1"]]
+for args in steps:
+    code = cli.main(args)
+    print("imports after", args[0], code, "ema_workbench" in sys.modules, "sklearn" in sys.modules, flush=True)
+"""
+
+
+def test_only_discover_imports_the_ema_workbench(tmp_path):
+    """The EMA Workbench (with scikit-learn) takes seconds to import: sweep, analyse and the
+    other commands never import it, nor does discover before it has checked its input; a
+    discover that runs PRIM does (which shows the check sees the import)."""
+    import subprocess
+    import sys
+
+    spec = tmp_path / "small.toml"
+    spec.write_text(SMALL_LHS)
+    folder = synthetic_folder(tmp_path / "synthetic", lambda t: t["x1"] > 0.5, n=200)
+    script = IMPORTS_AFTER.format(spec=str(spec), out=str(tmp_path / "sweep"), folder=str(folder))
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    seen = [line.removeprefix("imports after ") for line in done.stdout.splitlines() if line.startswith("imports after ")]
+    assert seen == ["sweep 0 False False", "analyse 0 False False", "scenarios 0 False False",
+                    "discover 2 False False", "discover 0 True True"], done.stdout

@@ -132,3 +132,15 @@ def test_shipped_experiment_files_are_valid(path):
     except InputError as exc:
         pytest.fail(str(exc))
     assert plan.tasks
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "experiments" / "specs" / "calibration").glob("*.toml")),
+                         ids=lambda p: p.name)
+def test_shipped_calibration_files_are_valid(path):
+    from crowd_model.experiments.calibrate import load_calibration
+
+    try:
+        cal = load_calibration(path)
+    except InputError as exc:
+        pytest.fail(str(exc))
+    assert cal.fit and cal.targets and cal.method in ("abc", "optimise")

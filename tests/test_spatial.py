@@ -196,3 +196,45 @@ def test_events_need_a_site(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "design point 1 runs on the open grid (site = 'none')" in err and err.count("\n") == 1, err
     assert not (tmp_path / "out").exists()
+
+
+def test_the_aid_post_is_drawn_and_named_in_the_legend(tmp_path):
+    """The kpu site's aid post (code P, a block in the yard) is coloured on the maps and named in
+    their legend, not left as white ground like the street."""
+    from crowd_model.site import load_site, site_layers
+
+    layers = site_layers(load_site("kpu").text)
+    assert layers["aid_post"].any()
+    picture = spatial.site_picture(layers)  # (height, width, 3)
+    white = np.array(matplotlib_rgb(spatial.GROUND))
+    aid = picture[layers["aid_post"].T]
+    assert not (aid == white).all(axis=1).any()
+    assert "aid post" in [label for _, _, label in spatial.site_kinds(layers)]
+    events = events_table([(1, "arrest", 20, 20, "phh", 3, "supporter")])
+    [svg] = spatial.hotspot_figure([("all runs", events, 1)], layers, layers["yard"].shape, tmp_path / "maps", ["svg"])
+    assert "aid post" in svg.read_text()  # matplotlib writes each text drawn as a comment
+
+
+def test_every_kind_of_cell_the_model_has_is_drawn(tmp_path):
+    """Each kind of cell of crowd_model.site is either the white ground or coloured and named;
+    a kind the analysis does not know yet is drawn in a colour of its own, named as it is called."""
+    from crowd_model.site import KIND_NAMES
+
+    named = {name for name, _, _ in spatial.SITE_COLOURS}
+    assert set(KIND_NAMES.values()) - set(spatial.GROUND_KINDS) <= named
+    shape = (4, 3)
+    layers = {name: np.zeros(shape, bool) for name in ("street", "yard", "helipad")}
+    layers["street"][0] = True
+    layers["yard"][1] = True
+    layers["helipad"][2:] = True
+    kinds = spatial.site_kinds(layers)
+    assert [(name, label) for name, _, label in kinds] == [("yard", "office yard"), ("helipad", "helipad")]
+    picture = spatial.site_picture(layers)
+    assert (picture[:, 0] == matplotlib_rgb(spatial.GROUND)).all()
+    assert (picture[:, 2] == matplotlib_rgb(kinds[1][1])).all() and (picture[:, 3] == picture[:, 2]).all()
+
+
+def matplotlib_rgb(colour):
+    from matplotlib.colors import to_rgb
+
+    return np.array(to_rgb(colour))
