@@ -38,12 +38,21 @@ if [[ ! -x "$venv/bin/python" ]] || ! python_ok "$venv/bin/python"; then
   "$venv/bin/python" -m pip install --quiet --upgrade pip >&2
 fi
 
+# The stamp holds pyproject.toml's hash and the extras installed. Extras already installed
+# under the same pyproject.toml are kept, so that scripts/crowd-model and scripts/test, which
+# ask for different extras, do not reinstall each other's.
 stamp="$venv/.crowd-model-installed"
-want="$(sha256sum "$root/pyproject.toml" | cut -c1-16) $extras"
-if [[ ! -f "$stamp" ]] || [[ "$(cat "$stamp")" != "$want" ]]; then
-  echo "bootstrap: installing crowd-model[$extras] into .venv" >&2
-  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -e "$root[$extras]" >&2
-  echo "$want" > "$stamp"
+hash="$(sha256sum "$root/pyproject.toml" | cut -c1-16)"
+have=""
+if [[ -f "$stamp" ]]; then
+  read -r old_hash old_extras < "$stamp" || true
+  [[ "${old_hash:-}" == "$hash" ]] && have="${old_extras:-}"
+fi
+union="$(printf '%s\n' ${have//,/ } ${extras//,/ } | sort -u | paste -sd, -)"
+if [[ -z "$have" ]] || [[ "$union" != "$have" ]]; then
+  echo "bootstrap: installing crowd-model[$union] into .venv" >&2
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -e "$root[$union]" >&2
+  echo "$hash $union" > "$stamp"
   installed=1
 fi
 
