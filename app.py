@@ -1407,6 +1407,13 @@ def ComparedLogs(session: LiveSession):
         EventLog(session, session.frame_b, "crowd-log-b", "B")
 
 
+def changes_text(changes: dict[str, Any], lang: str) -> str:
+    """Response B's changed tactics in ``lang``: each parameter's label and value as the page
+    shows them (a choice by its text, a switch as yes / no)."""
+    return ", ".join(f"{app_text.param_label(k, lang)} = {app_text.value(SPECS[k], v, lang)}"
+                     for k, v in changes.items()) or t("compare.same", lang)
+
+
 @solara.component
 def Maps(session: LiveSession, presenter: bool = False):
     """The map (two while comparing, side by side, stacked on a narrow window), each under its
@@ -1425,8 +1432,7 @@ def Maps(session: LiveSession, presenter: bool = False):
                     if compared is not None:
                         step, changes = compared
                         title = (t("compare.a", lang) if side == "A" else
-                                 t("compare.b", lang, changes=", ".join(f"{k} = {v}" for k, v in changes.items()) or
-                                   t("compare.same", lang), step=step))
+                                 t("compare.b", lang, changes=changes_text(changes, lang), step=step))
                         solara.Text(title, classes=[f"crowd-title-{side.lower()}"], style={"font-weight": "bold"})
                     Banner(session, source, "crowd-banner" if side == "A" else "crowd-banner-b")
                     CountNumbers(session, source, counts_css)
@@ -1756,9 +1762,12 @@ def plan_summary(experiment: dict, workers: int, lang: str = app_text.DEFAULT_LA
     runs = plan_runs(experiment)
     parameters = build_parameters(load_scenario(experiment["scenario"]), experiment.get("set", {}))
     if experiment["design"] == "lhs":
-        points = t("sweep.lhs_points", lang, samples=experiment["n"], parameters=len(experiment["vary"]))
+        points = t("sweep.lhs_points", lang, samples=app_text.counted("sweep.samples", experiment["n"], lang),
+                   parameters=app_text.counted("sweep.parameters", len(experiment["vary"]), lang))
     else:
-        points = t("sweep.grid_points", lang, points=" × ".join(str(len(v)) for v in experiment["vary"].values()))
+        sizes = [len(v) for v in experiment["vary"].values()]
+        points = t("sweep.grid_points_one" if math.prod(sizes) == 1 else "sweep.grid_points", lang,
+                   points=" × ".join(map(str, sizes)))
     seconds = estimate_seconds(parameters, experiment["steps"], runs, workers)
     basis = (t("sweep.basis_measured", lang) if _measured_rate
              else t("sweep.basis_default", lang, rate=f"{ESTIMATE_AGENT_STEPS_PER_SECOND:,.0f}"))

@@ -359,7 +359,7 @@ def test_a_latin_hypercube_sweep_shows_a_scatter(page):
     _fill(page, "replications", 1)
     _fill(page, "samples (at most 2,000)", 6)
     page.wait_for_function(
-        "() => /Latin hypercube of 6 samples over 1 parameters × 1 replications = 6 runs/"
+        "() => /Latin hypercube of 6 samples over 1 parameter × 1 replications = 6 runs/"
         ".test(document.querySelector('.crowd-sweep-plan').textContent)", timeout=20_000)
     page.click("button.crowd-sweep-run")
     page.wait_for_selector("text=6 of 6 runs ok", timeout=120_000)
