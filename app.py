@@ -93,20 +93,34 @@ def png(rgb: np.ndarray) -> bytes:
 MAP_LABELS = ("office", "gate", "street", "exit", "aid_post", "water_cannon", "command_vehicle", "holding_area")
 
 
-# Presenter mode draws the map at the projector's resolution (1920×1080 less the bar over it),
-# so that its labels, stones and marks stay crisp when it fills the screen (a 600-pixel picture
-# scaled up three times blurs them); two maps while comparing share the width. A larger screen
-# scales it up, a smaller one down.
-PRESENTER_BOX = (1900, 1000)
+# The map is drawn at the size it is shown on a classroom projector's 1920×1080, in whole pixels a
+# cell, so that its labels, stones and marks stay crisp (a small picture scaled up blurs them); a
+# smaller window scales it down. Beside the controls one map fills its column less the event log
+# beside it (:data:`LIVE_BOX`); two maps while comparing share the column (:data:`LIVE_PAIR_BOX`).
+# Presenter mode draws at the size of the window less the banner, numbers and side panel
+# (:data:`PRESENTER_BOX`; two maps share the width above their logs: :data:`PRESENTER_PAIR_BOX`).
+LIVE_BOX = (1100, 660)
+LIVE_PAIR_BOX = (1460, 560)
+PRESENTER_BOX = (1500, 920)
+PRESENTER_PAIR_BOX = (1880, 500)
+
+
+def fit_pixels(shape: tuple[int, int], box: tuple[int, int], maps: int = 1) -> int:
+    """The longer side, in pixels, of a picture of a ``shape`` (width, height) grid that fits
+    ``box`` (its width shared by ``maps`` maps) in whole pixels a cell."""
+    width, height = (max(1, n) for n in shape)
+    scale = max(1, min(box[0] // maps // width, box[1] // height))
+    return scale * max(width, height)
+
+
+def live_pixels(shape: tuple[int, int], maps: int = 1) -> int:
+    """The map's picture size beside the controls (:data:`LIVE_BOX`, :data:`LIVE_PAIR_BOX`)."""
+    return fit_pixels(shape, LIVE_BOX if maps == 1 else LIVE_PAIR_BOX, maps)
 
 
 def presenter_pixels(shape: tuple[int, int], maps: int = 1) -> int:
-    """The longer side, in pixels, of a picture of a ``shape`` (width, height) grid that fits
-    the presenter's box (:data:`PRESENTER_BOX`, its width shared by ``maps`` maps) in whole
-    pixels a cell."""
-    width, height = (max(1, n) for n in shape)
-    scale = max(1, min(PRESENTER_BOX[0] // maps // width, PRESENTER_BOX[1] // height))
-    return scale * max(width, height)
+    """The map's picture size in presenter mode (:data:`PRESENTER_BOX`, :data:`PRESENTER_PAIR_BOX`)."""
+    return fit_pixels(shape, PRESENTER_BOX if maps == 1 else PRESENTER_PAIR_BOX, maps)
 
 
 def map_labels(lang: str) -> dict[str, str]:
@@ -791,11 +805,11 @@ class LiveSession:
                                        head=int(model.time), markers=self.history.markers(step))
 
     def pixels(self) -> int:
-        """The size of the map's picture (its longer side): :data:`GRID_PIXELS` beside the
-        controls; in presenter mode the projector's size (:func:`presenter_pixels`)."""
-        if not self.presenter.value:
-            return GRID_PIXELS
-        return presenter_pixels(self.history.shape, 2 if self.second is not None else 1)
+        """The size of the map's picture (its longer side): the size it is shown at 1920×1080,
+        beside the controls (:func:`live_pixels`) or in presenter mode (:func:`presenter_pixels`)."""
+        maps = 2 if self.second is not None else 1
+        fit = presenter_pixels if self.presenter.value else live_pixels
+        return fit(self.history.shape, maps)
 
     def set_presenter(self, on: bool) -> None:
         """Presenter mode on or off: the map is drawn again at its new size."""
@@ -966,7 +980,7 @@ def _big_numbers_html(items: list[tuple[str, Any, str | None]], size: str,
         )
         cells.append(
             f'<div class="crowd-number" data-name="{html.escape(name)}" '
-            f'style="padding:4px 10px;min-width:90px">'
+            f'style="padding:2px 6px;min-width:64px">'
             f'<div style="font-size:{size};font-weight:700;line-height:1.1" class="crowd-number-value">'
             f"{html.escape(_fmt(value))}</div>"
             f'<div style="font-size:13px;color:#333">{swatch}{html.escape(app_text.metric_label(name, lang))}</div></div>'
@@ -995,13 +1009,14 @@ def use_frame_widget(session: LiveSession, make, show, dependencies=(), source=N
 
 
 @solara.component
-def GridView(session: LiveSession, source=None, classes: tuple[str, ...] = ("crowd-grid",), width: str = ""):
+def GridView(session: LiveSession, source=None, classes: tuple[str, ...] = ("crowd-grid",)):
+    """The map, shown at the size it is drawn (:meth:`LiveSession.pixels`), smaller on a narrow
+    window (``crowd-map`` in :data:`LIVE_CSS`)."""
     image = use_frame_widget(
         session,
-        lambda: ipywidgets.Image(format="png", layout={"width": width or f"min(100%, {GRID_PIXELS}px)"},
-                                 _dom_classes=["solara-image", *classes]),
+        lambda: ipywidgets.Image(format="png", _dom_classes=["solara-image", "crowd-map-image", *classes]),
         lambda widget, frame: setattr(widget, "value", frame.png), source=source)
-    solara.Div(children=[image])
+    solara.Div(children=[image], classes=["crowd-map"])
 
 
 def counts_html(frame: Frame, lang: str = app_text.DEFAULT_LANGUAGE) -> str:
@@ -1086,7 +1101,7 @@ def EventLog(session: LiveSession, source=None, css: str = "crowd-log", side: st
         solara.Text(title, style={"font-weight": "bold"}, classes=["crowd-log-title"])
         solara.Text(t("log.note", lang, start=app_events.clock(0), minutes=f"{MINUTES_PER_STEP:g}"),
                     style={"font-size": "11px", "color": "#555"})
-        solara.Div(children=[lines])
+        solara.Div(children=[lines], classes=["crowd-log-box"])
 
 
 @solara.component
@@ -1314,41 +1329,67 @@ LIVE_CSS = """
 .crowd-live { display: flex; flex-wrap: wrap; gap: 16px; align-items: flex-start; }
 .crowd-live > .crowd-live-controls { flex: 1 1 300px; max-width: 420px; }
 .crowd-live > .crowd-live-main { flex: 3 1 600px; min-width: 0; }
+@media (max-width: 900px) { .crowd-live > .crowd-live-controls { max-width: none; } }
+.crowd-map { min-width: 0; }
+img.crowd-map-image { display: block; max-width: 100%; height: auto; margin: 0 !important; }
 .crowd-pair { display: flex; flex-wrap: wrap; gap: 12px; }
 .crowd-pair > div { flex: 1 1 320px; min-width: 0; }
-.crowd-pair > div.crowd-legend-wide { flex: 1 1 100%; }
-.crowd-legend-wide .crowd-legend > div { column-count: 4; column-width: 180px; }
-@media (max-width: 900px) { .crowd-live > .crowd-live-controls { max-width: none; } }
-.crowd-presenter { position: fixed; inset: 0; z-index: 2000; background: #fff; overflow: auto; padding: 8px; }
-.crowd-presenter .crowd-pair { height: calc(100vh - 80px); }
-.crowd-presenter .crowd-pair > div { position: relative; height: 100%; }
-.crowd-presenter img.crowd-grid, .crowd-presenter img.crowd-grid-b {
-  width: 100% !important; height: 100% !important; object-fit: contain; }
-.crowd-presenter .crowd-overlay { position: absolute; top: 8px; left: 8px; background: rgba(255,255,255,0.82);
-  border-radius: 6px; padding: 4px; pointer-events: none; z-index: 5; }
-.crowd-presenter .crowd-overlay-legend { position: fixed; bottom: 12px; right: 12px; z-index: 2001;
-  background: rgba(255,255,255,0.82); border-radius: 6px; padding: 4px; pointer-events: none; }
-.crowd-presenter .crowd-legend { column-count: 2; font-size: 13px; }
-@media (max-width: 900px) { .crowd-presenter .crowd-pair { height: auto; }
-  .crowd-presenter .crowd-pair > div { height: 80vh; } }
-.crowd-map-row { display: flex; flex-wrap: wrap; gap: 12px; align-items: flex-start; }
-.crowd-map-row > .crowd-log-panel { flex: 1 1 260px; min-width: 240px; max-width: 440px; }
-.crowd-log-lines { max-height: 440px; overflow-y: auto; font-size: 13px; line-height: 1.35; }
+.crowd-map-row { display: flex; flex-wrap: wrap; gap: 12px; align-items: stretch; }
+.crowd-map-row > .crowd-map { flex: 0 1 auto; }
+/* the log beside the map, as tall as the map (its own height does not count: contain), its lines
+   scrolled; on a window too narrow for both it goes beneath the map, 320 pixels tall */
+.crowd-map-row > .crowd-log-panel { flex: 1 1 260px; min-width: 240px; min-height: 320px; contain: size;
+  display: flex; flex-direction: column; flex-wrap: nowrap; }
+.crowd-map-row > .crowd-log-panel > .crowd-log-box { flex: 1 1 0; min-height: 0; overflow-y: auto; }
+.crowd-log-lines { font-size: 13px; line-height: 1.35; }
 .crowd-log-line { margin: 1px 0; }
-.crowd-legend-wide .crowd-map-row > .crowd-log-panel { max-width: none; }
-@media (max-width: 900px) { .crowd-map-row > .crowd-log-panel { max-width: none; flex-basis: 100%; } }
-.crowd-presenter .crowd-overlay-log { position: fixed; top: 56px; right: 12px; z-index: 2001; width: min(440px, 34vw);
-  background: rgba(255,255,255,0.85); border-radius: 6px; padding: 6px; pointer-events: none; }
-.crowd-presenter .crowd-overlay-log .crowd-log-lines { max-height: 38vh; overflow: hidden; font-size: 15px; }
-.crowd-log-pair { display: flex; flex-wrap: wrap; gap: 12px; flex: 2 1 540px; min-width: 0; }
+.crowd-legend-block { margin-top: 6px; }
+.crowd-legend-block .crowd-legend > div { column-width: 220px; column-gap: 16px; font-size: 12px !important; }
+.crowd-legend-block .crowd-legend-item, .crowd-legend-block .crowd-legend-mark { break-inside: avoid; margin: 0 !important; }
+.crowd-log-pair { display: flex; flex-wrap: wrap; gap: 12px; }
 .crowd-log-pair > div { flex: 1 1 260px; min-width: 0; }
-.crowd-presenter .crowd-log-pair { display: block; }
-.crowd-presenter .crowd-overlay-log-pair .crowd-log-lines { max-height: 16vh; }
-.crowd-presenter .crowd-banner-line { font-size: 26px !important; }
+.crowd-log-pair .crowd-log-box { max-height: 360px; overflow-y: auto; }
 .crowd-fullscreen { text-transform: uppercase; font-weight: 500; font-size: 14px; letter-spacing: 0.09em;
   padding: 6px 12px; border-radius: 4px; background: none; border: none; cursor: pointer; }
 .crowd-fullscreen:hover { background: rgba(0,0,0,0.06); }
-@media (max-width: 900px) { .crowd-presenter .crowd-overlay-log { position: static; width: auto; } }
+/* presenter mode: the bar, then the map(s) under their banner and numbers, the log and legend
+   beside one map or beneath two; nothing lies over a map */
+.crowd-presenter { position: fixed; inset: 0; z-index: 2000; background: #fff; padding: 4px 8px;
+  display: flex; flex-direction: column; overflow: hidden; }
+.crowd-presenter > .crowd-presenter-bar { flex: 0 0 auto; }
+.crowd-presenter-body { flex: 1 1 0; min-height: 0; display: flex; gap: 12px; }
+.crowd-presenter-body > .crowd-pair { flex: 1 1 0; min-width: 0; min-height: 0; flex-wrap: nowrap; }
+.crowd-presenter-body .crowd-pair > div { display: flex; flex-direction: column; min-height: 0; }
+.crowd-presenter-body .crowd-pair > div > .crowd-map { flex: 1 1 0; min-height: 0; }
+.crowd-presenter img.crowd-map-image { width: 100%; height: 100%; max-width: 100%; object-fit: scale-down;
+  object-position: center top; }
+.crowd-presenter .crowd-banner-line { font-size: 26px !important; }
+.crowd-presenter-side { flex: 0 0 380px; min-height: 0; display: flex; flex-direction: column; gap: 8px;
+  overflow: hidden; }
+.crowd-presenter-side .crowd-log-panel { flex: 1 1 0; min-height: 0; display: flex; flex-direction: column;
+  flex-wrap: nowrap; }
+.crowd-presenter-side .crowd-log-box { flex: 1 1 0; min-height: 0; overflow: hidden; }
+.crowd-presenter-side .crowd-log-lines { font-size: 15px; }
+.crowd-presenter-side .crowd-legend > div { column-count: 2; column-gap: 10px; font-size: 12px !important; }
+.crowd-presenter-side .crowd-legend-item, .crowd-presenter-side .crowd-legend-mark { break-inside: avoid; }
+.crowd-presenter-body.crowd-presenter-two { flex-direction: column; }
+.crowd-presenter-two > .crowd-pair { flex: 1 1 auto; }
+.crowd-presenter-two > .crowd-presenter-side { flex: 0 0 30vh; flex-direction: row; }
+.crowd-presenter-two > .crowd-presenter-side > .crowd-log-pair { flex: 2 1 0; min-height: 0; flex-wrap: nowrap; }
+.crowd-presenter-two .crowd-log-pair > div { height: 100%; }
+.crowd-presenter-two .crowd-log-pair .crowd-log-box { max-height: none; }
+.crowd-presenter-two > .crowd-presenter-side > .crowd-legend-box { flex: 1 1 0; min-width: 0; overflow: hidden; }
+@media (max-width: 900px) {
+  .crowd-presenter { overflow: auto; }
+  .crowd-presenter-body, .crowd-presenter-body > .crowd-pair { flex-direction: column; flex: 0 0 auto; }
+  .crowd-presenter-body .crowd-pair > div, .crowd-presenter-body .crowd-pair > div > .crowd-map { flex: 0 0 auto; }
+  .crowd-presenter img.crowd-map-image { height: auto; }
+  .crowd-presenter-side, .crowd-presenter-two > .crowd-presenter-side { flex: 0 0 auto; flex-direction: column; }
+  .crowd-presenter-side .crowd-log-panel, .crowd-presenter-side .crowd-log-box { flex: 0 0 auto; }
+  .crowd-presenter-two > .crowd-presenter-side > .crowd-log-pair,
+  .crowd-presenter-two > .crowd-presenter-side > .crowd-legend-box { flex: 0 0 auto; flex-wrap: wrap; }
+  .crowd-presenter-two .crowd-log-pair > div { height: auto; }
+  .crowd-presenter-side .crowd-log-box { max-height: 40vh; } }
 """
 
 # Presenter mode's full-screen button: the browser's Fullscreen API on the whole page (a click
@@ -1366,10 +1407,19 @@ def ComparedLogs(session: LiveSession):
         EventLog(session, session.frame_b, "crowd-log-b", "B")
 
 
+def changes_text(changes: dict[str, Any], lang: str) -> str:
+    """Response B's changed tactics in ``lang``: each parameter's label and value as the page
+    shows them (a choice by its text, a switch as yes / no)."""
+    return ", ".join(f"{app_text.param_label(k, lang)} = {app_text.value(SPECS[k], v, lang)}"
+                     for k, v in changes.items()) or t("compare.same", lang)
+
+
 @solara.component
 def Maps(session: LiveSession, presenter: bool = False):
-    """The map (two while comparing, side by side, stacked on a narrow window), each with its
-    counts; in presenter mode they fill the window with the big numbers and the legend overlaid."""
+    """The map (two while comparing, side by side, stacked on a narrow window), each under its
+    banner and counts; beside the controls, one map has its event log beside it (two: their logs
+    beneath them) and the legend in columns beneath; in presenter mode the maps alone (the log and
+    legend are :func:`PresenterSide`)."""
     lang = LANGUAGE.value
     compared = session.compared.value
     sides = [("A", session.frame, "crowd-counts", "crowd-grid")]
@@ -1378,37 +1428,37 @@ def Maps(session: LiveSession, presenter: bool = False):
     with solara.Div(classes=["crowd-pair"]):
         for side, source, counts_css, grid_css in sides:
             with solara.Div(classes=[f"crowd-side-{side.lower()}"]):
-                with solara.Div(classes=["crowd-overlay"] if presenter else []):
+                with solara.Div(classes=["crowd-map-head"]):
                     if compared is not None:
                         step, changes = compared
                         title = (t("compare.a", lang) if side == "A" else
-                                 t("compare.b", lang, changes=", ".join(f"{k} = {v}" for k, v in changes.items()) or
-                                   t("compare.same", lang), step=step))
+                                 t("compare.b", lang, changes=changes_text(changes, lang), step=step))
                         solara.Text(title, classes=[f"crowd-title-{side.lower()}"], style={"font-weight": "bold"})
                     Banner(session, source, "crowd-banner" if side == "A" else "crowd-banner-b")
                     CountNumbers(session, source, counts_css)
-                if presenter:
-                    with solara.Row(style={"height": "100%"}):
-                        GridView(session, source, (grid_css,), "100%")
+                if presenter or compared is not None:
+                    GridView(session, source, (grid_css,))
                 else:
                     with solara.Div(classes=["crowd-map-row"]):
-                        GridView(session, source, (grid_css,), "100%" if compared is not None else "")
-                        if compared is None:
-                            EventLog(session)
-                            Legend(session)
-        if compared is not None and not presenter:
-            with solara.Div(classes=["crowd-legend-wide"]):
-                with solara.Div(classes=["crowd-map-row"]):
-                    ComparedLogs(session)
-                    Legend(session)
+                        GridView(session, source, (grid_css,))
+                        EventLog(session)
     if presenter:
-        with solara.Div(classes=["crowd-overlay-log", "crowd-overlay-log-pair"] if compared is not None
-                        else ["crowd-overlay-log"]):
-            if compared is not None:
-                ComparedLogs(session)
-            else:
-                EventLog(session)
-        with solara.Div(classes=["crowd-overlay-legend"]):
+        return
+    if compared is not None:
+        ComparedLogs(session)
+    with solara.Div(classes=["crowd-legend-block"]):
+        Legend(session)
+
+
+@solara.component
+def PresenterSide(session: LiveSession):
+    """Presenter mode's log(s) and legend, beside one map or beneath two."""
+    with solara.Div(classes=["crowd-presenter-side"]):
+        if session.compared.value is not None:
+            ComparedLogs(session)
+        else:
+            EventLog(session)
+        with solara.Div(classes=["crowd-legend-box"]):
             Legend(session)
 
 
@@ -1422,7 +1472,7 @@ def LiveView(session: LiveSession | None = None):
     solara.Style(LIVE_CSS)
     if session.presenter.value:
         with solara.Div(classes=["crowd-presenter"]):
-            with solara.Row(style={"align-items": "center"}):
+            with solara.Row(style={"align-items": "center"}, classes=["crowd-presenter-bar"]):
                 solara.Button(t("presenter.off", lang), on_click=lambda: session.set_presenter(False),
                               classes=["crowd-presenter-off"], icon_name="mdi-close", text=True)
                 solara.Button(t("button.play", lang), on_click=session.play, disabled=session.playing.value,
@@ -1432,7 +1482,10 @@ def LiveView(session: LiveSession | None = None):
                 solara.HTML(tag="span", unsafe_innerHTML=(
                     f'<button class="crowd-fullscreen" onclick="{html.escape(FULLSCREEN_JS)}">'
                     f'{html.escape(t("presenter.fullscreen", lang))}</button>'))
-            Maps(session, presenter=True)
+            two = session.compared.value is not None
+            with solara.Div(classes=["crowd-presenter-body", "crowd-presenter-two" if two else "crowd-presenter-one"]):
+                Maps(session, presenter=True)
+                PresenterSide(session)
         return
     with solara.Div(classes=["crowd-live"]):
         Controls(session)
@@ -1709,9 +1762,12 @@ def plan_summary(experiment: dict, workers: int, lang: str = app_text.DEFAULT_LA
     runs = plan_runs(experiment)
     parameters = build_parameters(load_scenario(experiment["scenario"]), experiment.get("set", {}))
     if experiment["design"] == "lhs":
-        points = t("sweep.lhs_points", lang, samples=experiment["n"], parameters=len(experiment["vary"]))
+        points = t("sweep.lhs_points", lang, samples=app_text.counted("sweep.samples", experiment["n"], lang),
+                   parameters=app_text.counted("sweep.parameters", len(experiment["vary"]), lang))
     else:
-        points = t("sweep.grid_points", lang, points=" × ".join(str(len(v)) for v in experiment["vary"].values()))
+        sizes = [len(v) for v in experiment["vary"].values()]
+        points = t("sweep.grid_points_one" if math.prod(sizes) == 1 else "sweep.grid_points", lang,
+                   points=" × ".join(map(str, sizes)))
     seconds = estimate_seconds(parameters, experiment["steps"], runs, workers)
     basis = (t("sweep.basis_measured", lang) if _measured_rate
              else t("sweep.basis_default", lang, rate=f"{ESTIMATE_AGENT_STEPS_PER_SECOND:,.0f}"))

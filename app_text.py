@@ -167,6 +167,21 @@ def choices(spec: ParameterSpec, lang: str = DEFAULT_LANGUAGE) -> dict[str, str]
     return {text(f"choice.{spec.name}.{choice}", lang): choice for choice in spec.choices or ()}
 
 
+def value(spec: ParameterSpec, value, lang: str = DEFAULT_LANGUAGE) -> str:
+    """A parameter's value as the page shows it: a choice by its text in ``lang`` (the value
+    itself stays the English name files and the CLI use), a switch as yes / no, a number as it is."""
+    if spec.choices and value in spec.choices:
+        return text(f"choice.{spec.name}.{value}", lang)
+    if spec.type is bool:
+        return text(f"value.{str(bool(value)).lower()}", lang)
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def counted(key: str, n: int, lang: str = DEFAULT_LANGUAGE, /, **fields) -> str:
+    """``key_one`` for one, ``key_many`` for any other number (English "1 sample", "2 samples")."""
+    return text(f"{key}_{'one' if n == 1 else 'many'}", lang, n=n, **fields)
+
+
 def unit(name: str, lang: str = DEFAULT_LANGUAGE) -> str:
     """A parameter's unit ('' stays '')."""
     return text(f"unit.{_key(name)}", lang) if name else ""

@@ -321,8 +321,9 @@ def _holding_area(draw, image, detained: int, text: str, scale: int, right: int 
 
 
 def label_size(scale: int) -> int:
-    """The labels' font size (pixels) on a picture of ``scale`` pixels a cell: 12 on the live
-    view's map, up to 28 on a projector's (presenter mode draws at its size, not scaled up)."""
+    """The labels' font size (pixels) on a picture of ``scale`` pixels a cell: 12 on the
+    exports' 6 pixels a cell, 22 on the live view's 11, up to 28 in presenter mode (the app
+    draws the map at the size it shows it, not scaled up)."""
     return max(10, min(28, 2 * scale))
 
 
@@ -410,7 +411,7 @@ def scene(codes: np.ndarray, earlier: list[np.ndarray] = (), marks: list[Marks] 
 def png_bytes(rgb: np.ndarray, level: int = 1) -> bytes:
     """A PNG file of an RGB picture (rows, columns, 3; uint8), written here rather than by
     Pillow: every row is filtered as "Up" (its difference from the row above, which is zero
-    for most rows of a picture of square cells) and deflated fast. For the live view's 600×360
+    for most rows of a picture of square cells) and deflated fast. For a 600×360
     map this takes about a third of Pillow's time, for a file of about the same size."""
     h, w, _ = rgb.shape
     rows = np.ascontiguousarray(rgb, np.uint8).reshape(h, w * 3)

@@ -310,7 +310,7 @@ def test_the_page_offers_a_latin_hypercube_with_its_plan(sweep):
     (design,) = [w for w in rc.find(v.Select).widgets if w.label == "design"]
     design.v_model = "Latin hypercube (sampled)"
     (plan,) = [t for t in _alerts(rc) if t.startswith("Plan:")]
-    assert plan.startswith("Plan: Latin hypercube of 20 samples over 1 parameters × 4 replications = 80 runs of")
+    assert plan.startswith("Plan: Latin hypercube of 20 samples over 1 parameter × 4 replications = 80 runs of")
     assert "estimated" in plan
     (chosen,) = rc.find(v.Select, class_="crowd-sweep-lhs-parameters").widgets
     chosen.v_model = ["legitimacy", "ratio_rule"]  # not a numeric parameter: ignored
@@ -322,6 +322,18 @@ def test_the_page_offers_a_latin_hypercube_with_its_plan(sweep):
     samples.fire_event("keyup.enter", None)
     assert any("samples" in t and "not allowed" in t for t in _alerts(rc)), _alerts(rc)
     assert rc.find(v.Btn, children=["Run sweep"]).widget.disabled
+
+
+def test_the_plan_counts_samples_parameters_and_points_in_the_singular_and_plural():
+    one = app.lhs_experiment("epstein", 10, 2, 1, 1, [("legitimacy", 0.5, 0.9)])
+    assert app.plan_summary(one, 1).startswith("Plan: Latin hypercube of 1 sample over 1 parameter × 2 replications")
+    two = app.lhs_experiment("epstein", 10, 2, 1, 5, [("legitimacy", 0.5, 0.9), ("citizen_vision", 2, 5)])
+    assert app.plan_summary(two, 1).startswith("Plan: Latin hypercube of 5 samples over 2 parameters × 2")
+    assert app.plan_summary(one, 1, "id").startswith("Rencana: hypercube Latin 1 sampel atas 1 parameter × 2 ulangan")
+    point = app.sweep_experiment("epstein", 10, 2, 1, [("legitimacy", 0.5, 0.5, 1)])
+    assert app.plan_summary(point, 1).startswith("Plan: 1 point × 2 replications")
+    grid = app.sweep_experiment("epstein", 10, 2, 1, [("legitimacy", 0.5, 0.9, 3)])
+    assert app.plan_summary(grid, 1).startswith("Plan: 3 points × 2 replications")
 
 
 @pytest.mark.parametrize(

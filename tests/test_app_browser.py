@@ -359,7 +359,7 @@ def test_a_latin_hypercube_sweep_shows_a_scatter(page):
     _fill(page, "replications", 1)
     _fill(page, "samples (at most 2,000)", 6)
     page.wait_for_function(
-        "() => /Latin hypercube of 6 samples over 1 parameters × 1 replications = 6 runs/"
+        "() => /Latin hypercube of 6 samples over 1 parameter × 1 replications = 6 runs/"
         ".test(document.querySelector('.crowd-sweep-plan').textContent)", timeout=20_000)
     page.click("button.crowd-sweep-run")
     page.wait_for_selector("text=6 of 6 runs ok", timeout=120_000)
@@ -581,25 +581,43 @@ def test_gif_and_mp4_exports_download_and_decode_with_every_step(page, tmp_path)
     assert download.value.suggested_filename == "crowd-map.png"
 
 
+def _rects(page, css: str) -> list[dict]:
+    return page.eval_on_selector_all(css, """els => els.map(e => { const r = e.getBoundingClientRect();
+        return {left: r.left, top: r.top, right: r.right, bottom: r.bottom, width: r.width, height: r.height}; })""")
+
+
+def _hidden_map_parts(page) -> list[str]:
+    """What lies over a map in presenter mode: the bar, banners, numbers, titles, logs, legend
+    whose box meets a map's box (the map's labels, such as the top exit, are inside it)."""
+    maps = _rects(page, ".crowd-presenter img.crowd-map-image")
+    assert maps
+    found = []
+    for css in (".crowd-presenter-bar", ".crowd-banner", ".crowd-banner-b", ".crowd-counts", ".crowd-counts-b",
+                ".crowd-title-a", ".crowd-title-b", ".crowd-log-panel", ".crowd-legend"):
+        for r in _rects(page, f".crowd-presenter {css}"):
+            if r["width"] and r["height"] and any(
+                    r["left"] < m["right"] - 1 and m["left"] < r["right"] - 1 and r["top"] < m["bottom"] - 1
+                    and m["top"] < r["bottom"] - 1 for m in maps):
+                found.append(css)
+    return found
+
+
 def test_presenter_mode_fills_the_window_and_hides_the_controls(page):
+    page.set_viewport_size({"width": 1920, "height": 1080})  # a classroom projector
     page.click("button.crowd-presenter-on")
     page.wait_for_selector(".crowd-presenter img.crowd-grid", timeout=30_000)
     assert page.locator("button.crowd-reset").count() == 0
-    box = page.eval_on_selector(".crowd-presenter img.crowd-grid", "e => e.getBoundingClientRect().height")
-    assert box > 800  # of the 1100-pixel window
-    assert page.locator(".crowd-presenter .crowd-overlay .crowd-counts").count() == 1
-    on_top = """sel => { const el = document.querySelector(sel);
-        el.closest('.crowd-overlay, .crowd-overlay-log').style.pointerEvents = 'auto';  // hit-testable
-        const r = el.getBoundingClientRect();
-        const hit = document.elementFromPoint(r.x + r.width / 2, r.y + r.height / 2);
-        el.closest('.crowd-overlay, .crowd-overlay-log').style.pointerEvents = '';
-        return !!hit && !!hit.closest(sel); }"""
-    for overlaid in (".crowd-presenter .crowd-banner", ".crowd-presenter .crowd-counts",
-                     ".crowd-presenter .crowd-overlay-log"):  # over the map, not under it
-        assert page.evaluate(on_top, overlaid), overlaid
+    assert page.locator(".crowd-presenter .crowd-map-head .crowd-counts").count() == 1
+    assert page.locator(".crowd-presenter .crowd-presenter-side .crowd-log-panel").count() == 1
+    assert page.locator(".crowd-presenter .crowd-presenter-side .crowd-legend").count() == 1
     assert page.locator(".crowd-presenter button.crowd-fullscreen").count() == 1
-    # drawn at the projector's size, not scaled up from the 600-pixel map: the labels stay crisp
-    page.wait_for_function("() => document.querySelector('.crowd-presenter img.crowd-grid').naturalWidth >= 1500")
+    # drawn at the projector's size, not scaled up from the small map: the labels stay crisp
+    page.wait_for_function("() => document.querySelector('.crowd-presenter img.crowd-grid').naturalWidth >= 1400")
+    page.wait_for_timeout(500)
+    box = _rects(page, ".crowd-presenter img.crowd-grid")[0]
+    assert box["width"] >= 1400 and box["height"] >= 850  # of the 1920×1080 window
+    # the banner and numbers above the map, the log and legend beside it: nothing hides any of it
+    assert _hidden_map_parts(page) == []
     page.click(".crowd-presenter button.crowd-play")
     _wait_numbers(page, lambda n: int(n["step"]) >= 1)
     frames = _count_frames(page, 4)
@@ -607,11 +625,34 @@ def test_presenter_mode_fills_the_window_and_hides_the_controls(page):
     page.click(".crowd-presenter button.crowd-pause")
     page.wait_for_selector(".crowd-presenter button.crowd-play:not([disabled])", timeout=10_000)
     assert frames / 4 >= MIN_FPS
-    page.set_viewport_size({"width": 700, "height": 1000})  # narrow: still shown, numbers overlaid
+    page.set_viewport_size({"width": 700, "height": 1000})  # narrow: stacked, still nothing over the map
     page.wait_for_timeout(500)
     assert page.eval_on_selector(".crowd-presenter img.crowd-grid", "e => e.getBoundingClientRect().width") <= 700
+    assert _hidden_map_parts(page) == []
     page.click("button.crowd-presenter-off")
     page.wait_for_selector("button.crowd-reset", timeout=30_000)
+
+
+def test_the_map_fills_its_column_at_1920_by_1080_and_stacks_on_a_narrow_window(page):
+    page.set_viewport_size({"width": 1920, "height": 1080})
+    page.wait_for_function("() => document.querySelector('img.crowd-grid').naturalWidth >= 900")
+    page.wait_for_timeout(500)
+    natural = page.eval_on_selector("img.crowd-grid", "i => i.naturalWidth")
+    grid, log = _rects(page, "img.crowd-grid")[0], _rects(page, ".crowd-log-panel")[0]
+    main = _rects(page, ".crowd-live-main")[0]
+    assert grid["width"] >= 900 and grid["width"] >= 0.7 * main["width"]  # the dominant element
+    assert abs(grid["width"] - natural) <= 1  # shown at the size it is drawn: crisp
+    # the log beside the map, as tall as it; the legend in columns beneath, above the fold
+    assert log["left"] >= grid["right"] and abs(log["top"] - grid["top"]) < 8 and abs(log["bottom"] - grid["bottom"]) < 8
+    legend = _rects(page, ".crowd-legend")[0]
+    assert legend["top"] >= grid["bottom"] and legend["bottom"] <= 1080
+    assert _rects(page, ".crowd-charts")[0]["top"] < 1080 + 150  # the charts just under the fold
+    page.set_viewport_size({"width": 800, "height": 1000})  # narrow: the columns stack
+    page.wait_for_timeout(500)
+    grid, log = _rects(page, "img.crowd-grid")[0], _rects(page, ".crowd-log-panel")[0]
+    controls = _rects(page, ".crowd-live-controls")[0]
+    assert controls["bottom"] <= grid["top"] and grid["right"] <= 800
+    assert log["top"] >= grid["bottom"] and log["height"] >= 300
 
 
 # ---------------------------------------------------------------- the event log and the banner

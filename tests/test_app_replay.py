@@ -132,23 +132,36 @@ def test_charts_offer_save_as_image_and_the_clock_shows_minutes(live):
     assert 'data-name="minutes"' in counts
 
 
-def test_presenter_mode_hides_the_controls_and_overlays_the_numbers(live):
+def test_the_map_is_drawn_at_the_size_it_is_shown_at_1920_by_1080(live):
+    rc, session = live
+    # beside the controls one map fills its column less the log beside it: 11 pixels a cell
+    assert Image.open(io.BytesIO(session.frame.value.png)).size == (1100, 660)
+    assert app.live_pixels((100, 60)) == 1100 and app.live_pixels((100, 60), 2) == 700
+    assert app.live_pixels((40, 40)) == 640  # a square grid: as tall as the box
+    session.set_compare_change("pushback", False)
+    session.branch_here()  # two maps share the column
+    assert Image.open(io.BytesIO(session.frame.value.png)).size == (700, 420)
+    assert Image.open(io.BytesIO(session.frame_b.value.png)).size == (700, 420)
+
+
+def test_presenter_mode_hides_the_controls_and_sets_the_numbers_over_the_map(live):
     rc, session = live
     rc.find(v.Btn, class_="crowd-presenter-on").widget.click()
     assert session.presenter.value
     rc.find(v.Html, class_="crowd-presenter").assert_single()
     assert not rc.find(v.Btn, children=["Reset"]).widgets
-    assert rc.find(v.Html, class_="crowd-overlay").widgets
+    assert rc.find(v.Html, class_="crowd-map-head").widgets
+    assert rc.find(v.Html, class_="crowd-presenter-side").widgets  # the log and the legend beside the map
     size = Image.open(io.BytesIO(session.frame.value.png)).size  # drawn at the projector's size
-    assert size == (1600, 960) and app.presenter_pixels((100, 60)) == 1600  # 16 pixels a cell in 1900×1000
+    assert size == (1500, 900) and app.presenter_pixels((100, 60)) == 1500  # 15 pixels a cell in 1500×920
     session.step()
-    assert Image.open(io.BytesIO(session.frame.value.png)).size == (1600, 960)
+    assert Image.open(io.BytesIO(session.frame.value.png)).size == (1500, 900)
     session.set_compare_change("pushback", False)
-    session.branch_here()  # two maps share the width
-    assert Image.open(io.BytesIO(session.frame_b.value.png)).size == (900, 540)
+    session.branch_here()  # two maps share the width, above their logs
+    assert Image.open(io.BytesIO(session.frame_b.value.png)).size == (800, 480)
     rc.find(v.Btn, class_="crowd-presenter-off").widget.click()
     assert rc.find(v.Btn, children=["Reset"]).widgets
-    assert Image.open(io.BytesIO(session.frame.value.png)).size[0] == 600  # beside the controls again
+    assert Image.open(io.BytesIO(session.frame.value.png)).size[0] == 700  # beside the controls again, two maps
 
 
 def test_the_tactics_panel_lists_the_tactics_from_their_specs():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import warnings
 
 import numpy as np
@@ -134,3 +135,32 @@ def test_a_said_text_is_shown_in_the_language_of_the_page():
     nested = app_text.say("sweep.outcome_help", "en", metric="x", help=app_text.say("metric.left.help"))
     assert app_text.shown(nested, "id") == "x: massa yang sudah pulang (meninggalkan lokasi)"
     assert app_text.shown("plain", "id") == "plain" and app_text.shown(None, "id") is None
+
+
+def _words(text: str) -> set[str]:
+    return set(re.findall(r"[a-z_]+", text.lower()))
+
+
+def test_parameter_values_are_shown_in_indonesian_in_menus_and_help_texts():
+    """A menu parameter's values (the English names files and the CLI use) have Indonesian
+    display texts, and the Indonesian help names them by those texts, not by the English values."""
+    indonesian = catalogue("id")
+    for spec in parameter_specs():
+        for choice in spec.choices or ():
+            shown = indonesian[f"choice.{spec.name}.{choice}"]
+            assert choice not in _words(shown), (spec.name, choice, shown)
+            head = shown.split(" (")[0]
+            if re.search(rf"\b{choice}\b\s*[:(]", spec.help):  # the English help explains the value: so does the Indonesian, by its text
+                assert head in indonesian[f"param.{spec.name}.help"], (spec.name, head)
+        leftover = {c for c in spec.choices or ()} & _words(indonesian[f"param.{spec.name}.help"])
+        assert not leftover, (spec.name, leftover)
+
+
+def test_response_b_is_titled_with_the_values_in_the_pages_language():
+    import app
+
+    changes = {"response_policy": "immediate", "pushback": False, "water_cannons": 0}
+    assert app.changes_text(changes, "en") == "response_policy = immediate, pushback = no, water_cannons = 0"
+    assert app.changes_text(changes, "id") == ("kebijakan penanganan = langsung (kekuatan penuh), dorong mundur = tidak, "
+                                              "jumlah water cannon = 0")
+    assert app_text.value(app.SPECS["legitimacy"], 0.8, "id") == "0.8"
