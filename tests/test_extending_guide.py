@@ -13,7 +13,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 GUIDE = ROOT / "docs" / "extending.md"
-BLOCK = re.compile(r"^```python apply=(\S+) after=([^\n]*)\n(.*?)^```$", re.MULTILINE | re.DOTALL)
+BLOCK = re.compile(r"^```(?:python|toml) apply=(\S+) after=([^\n]*)\n(.*?)^```$", re.MULTILINE | re.DOTALL)
 
 
 def guide_blocks() -> list[tuple[str, str, str]]:
@@ -38,19 +38,23 @@ def apply_guide(tree: Path) -> None:
 def test_guide_has_the_four_steps():
     assert [path for path, _, _ in guide_blocks()] == [
         "crowd_model/parameters.py", "crowd_model/rules.py", "tests/test_rules.py", "crowd_model/riot.py",
+        "locales/id.toml",
     ]
 
 
 @pytest.mark.slow
 def test_guide_example_applies_and_runs(tmp_path):
     tree = tmp_path / "tree"
-    for part in ("crowd_model", "tests"):
+    for part in ("crowd_model", "tests", "locales"):
         shutil.copytree(ROOT / part, tree / part, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "app_text.py", tree / "app_text.py")
     apply_guide(tree)
     env = dict(os.environ, PYTHONPATH=str(tree), NUMBA_DISABLE_JIT="1", NUMBA_CACHE_DIR=str(tmp_path / "cache"))
     tests = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir", str(tree),
-         str(tree / "tests" / "test_rules.py"), str(tree / "tests" / "test_parameters.py")],
+         str(tree / "tests" / "test_rules.py"), str(tree / "tests" / "test_parameters.py"),
+         f"{tree / 'tests' / 'test_app_text.py'}::test_every_parameter_has_its_indonesian_label_and_help",
+         f"{tree / 'tests' / 'test_app_text.py'}::test_both_catalogues_hold_the_same_keys"],
         capture_output=True, text=True, env=env, cwd=tree, timeout=600,
     )
     assert tests.returncode == 0, tests.stdout + tests.stderr
