@@ -343,15 +343,17 @@ def civilian_step(world, p, rng, i):
     blockers, recent_arrests, indiscriminate = world.blockers, world.recent_arrests, world.indiscriminate
     injured_here = world.injured_here
     for k in range(disc(world, world.civilian_vision, x, y, False)):
-        cx = segments[k, 0]
-        for cy in range(segments[k, 1], segments[k, 2]):
+        cx, y0, y1 = segments[k, 0], segments[k, 1], segments[k, 2]
+        for cy in range(y0, y1):  # the counts apart from the sums of reals, so LLVM can vectorise them
             officers += officers_here[cx, cy]
             engaged += engaged_here[cx, cy]
             violent += violent_here[cx, cy]
-            civilians += blockers[cx, cy] - officers_here[cx, cy]
+            civilians += blockers[cx, cy]
             injured += injured_here[cx, cy]
+        for cy in range(y0, y1):
             arrests_seen += recent_arrests[cx, cy]
             force_seen += indiscriminate[cx, cy]
+    civilians -= officers
     provocateurs_near = 0
     line_pressure = 0.0
     guided = False
