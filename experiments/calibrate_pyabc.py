@@ -201,6 +201,9 @@ def pyabc_smc(cal: Calibration, out: Path, executor, progress, in_flight: int) -
 
     history_rows = history.get_all_populations()
     done = sorted(int(t) for t in history_rows["t"] if t >= 0)
+    if not done:
+        raise InputError(f"pyabc finished no generation within max_simulations = {cal.max_simulations} (its "
+                         f"calibration sample and generation 0 need more); raise it. {database} holds what was run")
     frames = []
     for t in done:
         particles = history.get_population(t).particles
