@@ -1,11 +1,11 @@
-"""``method = "pyabc"``: ABC-SMC by pyabc (Schälte et al. 2022, Bioinformatics 38(10)), its runs
+"""``method = "pyabc"``: ABC-SMC by pyabc (Klinger, Rickert & Hasenauer 2018), its runs
 on our executors, its database in the result folder and our tables beside it.
 
 What pyabc does here is pyabc's ABC-SMC as shipped (``pyabc.ABCSMC``): uniform priors over the
 ``[fit]`` bounds; a calibration sample of ``particles`` draws from the prior; the tolerance ε of
 each generation the ``quantile`` of the previous generation's weighted distances
 (``QuantileEpsilon``; generation 0's from the calibration sample); a multivariate normal
-perturbation kernel (``MultivariateNormalTransition``, Silverman's/Scott's bandwidth); and the
+perturbation kernel (``MultivariateNormalTransition``, Silverman's rule-of-thumb bandwidth); and the
 adaptive Euclidean distance of Prangle (2017), ``AdaptivePNormDistance(p=2)``: each statistic
 is divided by its standard deviation over the previous generation's simulations (rejected ones
 included), refitted every generation (a statistic with no spread gets weight 0). A proposal's
@@ -29,6 +29,7 @@ import importlib.util
 import logging
 import math
 import random
+import warnings
 from concurrent.futures import FIRST_COMPLETED, wait
 from pathlib import Path
 
@@ -71,23 +72,10 @@ class Model:
 def nan_std(*, samples: np.ndarray, **kwargs) -> np.ndarray:  # noqa: ARG001 (pyabc passes more)
     """pyabc's scale function: each statistic's standard deviation, ignoring failed runs (NaN);
     0 (weight 0) for a statistic no run gave."""
-    with np.errstate(invalid="ignore"), _quiet():
+    with warnings.catch_warnings():  # numpy's "all-NaN slice" and "degrees of freedom" warnings
+        warnings.simplefilter("ignore", RuntimeWarning)
         sd = np.nanstd(np.asarray(samples, dtype=float), axis=0)
     return np.where(np.isfinite(sd), sd, 0.0)
-
-
-class _quiet:
-    """numpy's "Degrees of freedom <= 0" / "all-NaN slice" warnings, silenced."""
-
-    def __enter__(self):
-        import warnings
-
-        self._catch = warnings.catch_warnings()
-        self._catch.__enter__()
-        warnings.simplefilter("ignore", RuntimeWarning)
-
-    def __exit__(self, *exc):
-        return self._catch.__exit__(*exc)
 
 
 def _evaluate(payload: bytes, jobs: list[tuple[int, int]]) -> list:

@@ -11,7 +11,9 @@ import pytest
 
 from crowd_model import cli
 
-from test_calibrate import FIT, OUTCOME_TARGET, _observed, _refused, _same_on_one_process_and_a_pool
+from test_calibrate import (
+    FIT, OUTCOME_TARGET, _observed, _refused, _same_on_one_process_and_a_pool, budget_file, reaches_max_simulations,
+)
 
 pytest.importorskip("pyabc")
 
@@ -69,17 +71,8 @@ def test_pyabc_gives_the_same_particles_on_one_process_and_a_pool(tmp_path, caps
 
 
 def test_pyabc_that_reaches_max_simulations_keeps_the_generations_it_finished(tmp_path, capsys):
-    _observed(tmp_path, steps=5, seeds=(1,))
-    text = SPEC.format(steps=5, particles=6, replications=1, generations=3).replace("quantile = 0.5", "quantile = 0.1")
-    spec = tmp_path / "cal.toml"
-    spec.write_text(text.replace("[pyabc]", "[pyabc]\nmax_simulations = 80"))
-    assert cli.main(["calibrate", str(spec), "--out", str(tmp_path / "out")]) == 0
-    err = capsys.readouterr().err
-    assert "warning: generation" in err and "within max_simulations = 80" in err
-    meta = json.loads((tmp_path / "out" / "metadata.json").read_text())
-    done = [g["generation"] for g in meta["generations"]]
-    assert meta["stopped"] and done[-1] < 3 and meta["simulations"] <= 80
-    assert (pd.read_csv(tmp_path / "out" / "posterior.csv")["generation"] == done[-1]).all()
+    reaches_max_simulations(tmp_path, capsys, SPEC, "pyabc", 80)
+    assert json.loads((tmp_path / "out" / "metadata.json").read_text())["simulations"] <= 80  # pyabc's sampler stops at it
 
 
 @pytest.mark.parametrize("change, message", [
@@ -109,11 +102,8 @@ def test_pyabc_missing_is_one_line(tmp_path, capsys, monkeypatch):
 def test_pyabc_that_finishes_no_generation_says_so_in_one_line(tmp_path, capsys):
     """A budget that the calibration sample and generation 0 exceed: exit 2, one line naming
     max_simulations and the database that holds what was run."""
-    _observed(tmp_path, steps=5, seeds=(1,))
-    text = SPEC.format(steps=5, particles=6, replications=1, generations=3).replace("quantile = 0.5", "quantile = 0.1")
-    spec = tmp_path / "cal.toml"
-    spec.write_text(text.replace("[pyabc]", "[pyabc]\nmax_simulations = 10"))
-    assert cli.main(["calibrate", str(spec), "--out", str(tmp_path / "out")]) == 2
+    budget_file(tmp_path, SPEC, "pyabc", 10)
+    assert cli.main(["calibrate", str(tmp_path / "cal.toml"), "--out", str(tmp_path / "out")]) == 2
     err = [line for line in capsys.readouterr().err.splitlines() if "error" in line]
     assert len(err) == 1 and "finished no generation within max_simulations = 10" in err[0], err
     assert "Traceback" not in err[0]
