@@ -90,8 +90,9 @@ def build_parser() -> argparse.ArgumentParser:
     merge.add_argument("--out", required=True, help="result folder to write (must not hold results yet)")
     merge.set_defaults(func=cmd_merge)
 
-    calibrate = sub.add_parser("calibrate", help="fit parameters to target statistics by ABC-SMC, or by optimisation "
-                                                 "(method = \"optimise\"); runs like a sweep's")
+    calibrate = sub.add_parser("calibrate", help="fit parameters to target statistics by ABC-SMC (ours, or pyabc's: "
+                                                 "method = \"pyabc\"), or by optimisation (method = \"optimise\"); "
+                                                 "runs like a sweep's")
     calibrate.add_argument("spec", metavar="SPEC.toml", help="calibration file (see experiments/specs/calibration/)")
     calibrate.add_argument("--out", help="result folder (default: results/<calibration name>)")
     _executor_arguments(calibrate)
