@@ -144,9 +144,11 @@ def morris_plane(table: pd.DataFrame, metric: str, stem: Path, formats, labelled
 
 
 def posterior(particles: pd.DataFrame, names: list[str], bounds: dict[str, tuple[float, float]],
-              truth: dict[str, float], stem: Path, formats) -> list[Path]:
+              truth: dict[str, float], stem: Path, formats, by_pyabc: bool = False) -> list[Path]:
     """Weighted histograms of each fitted parameter: the prior (generation 0) and every
-    later generation of an ABC-SMC calibration, the last one filled; known values dashed."""
+    later generation of an ABC-SMC calibration, the last one filled; known values dashed.
+    pyabc's generation 0 is not the prior (its tolerance comes from a calibration sample of
+    the prior, which it does not keep), so with ``by_pyabc`` it is not labelled so."""
     last = int(particles["generation"].max())
     fig, axes = plt.subplots(1, len(names), figsize=(4.2 * len(names), 3.4), squeeze=False)
     for ax, name in zip(axes[0], names):
@@ -156,13 +158,15 @@ def posterior(particles: pd.DataFrame, names: list[str], bounds: dict[str, tuple
             ax.hist(rows[name], bins=bins, weights=rows["weight"], density=True,
                     histtype="stepfilled" if final else "step", alpha=0.45 if final else 0.8,
                     color="C0" if final else plt.cm.Greys(0.3 + 0.6 * g / max(last, 1)),
-                    label=f"generation {g}" + (" (posterior)" if final else " (prior)" if g == 0 else ""))
+                    label=f"generation {g}" + (" (posterior)" if final else " (prior)" if g == 0 and not by_pyabc
+                                               else ""))
         if name in truth:
             ax.axvline(truth[name], color="C3", ls="--", label="true value")
         ax.set_xlabel(name)
     axes[0][0].set_ylabel("density")
     axes[0][-1].legend(fontsize=7)
-    fig.suptitle("ABC-SMC: prior, intermediate generations and posterior")
+    fig.suptitle("ABC-SMC (pyabc): generations and posterior" if by_pyabc
+                 else "ABC-SMC: prior, intermediate generations and posterior")
     fig.tight_layout()
     return save(fig, stem, formats)
 

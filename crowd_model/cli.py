@@ -90,8 +90,9 @@ def build_parser() -> argparse.ArgumentParser:
     merge.add_argument("--out", required=True, help="result folder to write (must not hold results yet)")
     merge.set_defaults(func=cmd_merge)
 
-    calibrate = sub.add_parser("calibrate", help="fit parameters to target statistics by ABC-SMC, or by optimisation "
-                                                 "(method = \"optimise\"); runs like a sweep's")
+    calibrate = sub.add_parser("calibrate", help="fit parameters to target statistics by ABC-SMC (ours, or pyabc's: "
+                                                 "method = \"pyabc\"), or by optimisation (method = \"optimise\"); "
+                                                 "runs like a sweep's")
     calibrate.add_argument("spec", metavar="SPEC.toml", help="calibration file (see experiments/specs/calibration/)")
     calibrate.add_argument("--out", help="result folder (default: results/<calibration name>)")
     _executor_arguments(calibrate)
@@ -341,7 +342,7 @@ def cmd_calibrate(args) -> int:
     import pandas as pd
 
     from crowd_model.analysis.figures import optimisation, posterior
-    from crowd_model.experiments.calibrate import RESULT_FILES, calibrate, load_calibration
+    from crowd_model.experiments.calibrate import ABC_METHODS, RESULT_FILES, calibrate, load_calibration
     from crowd_model.experiments.executors import make_executor
 
     if args.scheduler and args.workers:
@@ -349,12 +350,13 @@ def cmd_calibrate(args) -> int:
     cal = load_calibration(args.spec)
     out = Path(args.out) if args.out else Path("results") / cal.name
     with make_executor(args.workers, args.scheduler) as (executor, label, in_flight):
-        meta = calibrate(cal, out, executor, progress=lambda line: print(line, file=sys.stderr))
-    if cal.method == "abc":
+        meta = calibrate(cal, out, executor, progress=lambda line: print(line, file=sys.stderr), in_flight=in_flight)
+    if cal.method in ABC_METHODS:
         figure = posterior(pd.read_csv(out / "particles.csv"), list(cal.fit), cal.fit, cal.truth,
-                           out / "posterior", ["png"])
+                           out / "posterior", ["png"], by_pyabc=cal.method == "pyabc")
         summary = pd.read_csv(out / "posterior_summary.csv")
-        print(f"{meta['simulations']} runs on {label}; posterior of {len(summary)} parameter(s), "
+        print(f"{meta['simulations']} runs on {label}{' by pyabc' if cal.method == 'pyabc' else ''}; "
+              f"posterior of {len(summary)} parameter(s), "
               f"mean [95% credible interval]:")
         for row in summary.itertuples():
             print(f"  {row.parameter:<22} {row.mean:.4g} [{row.ci_low:.4g}, {row.ci_high:.4g}]{_truth(row.truth)}")

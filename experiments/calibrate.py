@@ -1,5 +1,7 @@
 """``crowd-model calibrate SPEC.toml``: fit parameters to target summary statistics by ABC-SMC
-or, with ``method = "optimise"``, by optimisation (differential evolution).
+(our own, ``method = "abc"``, or pyabc's, ``method = "pyabc"``: see
+:mod:`crowd_model.experiments.calibrate_pyabc`) or, with ``method = "optimise"``, by
+optimisation (differential evolution).
 
 Approximate Bayesian computation with sequential Monte Carlo (Toni et al. 2009; Beaumont et
 al. 2009, "adaptive ABC"): uniform priors over the ``[fit]`` bounds; generation 0 draws
@@ -47,7 +49,8 @@ The spec::
     # file = "observed.csv"; statistics = ["mean_active", "arrests_total"]
     # ... and/or an observed time series (a step column and these columns, timeseries.csv):
     # timeseries = "observed_timeseries.csv"; columns = ["active"]
-    method = "abc"        # (top level) or "optimise", with an [optimise] table instead of [abc]
+    method = "abc"        # (top level), "pyabc" (with a [pyabc] table of the same keys) or
+                          # "optimise", with an [optimise] table instead of [abc]
     [abc]
     particles = 100       # per generation
     replications = 1      # runs per proposal (own seeds); its statistics are their mean, so
@@ -79,10 +82,11 @@ from crowd_model.runner import git_commit, simulate, versions
 from crowd_model.experiments.plan import RunTask, run_id
 from crowd_model.experiments.spec import _count, _only_keys, _scenario, _table, read_toml
 
-_TOP = {"description", "scenario", "steps", "seed", "set", "fit", "target", "method", "abc", "optimise", "truth"}
+_TOP = {"description", "scenario", "steps", "seed", "set", "fit", "target", "method", "abc", "pyabc", "optimise", "truth"}
 _ABC = {"particles", "generations", "quantile", "replications", "max_simulations"}
 _OPTIMISE = {"popsize", "maxiter", "tol", "replications", "max_simulations"}
-METHODS = ("abc", "optimise")
+METHODS = ("abc", "pyabc", "optimise")
+ABC_METHODS = ("abc", "pyabc")  # ABC-SMC: a posterior, written as the same tables
 MAX_STATISTICS = 5_000  # target statistics (a time series gives one per step and column)
 SERIES = "@"  # a time-series statistic is named column@step
 
@@ -148,11 +152,15 @@ def parse_calibration(data: dict, name: str, base_dir: Path = Path(".")) -> Cali
     method = data.get("method", "abc")
     if method not in METHODS:
         raise InputError(f"method {method!r} is not allowed; expected one of: {', '.join(METHODS)}")
-    other = "optimise" if method == "abc" else "abc"
-    if other in data:
-        raise InputError(f"[{other}] goes with method = {other!r}; this file's method is {method!r}")
+    for other in METHODS:
+        if other != method and other in data:
+            raise InputError(f"[{other}] goes with method = {other!r}; this file's method is {method!r}")
+    if method == "pyabc":
+        from crowd_model.experiments.calibrate_pyabc import require_pyabc
+
+        require_pyabc()
     settings = _table(data, method)
-    _only_keys(f"[{method}]", settings, _ABC if method == "abc" else _OPTIMISE)
+    _only_keys(f"[{method}]", settings, _ABC if method in ABC_METHODS else _OPTIMISE)
     common = dict(
         name=name, scenario=scenario.name, base=base, steps=steps, seed=seed, fit=fit,
         integer=frozenset(k for k in fit if specs[k].type is int), targets=targets,
@@ -175,13 +183,13 @@ def parse_calibration(data: dict, name: str, base_dir: Path = Path(".")) -> Cali
         return cal
     quantile = settings.get("quantile", 0.5)
     if isinstance(quantile, bool) or not isinstance(quantile, (int, float)) or not 0 < quantile < 1:
-        raise InputError(f"[abc] quantile must be a number between 0 and 1, got {quantile!r}")
-    cal = Calibration(**common, particles=_count("[abc] particles", settings.get("particles", 100), minimum=4),
-                      generations=_count("[abc] generations", settings.get("generations", 4), minimum=0),
+        raise InputError(f"[{method}] quantile must be a number between 0 and 1, got {quantile!r}")
+    cal = Calibration(**common, particles=_count(f"[{method}] particles", settings.get("particles", 100), minimum=4),
+                      generations=_count(f"[{method}] generations", settings.get("generations", 4), minimum=0),
                       quantile=float(quantile))
     if cal.particles * cal.replications > cal.max_simulations:
-        raise InputError(f"[abc] generation 0 alone needs {cal.particles * cal.replications:,} runs (particles x "
-                         f"replications), more than max_simulations = {cal.max_simulations:,}")
+        raise InputError(f"[{method}] generation 0 alone needs {cal.particles * cal.replications:,} runs (particles "
+                         f"x replications), more than max_simulations = {cal.max_simulations:,}")
     return cal
 
 
@@ -279,19 +287,25 @@ def run_statistics(task: RunTask) -> list[float]:
 
 
 RESULT_FILES = {"abc": ("particles.csv", "posterior.csv", "posterior_summary.csv", "metadata.json"),
+                "pyabc": ("particles.csv", "posterior.csv", "posterior_summary.csv", "metadata.json", "pyabc.db"),
                 "optimise": ("evaluations.csv", "optimum.csv", "metadata.json")}
 
 
-def calibrate(cal: Calibration, out_dir: str | Path, executor, progress=None) -> dict:
-    """Run ABC-SMC (or, with ``method = "optimise"``, differential evolution); write the files
-    of :data:`RESULT_FILES` into ``out_dir``; return the metadata. ``progress(line)`` is told
-    of each generation."""
+def calibrate(cal: Calibration, out_dir: str | Path, executor, progress=None, in_flight: int = 1) -> dict:
+    """Run ABC-SMC (ours or pyabc's) or differential evolution, as ``cal.method`` says; write the
+    files of :data:`RESULT_FILES` into ``out_dir``; return the metadata. ``progress(line)`` is
+    told of each generation. ``in_flight``: how many runs pyabc's sampler keeps submitted."""
     out = prepare_out_dir(out_dir)
     with FolderLock(out):
-        held = [name for name in (*RESULT_FILES["abc"], *RESULT_FILES["optimise"]) if (out / name).exists()]
+        held = [name for name in dict.fromkeys(sum(RESULT_FILES.values(), ())) if (out / name).exists()]
         if held:
             raise InputError(f"{out} already holds results ({held[0]}); choose another --out")
-        return (_abc if cal.method == "abc" else _optimise)(cal, out, executor, progress or (lambda line: None))
+        progress = progress or (lambda line: None)
+        if cal.method == "pyabc":
+            from crowd_model.experiments.calibrate_pyabc import pyabc_smc
+
+            return pyabc_smc(cal, out, executor, progress, in_flight)
+        return (_abc if cal.method == "abc" else _optimise)(cal, out, executor, progress)
 
 
 class _Runs:

@@ -206,20 +206,34 @@ def test_abc_that_reaches_max_simulations_keeps_the_generations_it_finished(tmp_
     """A budget too small for the later generations stops ABC-SMC there: the generations done
     are written (the posterior is the last finished one's) and a warning line says so; a budget
     too small for generation 0 is refused before any run."""
-    _observed(tmp_path, steps=5, seeds=(1,))
-    text = SPEC.format(steps=5, particles=6, replications=1, generations=3).replace("quantile = 0.5", "quantile = 0.1")
-    spec = tmp_path / "cal.toml"
-    spec.write_text(text.replace("[abc]", "[abc]\nmax_simulations = 10"))
-    assert cli.main(["calibrate", str(spec), "--out", str(tmp_path / "out")]) == 0
-    err = capsys.readouterr().err
-    assert "warning: generation" in err and "within max_simulations = 10" in err
-    meta = json.loads((tmp_path / "out" / "metadata.json").read_text())
-    done = [g["generation"] for g in meta["generations"]]
-    assert meta["stopped"] and done[-1] < 3
-    particles = pd.read_csv(tmp_path / "out" / "particles.csv")
-    assert sorted(particles["generation"].unique()) == done
-    assert (pd.read_csv(tmp_path / "out" / "posterior.csv")["generation"] == done[-1]).all()
+    text = reaches_max_simulations(tmp_path, capsys, SPEC, "abc", 10)
     (tmp_path / "small").mkdir()
     _observed(tmp_path / "small", steps=5, seeds=(1,))
     _refused(tmp_path / "small", capsys, text.replace("[abc]", "[abc]\nmax_simulations = 5"),
              "generation 0 alone needs 6 runs")
+
+
+def budget_file(folder, spec: str, table: str, budget: int) -> str:
+    """Synthetic data in ``folder`` and the calibration file ``spec`` (its method's ``table``)
+    with 3 generations, a tight quantile and ``max_simulations = budget``, written to
+    folder/cal.toml; returns the file's text without the budget."""
+    _observed(folder, steps=5, seeds=(1,))
+    text = spec.format(steps=5, particles=6, replications=1, generations=3).replace("quantile = 0.5", "quantile = 0.1")
+    (folder / "cal.toml").write_text(text.replace(f"[{table}]", f"[{table}]\nmax_simulations = {budget}"))
+    return text
+
+
+def reaches_max_simulations(folder, capsys, spec: str, table: str, budget: int) -> str:
+    """A budget too small for the later generations stops ABC-SMC there: the generations done
+    are written, the posterior is the last finished one's, and a warning line says so."""
+    text = budget_file(folder, spec, table, budget)
+    assert cli.main(["calibrate", str(folder / "cal.toml"), "--out", str(folder / "out")]) == 0
+    err = capsys.readouterr().err
+    assert "warning: generation" in err and f"within max_simulations = {budget}" in err
+    meta = json.loads((folder / "out" / "metadata.json").read_text())
+    done = [g["generation"] for g in meta["generations"]]
+    assert meta["stopped"] and done[-1] < 3
+    particles = pd.read_csv(folder / "out" / "particles.csv")
+    assert sorted(particles["generation"].unique()) == done
+    assert (pd.read_csv(folder / "out" / "posterior.csv")["generation"] == done[-1]).all()
+    return text

@@ -177,9 +177,13 @@ def test_merge_refuses_incomplete_or_foreign_shards(reference, tmp_path, capsys)
     shutil.rmtree(tmp_path / "s1")
 
 
-def test_calibration_on_a_real_dask_cluster_gives_the_serial_posterior(dask_cluster, tmp_path):
+@pytest.mark.parametrize("method", ["abc", "pyabc"])
+def test_calibration_on_a_real_dask_cluster_gives_the_serial_posterior(dask_cluster, tmp_path, method):
     from test_calibrate import SPEC, _observed
 
+    if method == "pyabc":
+        pytest.importorskip("pyabc")
+        SPEC = SPEC.replace('method = "abc"', 'method = "pyabc"').replace("[abc]", "[pyabc]")  # noqa: N806
     _observed(tmp_path, steps=10, seeds=(1,))
     spec = tmp_path / "cal.toml"
     spec.write_text(SPEC.format(steps=10, particles=6, replications=1, generations=1))

@@ -143,4 +143,4 @@ def test_shipped_calibration_files_are_valid(path):
         cal = load_calibration(path)
     except InputError as exc:
         pytest.fail(str(exc))
-    assert cal.fit and cal.targets and cal.method in ("abc", "optimise")
+    assert cal.fit and cal.targets and cal.method in ("abc", "pyabc", "optimise")
