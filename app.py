@@ -29,6 +29,9 @@ import pandas as pd
 import ipywidgets
 import solara
 import solara.widgets
+import ipyvuetify as rv
+from reacton.core import suppress_events
+from solara.components.echarts import EchartsWidget
 from PIL import Image
 
 import app_events
@@ -592,6 +595,7 @@ class LiveSession:
         self.model: CrowdModel | None = None
         self.history = History()
         self.view_step = solara.reactive(None)  # an earlier step shown by the scrub bar, None: the latest
+        self.head = solara.reactive(0)  # the model's latest step as the scrub bar shows it (not while playing)
         self.second: CrowdModel | None = None  # response B, while comparing
         self.second_history = History()
         self.frame_b = solara.reactive(None)
@@ -767,6 +771,7 @@ class LiveSession:
         finally:
             with self.lock:
                 self._publish(charts=True)
+                self.head.value = int(self.model.time)
             self.playing.value = False
 
     def _publish(self, charts: bool) -> None:
@@ -803,6 +808,8 @@ class LiveSession:
             # end too): every change of a reactive value walks the whole page
             self.charts.value = Charts(chart_series(model, step), outcomes_at(model, step), present, **extra,
                                        head=int(model.time), markers=self.history.markers(step))
+            if not self.playing.value:
+                self.head.value = int(model.time)
 
     def pixels(self) -> int:
         """The size of the map's picture (its longer side): the size it is shown at 1920×1080,
@@ -1104,27 +1111,57 @@ def EventLog(session: LiveSession, source=None, css: str = "crowd-log", side: st
         solara.Div(children=[lines], classes=["crowd-log-box"])
 
 
+def outcomes_html(outcomes: dict[str, Any], lang: str = app_text.DEFAULT_LANGUAGE) -> str:
+    """The outcome figures so far, under their title."""
+    if not outcomes:
+        return ""
+    title = f'<div style="font-weight:bold">{html.escape(t("chart.outcome_so_far", lang))}</div>'
+    return title + '<div class="crowd-outcomes">' + _big_numbers_html([(k, v, None) for k, v in outcomes.items()],
+                                                                     "22px", lang) + "</div>"
+
+
+CHART_STYLE = "height: 260px; width: 100%"
+
+
+def show_charts(box, charts: Charts, lang: str) -> None:
+    """Draw ``charts`` into ``box`` (a container widget): the difference chart while comparing,
+    the live charts, the outcome figures. The chart widgets are kept and given new options; only
+    a change in their number makes new ones."""
+    options = [difference_chart(charts.difference, charts.first, lang)] if charts.difference else []
+    options += chart_options(charts.series, lang, charts.markers) if charts.series else []
+    figures, numbers = list(box.children[:-1]), box.children[-1]
+    classes = ["crowd-difference" if charts.difference and k == 0 else "crowd-chart" for k in range(len(options))]
+    if [f.attributes.get("class") for f in figures] != classes:
+        figures = [EchartsWidget(attributes={"style": CHART_STYLE, "class": c}) for c in classes]
+        box.children = [*figures, numbers]
+    for figure, option in zip(figures, options):
+        figure.option = option
+    numbers.unsafe_innerHTML = outcomes_html(charts.outcomes, lang)
+
+
 @solara.component
 def ChartsView(session: LiveSession):
-    charts = session.charts.value
+    """The charts and outcome figures, redrawn straight from :attr:`LiveSession.charts` (not by a
+    render, which walks the whole page: about 0.6 s on a busy machine, once a second while playing)."""
     lang = LANGUAGE.value
-    with solara.Column(classes=["crowd-charts"]):
-        if charts.difference:
-            solara.FigureEcharts(option=difference_chart(charts.difference, charts.first, lang),
-                                 attributes={"style": "height: 260px; width: 100%", "class": "crowd-difference"})
-        for option in chart_options(charts.series, lang, charts.markers) if charts.series else []:
-            solara.FigureEcharts(option=option, attributes={"style": "height: 260px; width: 100%"})
-        if charts.outcomes:
-            solara.Text(t("chart.outcome_so_far", lang), style={"font-weight": "bold"})
-            items = [(k, v, None) for k, v in charts.outcomes.items()]
-            solara.HTML(tag="div", unsafe_innerHTML=_big_numbers_html(items, "22px", lang), classes=["crowd-outcomes"])
+    box = use_frame_widget(
+        session,
+        lambda: rv.Html(tag="div", children=[solara.widgets.HTML(tag="div")]),
+        lambda widget, charts: show_charts(widget, charts, lang), [lang], source=session.charts)
+    solara.Div(children=[box], classes=["crowd-charts"])
 
 
-@solara.component
-def Legend(session: LiveSession):
-    """Every category; those not on the grid now are faded."""
-    present = session.charts.value.present
-    lang = LANGUAGE.value
+LEGEND_MARKS = (
+    ("stone", f"background:linear-gradient(135deg,transparent 45%,{STONE_COLOUR} 45%,{STONE_COLOUR} 55%,transparent 55%)"),
+    ("stone_hit", f"background:linear-gradient(135deg,transparent 45%,{STONE_HIT_COLOUR} 45%,{STONE_HIT_COLOUR} 55%,transparent 55%)"),
+    ("arrest", f"border:2px solid {ARREST_COLOUR}"),
+    ("holding_area", f"border:2px solid {HOLDING_COLOUR};background:radial-gradient({CATEGORY_STYLE['arrested']} 35%,#fff 36%)"),
+    ("trail", f"background:linear-gradient(90deg,{CATEGORY_STYLE['spray']},#f7f7f7)"),
+)
+
+
+def legend_html(present: frozenset[str], has_site: bool, lang: str = app_text.DEFAULT_LANGUAGE) -> str:
+    """Every category (those not on the grid now faded) and, with a site, the marks drawn over its cells."""
     rows = "".join(
         f'<div class="crowd-legend-item" data-name="{name}" data-present="{int(name in present)}" '
         f'style="display:flex;align-items:center;margin:1px 0;opacity:{1 if name in present else 0.35}">'
@@ -1132,19 +1169,26 @@ def Legend(session: LiveSession):
         f'border:1px solid #444;margin-right:6px"></span>{html.escape(app_text.category(name, lang))}</div>'
         for name, colour in ((c, CATEGORY_STYLE[c]) for c in CELL_CATEGORIES)
     )
-    if session.history.cell_kind is not None:  # the marks drawn over a site's cells
+    if has_site:
         rows += "".join(
             f'<div class="crowd-legend-mark" data-name="{name}" style="display:flex;align-items:center;margin:1px 0">'
             f'<span style="display:inline-block;width:16px;height:16px;margin-right:6px;{swatch}"></span>'
             f'{html.escape(t(f"map.{name}", lang))}</div>'
-            for name, swatch in (
-                ("stone", f"background:linear-gradient(135deg,transparent 45%,{STONE_COLOUR} 45%,{STONE_COLOUR} 55%,transparent 55%)"),
-                ("stone_hit", f"background:linear-gradient(135deg,transparent 45%,{STONE_HIT_COLOUR} 45%,{STONE_HIT_COLOUR} 55%,transparent 55%)"),
-                ("arrest", f"border:2px solid {ARREST_COLOUR}"),
-                ("holding_area", f"border:2px solid {HOLDING_COLOUR};background:radial-gradient({CATEGORY_STYLE['arrested']} 35%,#fff 36%)"),
-                ("trail", f"background:linear-gradient(90deg,{CATEGORY_STYLE['spray']},#f7f7f7)"),
-            ))
-    solara.HTML(tag="div", unsafe_innerHTML=f'<div style="font-size:14px">{rows}</div>', classes=["crowd-legend"])
+            for name, swatch in LEGEND_MARKS)
+    return f'<div style="font-size:14px">{rows}</div>'
+
+
+@solara.component
+def Legend(session: LiveSession):
+    """Every category; those not on the grid now are faded (redrawn straight from the charts'
+    value, as :func:`ChartsView`)."""
+    lang = LANGUAGE.value
+    legend = use_frame_widget(
+        session,
+        lambda: solara.widgets.HTML(tag="div", attributes={"class": "crowd-legend"}),
+        lambda widget, charts: setattr(widget, "unsafe_innerHTML", legend_html(
+            charts.present, session.history.cell_kind is not None, lang)), [lang], source=session.charts)
+    solara.Div(children=[legend])
 
 
 @solara.component
@@ -1284,23 +1328,43 @@ def ExportControls(session: LiveSession):
 
 @solara.component
 def ScrubBar(session: LiveSession):
-    """Back to any step already run: the map, counts and charts as they were then."""
+    """Back to any step already run: the map, counts and charts as they were then. While playing,
+    the bar follows the model straight from the charts' value (a render walks the whole page);
+    it is drawn again when the play stops."""
     lang = LANGUAGE.value
-    head = session.charts.value.head
+    head = session.head.value
+    playing = session.playing.value
     shown_step = session.view_step.value
     step = head if shown_step is None else shown_step
     first = session.first_step()
     with solara.Row(classes=["crowd-scrub"], style={"align-items": "center", "flex-wrap": "wrap"}):
         with solara.Div(style={"flex": "1 1 300px"}):
-            solara.SliderInt(label=t("replay.scrub", lang, step=step, head=head, minutes=f"{step * MINUTES_PER_STEP:g}"),
-                             value=step, min=first, max=max(head, first + 1) if head == first else head,
-                             on_value=session.show_step, disabled=head == first)
+            bar = solara.SliderInt(label=scrub_label(step, head, lang), value=step, min=first,
+                                   max=max(head, first + 1) if head == first else head,
+                                   on_value=session.show_step, disabled=head == first and not playing)
         solara.InputInt(label=t("replay.go_to", lang), value=step, on_value=session.show_step, classes=["crowd-goto"],
                         style={"max-width": "110px"})
         if shown_step is not None:
             solara.Button(t("replay.latest", lang), on_click=lambda: session.show_step(head), classes=["crowd-latest"])
     if shown_step is not None:
         solara.Info(t("replay.viewing", lang, step=shown_step), classes=["crowd-viewing"], dense=True)
+
+    def follow():
+        slider = solara.get_widget(bar)
+
+        def draw(charts):
+            if session.playing.peek() and charts.head > first:
+                with slider.hold_sync(), suppress_events():  # not a move of the bar by the user
+                    slider.max, slider.disabled, slider.v_model = charts.head, False, charts.head
+                    slider.label = scrub_label(charts.head, charts.head, lang)
+
+        return session.charts.subscribe(draw)
+
+    solara.use_effect(follow, [lang, first])
+
+
+def scrub_label(step: int, head: int, lang: str) -> str:
+    return t("replay.scrub", lang, step=step, head=head, minutes=f"{step * MINUTES_PER_STEP:g}")
 
 
 @solara.component
