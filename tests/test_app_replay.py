@@ -248,3 +248,27 @@ def _step_until(session, condition, limit=200):
         if condition():
             return
     pytest.fail(f"not within {limit} steps")
+
+
+def test_playing_draws_the_charts_legend_and_scrub_bar_without_a_render_of_the_page(live):
+    """A render walks the whole page (every parameter control): 0.6-1 s on a busy machine, once a
+    second while playing, which halved the frame rate. The play loop's chart updates draw the
+    charts, legend and scrub bar straight into their widgets."""
+    rc, session = live
+    _steps(session, 2)
+    session.playing.value = True  # as the play loop runs (without its thread)
+    before = rc.render_count
+    with session.lock:
+        session.model.step()
+        session._publish(charts=True)
+    assert rc.render_count == before
+    (bar,) = [w for w in rc.find(v.Slider).widgets if str(w.label).startswith("step shown")]
+    assert (bar.v_model, bar.max, bar.label) == (3, 3, "step shown: 3 of 3 (3 min)")
+    charts = [w for w in rc.find(app.EchartsWidget).widgets if w.attributes.get("class") == "crowd-chart"]
+    assert charts and len(charts[0].option["xAxis"]["data"]) == 4  # steps 0..3
+    legend = rc.find(solara.widgets.HTML, attributes={"class": "crowd-legend"}).widget
+    assert 'data-name="water_cannon" data-present="1"' in legend.unsafe_innerHTML
+    session.playing.value = False
+    session.head.value = 3  # as the loop ends: the bar is drawn again (a render) at the latest step
+    (bar,) = [w for w in rc.find(v.Slider).widgets if str(w.label).startswith("step shown")]
+    assert (bar.v_model, bar.max) == (3, 3)
