@@ -42,8 +42,8 @@ from crowd_model.analysis.stats import CONFIDENCE, interval, numeric_metrics
 from crowd_model.errors import InputError
 from crowd_model.events import event_records
 from crowd_model.render import (ARREST_COLOUR, ARREST_MARK_STEPS, CATEGORY_COLOURS, CELL_CATEGORIES, HOLDING_COLOUR, NO_MARKS,
-                                PALETTE, PICTURE_PIXELS, SPRAY_TRAIL, STONE_COLOUR, STONE_HIT_COLOUR, picture, png_bytes, scene,
-                                step_marks, step_rows)
+                                PALETTE, PICTURE_BOX, PICTURE_PIXELS, SPRAY_TRAIL, STONE_COLOUR, STONE_HIT_COLOUR, fit_pixels, picture, png_bytes,
+                                scene,                                 step_marks, step_rows)
 from crowd_model.world import SITUATION_NAMES, STATE_NAMES
 from crowd_model.animation import encode, frame as animation_frame
 from crowd_model.model import MINUTES_PER_STEP, CrowdModel
@@ -102,18 +102,10 @@ MAP_LABELS = ("office", "gate", "street", "exit", "aid_post", "water_cannon", "c
 # beside it (:data:`LIVE_BOX`); two maps while comparing share the column (:data:`LIVE_PAIR_BOX`).
 # Presenter mode draws at the size of the window less the banner, numbers and side panel
 # (:data:`PRESENTER_BOX`; two maps share the width above their logs: :data:`PRESENTER_PAIR_BOX`).
-LIVE_BOX = (1100, 660)
+LIVE_BOX = PICTURE_BOX
 LIVE_PAIR_BOX = (1460, 560)
 PRESENTER_BOX = (1500, 920)
 PRESENTER_PAIR_BOX = (1880, 500)
-
-
-def fit_pixels(shape: tuple[int, int], box: tuple[int, int], maps: int = 1) -> int:
-    """The longer side, in pixels, of a picture of a ``shape`` (width, height) grid that fits
-    ``box`` (its width shared by ``maps`` maps) in whole pixels a cell."""
-    width, height = (max(1, n) for n in shape)
-    scale = max(1, min(box[0] // maps // width, box[1] // height))
-    return scale * max(width, height)
 
 
 def live_pixels(shape: tuple[int, int], maps: int = 1) -> int:
@@ -426,6 +418,7 @@ SNAPSHOT_EVERY = 10
 MAX_SNAPSHOTS = 64
 MAX_STEP_BYTES = 32_000_000
 MAX_EXPORT_FRAMES = 3000
+MAX_EXPORT_BYTES = 1_000_000_000  # the frames of an animation held at once (1100 x 692 RGB: 2.3 MB each)
 EXPORT_FPS = 10
 # The tactics panel: the response's main choices, before the full parameter list (the names
 # of parameters; controls come from their specs). New tactics are added here.
@@ -945,23 +938,34 @@ class LiveSession:
 
     def animation(self, fmt: str, fps: float = EXPORT_FPS) -> bytes:
         """The run so far (the steps the scrub bar reaches, up to the one shown), as a GIF or
-        an MP4; at most :data:`MAX_EXPORT_FRAMES` frames, the latest ones."""
+        an MP4; at most :meth:`export_frames` frames, the latest ones."""
         with self.lock:
             last = self.frame.value.step
-            steps = [s for s in range(self.first_step(), last + 1) if s in self.history.frames][-MAX_EXPORT_FRAMES:]
+            steps = [s for s in range(self.first_step(), last + 1) if s in self.history.frames][-self.export_frames():]
             frames = [self._export_frame(s) for s in steps]
         return encode(frames, fmt, fps)
+
+    def export_frames(self) -> int:
+        """The most frames an animation holds: :data:`MAX_EXPORT_FRAMES`, fewer when that many of
+        the size drawn would take more than :data:`MAX_EXPORT_BYTES`."""
+        shape, maps = self.history.shape, 2 if self.second is not None else 1
+        side = live_pixels(shape, maps)
+        scale = side // max(1, *shape)
+        frame_bytes = 3 * (maps * shape[0] * scale + 10) * (shape[1] * scale + 40)
+        return max(1, min(MAX_EXPORT_FRAMES, MAX_EXPORT_BYTES // frame_bytes))
 
     def _export_frame(self, step: int) -> np.ndarray:
         lang = LANGUAGE.value
         caption = t("replay.caption", lang, step=step, minutes=f"{step * MINUTES_PER_STEP:g}")
         caption = f"{app_events.clock(step)} · {caption}"
+        two = self.second is not None and step in self.second_history.frames
+        pixels = live_pixels(self.history.shape, 2 if two else 1)  # as the live view draws them
         picture_a = animation_frame(self.history.codes(step), step, caption=caption,
-                                    rgb=self.history.picture(step, lang))
-        if self.second is None or step not in self.second_history.frames:
+                                    rgb=self.history.picture(step, lang, pixels=pixels))
+        if not two:
             return picture_a
         picture_b = animation_frame(self.second_history.codes(step), step, caption=f"B: {caption}",
-                                    rgb=self.second_history.picture(step, lang))
+                                    rgb=self.second_history.picture(step, lang, pixels=pixels))
         gap = np.full((picture_a.shape[0], 10, 3), 255, np.uint8)
         return np.concatenate([picture_a, gap, picture_b], axis=1)
 
@@ -1323,7 +1327,7 @@ def ExportControls(session: LiveSession):
         for data, filename, label, kind in downloads:
             with solara.FileDownload(data, filename=filename, mime_type=f"image/{kind}" if kind != "mp4" else "video/mp4"):
                 solara.Button(label, icon_name="mdi-download", classes=[f"crowd-export-{kind}"], text=True)
-        solara.Text(t("export.help", lang, frames=MAX_EXPORT_FRAMES), style={"font-size": "12px", "color": "#555"})
+        solara.Text(t("export.help", lang, frames=session.export_frames()), style={"font-size": "12px", "color": "#555"})
 
 
 @solara.component

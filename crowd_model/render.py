@@ -91,6 +91,18 @@ PALETTE = np.array(
     [[int(CATEGORY_COLOURS[c][i : i + 2], 16) for i in (1, 3, 5)] for c in CELL_CATEGORIES], dtype=np.uint8
 )
 PICTURE_PIXELS = 640
+# The box the map is drawn to fit, in whole pixels a cell: the app's live map on a classroom
+# projector's 1920×1080 (beside its controls and event log), and so the size of the exports
+# (the app's PNG, GIF and MP4, ``crowd-model run --animation``), legible on a slide.
+PICTURE_BOX = (1100, 660)
+
+
+def fit_pixels(shape: tuple[int, int], box: tuple[int, int] = PICTURE_BOX, maps: int = 1) -> int:
+    """The longer side, in pixels, of a picture of a ``shape`` (width, height) grid that fits
+    ``box`` (its width shared by ``maps`` maps) in whole pixels a cell."""
+    width, height = (max(1, n) for n in shape)
+    scale = max(1, min(box[0] // maps // width, box[1] // height))
+    return scale * max(width, height)
 
 
 def picture(codes: np.ndarray, pixels: int = PICTURE_PIXELS) -> np.ndarray:

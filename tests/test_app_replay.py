@@ -119,7 +119,7 @@ def test_exports_hold_the_run_so_far(live):
     session.branch_here()
     _steps(session, 2)
     both = Image.open(io.BytesIO(session.map_png()))
-    assert both.size[0] > 2 * png.size[0]
+    assert both.size[0] == 2 * app.live_pixels(session.history.shape, 2) + 10  # as the live view shows two
     assert decode_frame_count(session.animation("gif"), "gif") == 3  # from the branch on
 
 
@@ -272,3 +272,27 @@ def test_playing_draws_the_charts_legend_and_scrub_bar_without_a_render_of_the_p
     session.head.value = 3  # as the loop ends: the bar is drawn again (a render) at the latest step
     (bar,) = [w for w in rc.find(v.Slider).widgets if str(w.label).startswith("step shown")]
     assert (bar.v_model, bar.max) == (3, 3)
+
+
+def test_exports_are_drawn_at_the_size_of_the_live_map(live, tmp_path):
+    """They were drawn at 640 pixels while the live map is 1100 wide: too small for a slide."""
+    import imageio.v3 as iio
+
+    rc, session = live
+    _steps(session, 2)
+    width = app.live_pixels(session.history.shape)
+    assert width == 1100  # kpu-riot's 100 x 60 cells, 11 pixels each
+    assert Image.open(io.BytesIO(session.map_png())).size[0] == width
+    for fmt in ("gif", "mp4"):
+        path = tmp_path / f"run.{fmt}"
+        path.write_bytes(session.animation(fmt))
+        first = next(iter(iio.imiter(path, plugin="FFMPEG" if fmt == "mp4" else None)))
+        assert first.shape[1] == width and first.shape[0] >= 660, (fmt, first.shape)
+
+
+def test_an_animation_holds_no_more_frames_than_its_memory_bound(live, monkeypatch):
+    rc, session = live
+    _steps(session, 5)
+    monkeypatch.setattr(app, "MAX_EXPORT_BYTES", 3 * 2_400_000)  # three 1100-pixel frames
+    assert session.export_frames() == 3
+    assert decode_frame_count(session.animation("gif"), "gif") == 3  # the latest three
