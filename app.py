@@ -1873,7 +1873,7 @@ def sweep_chart(outcomes: pd.DataFrame, varied: list[str], metric: str,
                 lang: str = app_text.DEFAULT_LANGUAGE) -> dict:
     """A line with its confidence band for one varied parameter; a heatmap of means for two."""
     table = mean_with_ci(outcomes, varied, metric)
-    title = {"text": t("sweep.chart_title", lang, metric=metric), "textStyle": {"fontSize": 14}}
+    title = {"text": t("sweep.chart_title", lang, metric=outcome_text(metric, lang)), "textStyle": {"fontSize": 14}}
     mean = t("sweep.mean", lang)
     if len(varied) == 1:
         x = varied[0]
@@ -1923,6 +1923,11 @@ def sweep_chart(outcomes: pd.DataFrame, varied: list[str], metric: str,
     }
 
 
+def outcome_text(name: str, lang: str = app_text.DEFAULT_LANGUAGE) -> str:
+    """An outcome as the sweep page names it: its label in ``lang`` and its column in outcomes.csv."""
+    return f"{app_text.metric_label(name, lang)} ({name})"
+
+
 def lhs_chart(outcomes: pd.DataFrame, varied: list[str], metric: str, lang: str = app_text.DEFAULT_LANGUAGE) -> dict:
     """Latin hypercube: ``metric`` of every finished run against each sampled parameter, one
     scatter panel per parameter side by side, sharing the outcome's axis."""
@@ -1941,7 +1946,7 @@ def lhs_chart(outcomes: pd.DataFrame, varied: list[str], metric: str, lang: str 
                        "data": [[float(a), float(b)] for a, b in zip(ok[name], ok[metric])]})
     return {
         "animation": False,
-        "title": {"text": t("sweep.scatter_title", lang, metric=metric), "textStyle": {"fontSize": 14}},
+        "title": {"text": t("sweep.scatter_title", lang, metric=outcome_text(metric, lang)), "textStyle": {"fontSize": 14}},
         "tooltip": {"trigger": "item"},
         "grid": grids, "xAxis": x_axes, "yAxis": y_axes, "series": series,
     }
@@ -2087,14 +2092,17 @@ def SweepResults(session: SweepSession):
         solara.Warning(t("sweep.no_varying", lang))
     else:
         metric = session.metric.value if session.metric.value in offered else offered[0]
-        solara.Select(label=t("sweep.outcome", lang), values=offered, value=metric, on_value=session.metric.set)
-        solara.Text(t("sweep.outcome_help", lang, metric=metric, help=app_text.metric_help(metric, lang)),
+        menu = {outcome_text(name, lang): name for name in offered}  # a text it does not offer changes nothing
+        solara.Select(label=t("sweep.outcome", lang), values=list(menu), value=outcome_text(metric, lang),
+                      on_value=lambda text: session.metric.set(menu.get(text, metric)))
+        solara.Text(t("sweep.outcome_help", lang, metric=outcome_text(metric, lang), help=app_text.metric_help(metric, lang)),
                     classes=["crowd-sweep-outcome-help"], style={"font-size": "13px"})
         chart = lhs_chart if status.design == "lhs" else sweep_chart
         solara.FigureEcharts(option=chart(status.outcomes, list(status.varied), metric, lang),
                              attributes={"style": "height: 420px; width: 100%", "class": "crowd-sweep-chart"})
     if constant:
-        solara.Text(t("sweep.constant", lang, values=", ".join(f"{k} = {_fmt(v)}" for k, v in constant.items())),
+        values = ", ".join(f"{app_text.metric_label(k, lang)} = {_fmt(v)}" for k, v in constant.items())
+        solara.Text(t("sweep.constant", lang, values=values),
                     style={"font-size": "12px", "color": "#555"}, classes=["crowd-sweep-constant"])
     path = session.outcomes_path
     solara.FileDownload(lambda: path.read_bytes(), filename="outcomes.csv",
