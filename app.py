@@ -994,9 +994,10 @@ def _big_numbers_html(items: list[tuple[str, Any, str | None]], size: str,
             f'style="padding:2px 6px;min-width:64px">'
             f'<div style="font-size:{size};font-weight:700;line-height:1.1" class="crowd-number-value">'
             f"{html.escape(_fmt(value))}</div>"
-            f'<div style="font-size:13px;color:#333">{swatch}{html.escape(app_text.metric_label(name, lang))}</div></div>'
+            f'<div class="crowd-number-label" style="font-size:13px;line-height:1.2;color:#333">{swatch}'
+            f'{html.escape(app_text.metric_label(name, lang))}</div></div>'
         )
-    return '<div style="display:flex;flex-wrap:wrap;gap:4px">' + "".join(cells) + "</div>"
+    return '<div class="crowd-numbers" style="display:flex;flex-wrap:wrap;gap:4px">' + "".join(cells) + "</div>"
 
 
 def use_frame_widget(session: LiveSession, make, show, dependencies=(), source=None):
@@ -1399,6 +1400,10 @@ LIVE_CSS = """
 .crowd-live > .crowd-live-main { flex: 3 1 600px; min-width: 0; }
 @media (max-width: 900px) { .crowd-live > .crowd-live-controls { max-width: none; } }
 .crowd-map { min-width: 0; }
+/* one map: its counts in one row (a long label, as in Bahasa Indonesia, wraps within its figure),
+   so that the map and legend stay above the fold at 1920x1080; two maps: their counts wrap */
+.crowd-pair > .crowd-side-a:only-child .crowd-numbers { flex-wrap: nowrap !important; }
+.crowd-pair > .crowd-side-a:only-child .crowd-number { flex: 0 1 auto; min-width: 56px !important; }
 img.crowd-map-image { display: block; max-width: 100%; height: auto; margin: 0 !important; }
 .crowd-pair { display: flex; flex-wrap: wrap; gap: 12px; }
 .crowd-pair > div { flex: 1 1 320px; min-width: 0; }
@@ -1577,12 +1582,22 @@ def LanguageMenu():
                   classes=["crowd-language"], style={"max-width": "220px"})
 
 
+# The language menu at the right of the tabs' bar (its own line on a narrow window): the live
+# view starts under the tabs, so that its map and legend stay above the fold at 1920x1080.
+PAGE_CSS = """
+@media (min-width: 700px) {
+  .crowd-language-box { position: absolute; top: 0; right: 16px; z-index: 5; width: 220px; } }
+"""
+
+
 @solara.component
 def Page():
     lang = LANGUAGE.value
     tab, set_tab = solara.use_state(0)
     solara.Title(t("app.title", lang))
-    LanguageMenu()
+    solara.Style(PAGE_CSS)
+    with solara.Div(classes=["crowd-language-box"]):
+        LanguageMenu()
     with solara.lab.Tabs(value=tab, on_value=set_tab):
         with solara.lab.Tab(t("app.tab_live", lang)):
             LiveView()
