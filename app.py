@@ -1582,9 +1582,11 @@ def LanguageMenu():
                   classes=["crowd-language"], style={"max-width": "220px"})
 
 
-# The language menu at the right of the tabs' bar (its own line on a narrow window): the live
-# view starts under the tabs, so that its map and legend stay above the fold at 1920x1080.
+# The language menu at the right of the tabs' bar, scrolled with the page (its own line on a narrow
+# window): the live view starts under the tabs, so that its map and legend stay above the fold at
+# 1920x1080.
 PAGE_CSS = """
+.crowd-page { position: relative; }
 @media (min-width: 700px) {
   .crowd-language-box { position: absolute; top: 0; right: 16px; z-index: 5; width: 220px; } }
 """
@@ -1596,13 +1598,14 @@ def Page():
     tab, set_tab = solara.use_state(0)
     solara.Title(t("app.title", lang))
     solara.Style(PAGE_CSS)
-    with solara.Div(classes=["crowd-language-box"]):
-        LanguageMenu()
-    with solara.lab.Tabs(value=tab, on_value=set_tab):
-        with solara.lab.Tab(t("app.tab_live", lang)):
-            LiveView()
-        with solara.lab.Tab(t("app.tab_sweep", lang)):
-            SweepView()
+    with solara.Div(classes=["crowd-page"]):
+        with solara.Div(classes=["crowd-language-box"]):
+            LanguageMenu()
+        with solara.lab.Tabs(value=tab, on_value=set_tab):
+            with solara.lab.Tab(t("app.tab_live", lang)):
+                LiveView()
+            with solara.lab.Tab(t("app.tab_sweep", lang)):
+                SweepView()
 
 
 # ---------------------------------------------------------------- sweep page
