@@ -2057,13 +2057,12 @@ class SweepSession:
             try:
                 if self._cancel.is_set():
                     pool.cancel()
-                label = f"process pool of {workers}"
                 summary = run_sweep(experiment, self._dir.name, pool, in_flight=2 * workers, progress=False,
-                                    executor_label=f"app, {label}")
+                                    executor_label=f"app, process pool of {workers}")
             finally:
                 pool.shutdown(wait=True)
             message = say("sweep.summary", ok=summary.ok, runs=summary.runs, seconds=f"{summary.seconds:.1f}",
-                          executor=label)
+                          executor=say("sweep.pool", workers=workers))
             if summary.failed:
                 message = say("sweep.summary_with_failed", summary=message,
                               failed=say("sweep.summary_failed", failed=summary.failed))
@@ -2241,11 +2240,14 @@ def SweepView(session: SweepSession | None = None):
                 solara.InputInt(label=t("sweep.samples", lang, most=f"{SWEEP_MAX_SAMPLES:,}"), value=samples,
                                 on_value=set_samples)
             else:
+                none = t("sweep.no_second", lang)  # NO_SECOND in the page's language
                 for label, name, on_name, options in (
                     (t("sweep.parameter", lang), first, choose_first, list(specs)),
-                    (t("sweep.second_parameter", lang), second, choose_second, [NO_SECOND, *specs]),
+                    (t("sweep.second_parameter", lang), second,
+                     lambda text: choose_second(NO_SECOND if text == none else text), [NO_SECOND, *specs]),
                 ):
-                    solara.Select(label=label, values=options, value=name, on_value=on_name)
+                    solara.Select(label=label, values=[none if o == NO_SECOND else o for o in options],
+                                  value=none if name == NO_SECOND else name, on_value=on_name)
                     if name in specs:
                         range_inputs(name, with_points=True)
             solara.InputInt(label=t("sweep.steps_per_run", lang), value=steps, on_value=set_steps)

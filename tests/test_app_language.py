@@ -164,6 +164,12 @@ def test_sweep_results_name_outcomes_in_the_pages_language():
         assert "civilians" not in constant.children[0]
         (menu,) = [w for w in rc.find(v.Select).widgets if w.label == app_text.text("sweep.outcome", "id")]
         assert f"{app_text.metric_label('peak_active', 'id')} (peak_active)" in menu.items
+        texts = _texts(rc)
+        assert "1 proses pekerja" in texts and "process pool" not in texts  # the summary's executor
+        (second,) = [w for w in rc.find(v.Select).widgets if w.label == app_text.text("sweep.second_parameter", "id")]
+        assert second.v_model == "(tidak ada)" and "(none)" not in second.items
+        second.v_model = "(tidak ada)"  # chosen again: still no second parameter
+        assert "(tidak ada)" in [w.v_model for w in rc.find(v.Select).widgets]
     finally:
         session.cancel()
         session.wait()
