@@ -29,6 +29,9 @@ import pandas as pd
 import ipywidgets
 import solara
 import solara.widgets
+import ipyvuetify as rv
+from reacton.core import suppress_events
+from solara.components.echarts import EchartsWidget
 from PIL import Image
 
 import app_events
@@ -39,8 +42,8 @@ from crowd_model.analysis.stats import CONFIDENCE, interval, numeric_metrics
 from crowd_model.errors import InputError
 from crowd_model.events import event_records
 from crowd_model.render import (ARREST_COLOUR, ARREST_MARK_STEPS, CATEGORY_COLOURS, CELL_CATEGORIES, HOLDING_COLOUR, NO_MARKS,
-                                PALETTE, PICTURE_PIXELS, SPRAY_TRAIL, STONE_COLOUR, STONE_HIT_COLOUR, picture, png_bytes, scene,
-                                step_marks, step_rows)
+                                PALETTE, PICTURE_BOX, PICTURE_PIXELS, SPRAY_TRAIL, STONE_COLOUR, STONE_HIT_COLOUR, fit_pixels, picture, png_bytes,
+                                scene,                                 step_marks, step_rows)
 from crowd_model.world import SITUATION_NAMES, STATE_NAMES
 from crowd_model.animation import encode, frame as animation_frame
 from crowd_model.model import MINUTES_PER_STEP, CrowdModel
@@ -99,18 +102,10 @@ MAP_LABELS = ("office", "gate", "street", "exit", "aid_post", "water_cannon", "c
 # beside it (:data:`LIVE_BOX`); two maps while comparing share the column (:data:`LIVE_PAIR_BOX`).
 # Presenter mode draws at the size of the window less the banner, numbers and side panel
 # (:data:`PRESENTER_BOX`; two maps share the width above their logs: :data:`PRESENTER_PAIR_BOX`).
-LIVE_BOX = (1100, 660)
+LIVE_BOX = PICTURE_BOX
 LIVE_PAIR_BOX = (1460, 560)
 PRESENTER_BOX = (1500, 920)
 PRESENTER_PAIR_BOX = (1880, 500)
-
-
-def fit_pixels(shape: tuple[int, int], box: tuple[int, int], maps: int = 1) -> int:
-    """The longer side, in pixels, of a picture of a ``shape`` (width, height) grid that fits
-    ``box`` (its width shared by ``maps`` maps) in whole pixels a cell."""
-    width, height = (max(1, n) for n in shape)
-    scale = max(1, min(box[0] // maps // width, box[1] // height))
-    return scale * max(width, height)
 
 
 def live_pixels(shape: tuple[int, int], maps: int = 1) -> int:
@@ -423,6 +418,7 @@ SNAPSHOT_EVERY = 10
 MAX_SNAPSHOTS = 64
 MAX_STEP_BYTES = 32_000_000
 MAX_EXPORT_FRAMES = 3000
+MAX_EXPORT_BYTES = 1_000_000_000  # the frames of an animation held at once (1100 x 692 RGB: 2.3 MB each)
 EXPORT_FPS = 10
 # The tactics panel: the response's main choices, before the full parameter list (the names
 # of parameters; controls come from their specs). New tactics are added here.
@@ -592,6 +588,7 @@ class LiveSession:
         self.model: CrowdModel | None = None
         self.history = History()
         self.view_step = solara.reactive(None)  # an earlier step shown by the scrub bar, None: the latest
+        self.head = solara.reactive(0)  # the model's latest step as the scrub bar shows it (not while playing)
         self.second: CrowdModel | None = None  # response B, while comparing
         self.second_history = History()
         self.frame_b = solara.reactive(None)
@@ -767,6 +764,7 @@ class LiveSession:
         finally:
             with self.lock:
                 self._publish(charts=True)
+                self.head.value = int(self.model.time)
             self.playing.value = False
 
     def _publish(self, charts: bool) -> None:
@@ -803,6 +801,8 @@ class LiveSession:
             # end too): every change of a reactive value walks the whole page
             self.charts.value = Charts(chart_series(model, step), outcomes_at(model, step), present, **extra,
                                        head=int(model.time), markers=self.history.markers(step))
+            if not self.playing.value:
+                self.head.value = int(model.time)
 
     def pixels(self) -> int:
         """The size of the map's picture (its longer side): the size it is shown at 1920×1080,
@@ -938,23 +938,34 @@ class LiveSession:
 
     def animation(self, fmt: str, fps: float = EXPORT_FPS) -> bytes:
         """The run so far (the steps the scrub bar reaches, up to the one shown), as a GIF or
-        an MP4; at most :data:`MAX_EXPORT_FRAMES` frames, the latest ones."""
+        an MP4; at most :meth:`export_frames` frames, the latest ones."""
         with self.lock:
             last = self.frame.value.step
-            steps = [s for s in range(self.first_step(), last + 1) if s in self.history.frames][-MAX_EXPORT_FRAMES:]
+            steps = [s for s in range(self.first_step(), last + 1) if s in self.history.frames][-self.export_frames():]
             frames = [self._export_frame(s) for s in steps]
         return encode(frames, fmt, fps)
+
+    def export_frames(self) -> int:
+        """The most frames an animation holds: :data:`MAX_EXPORT_FRAMES`, fewer when that many of
+        the size drawn would take more than :data:`MAX_EXPORT_BYTES`."""
+        shape, maps = self.history.shape, 2 if self.second is not None else 1
+        side = live_pixels(shape, maps)
+        scale = side // max(1, *shape)
+        frame_bytes = 3 * (maps * shape[0] * scale + 10) * (shape[1] * scale + 40)
+        return max(1, min(MAX_EXPORT_FRAMES, MAX_EXPORT_BYTES // frame_bytes))
 
     def _export_frame(self, step: int) -> np.ndarray:
         lang = LANGUAGE.value
         caption = t("replay.caption", lang, step=step, minutes=f"{step * MINUTES_PER_STEP:g}")
         caption = f"{app_events.clock(step)} · {caption}"
+        two = self.second is not None and step in self.second_history.frames
+        pixels = live_pixels(self.history.shape, 2 if two else 1)  # as the live view draws them
         picture_a = animation_frame(self.history.codes(step), step, caption=caption,
-                                    rgb=self.history.picture(step, lang))
-        if self.second is None or step not in self.second_history.frames:
+                                    rgb=self.history.picture(step, lang, pixels=pixels))
+        if not two:
             return picture_a
         picture_b = animation_frame(self.second_history.codes(step), step, caption=f"B: {caption}",
-                                    rgb=self.second_history.picture(step, lang))
+                                    rgb=self.second_history.picture(step, lang, pixels=pixels))
         gap = np.full((picture_a.shape[0], 10, 3), 255, np.uint8)
         return np.concatenate([picture_a, gap, picture_b], axis=1)
 
@@ -983,9 +994,10 @@ def _big_numbers_html(items: list[tuple[str, Any, str | None]], size: str,
             f'style="padding:2px 6px;min-width:64px">'
             f'<div style="font-size:{size};font-weight:700;line-height:1.1" class="crowd-number-value">'
             f"{html.escape(_fmt(value))}</div>"
-            f'<div style="font-size:13px;color:#333">{swatch}{html.escape(app_text.metric_label(name, lang))}</div></div>'
+            f'<div class="crowd-number-label" style="font-size:13px;line-height:1.2;color:#333">{swatch}'
+            f'{html.escape(app_text.metric_label(name, lang))}</div></div>'
         )
-    return '<div style="display:flex;flex-wrap:wrap;gap:4px">' + "".join(cells) + "</div>"
+    return '<div class="crowd-numbers" style="display:flex;flex-wrap:wrap;gap:4px">' + "".join(cells) + "</div>"
 
 
 def use_frame_widget(session: LiveSession, make, show, dependencies=(), source=None):
@@ -1104,27 +1116,57 @@ def EventLog(session: LiveSession, source=None, css: str = "crowd-log", side: st
         solara.Div(children=[lines], classes=["crowd-log-box"])
 
 
+def outcomes_html(outcomes: dict[str, Any], lang: str = app_text.DEFAULT_LANGUAGE) -> str:
+    """The outcome figures so far, under their title."""
+    if not outcomes:
+        return ""
+    title = f'<div style="font-weight:bold">{html.escape(t("chart.outcome_so_far", lang))}</div>'
+    return title + '<div class="crowd-outcomes">' + _big_numbers_html([(k, v, None) for k, v in outcomes.items()],
+                                                                     "22px", lang) + "</div>"
+
+
+CHART_STYLE = "height: 260px; width: 100%"
+
+
+def show_charts(box, charts: Charts, lang: str) -> None:
+    """Draw ``charts`` into ``box`` (a container widget): the difference chart while comparing,
+    the live charts, the outcome figures. The chart widgets are kept and given new options; only
+    a change in their number makes new ones."""
+    options = [difference_chart(charts.difference, charts.first, lang)] if charts.difference else []
+    options += chart_options(charts.series, lang, charts.markers) if charts.series else []
+    figures, numbers = list(box.children[:-1]), box.children[-1]
+    classes = ["crowd-difference" if charts.difference and k == 0 else "crowd-chart" for k in range(len(options))]
+    if [f.attributes.get("class") for f in figures] != classes:
+        figures = [EchartsWidget(attributes={"style": CHART_STYLE, "class": c}) for c in classes]
+        box.children = [*figures, numbers]
+    for figure, option in zip(figures, options):
+        figure.option = option
+    numbers.unsafe_innerHTML = outcomes_html(charts.outcomes, lang)
+
+
 @solara.component
 def ChartsView(session: LiveSession):
-    charts = session.charts.value
+    """The charts and outcome figures, redrawn straight from :attr:`LiveSession.charts` (not by a
+    render, which walks the whole page: about 0.6 s on a busy machine, once a second while playing)."""
     lang = LANGUAGE.value
-    with solara.Column(classes=["crowd-charts"]):
-        if charts.difference:
-            solara.FigureEcharts(option=difference_chart(charts.difference, charts.first, lang),
-                                 attributes={"style": "height: 260px; width: 100%", "class": "crowd-difference"})
-        for option in chart_options(charts.series, lang, charts.markers) if charts.series else []:
-            solara.FigureEcharts(option=option, attributes={"style": "height: 260px; width: 100%"})
-        if charts.outcomes:
-            solara.Text(t("chart.outcome_so_far", lang), style={"font-weight": "bold"})
-            items = [(k, v, None) for k, v in charts.outcomes.items()]
-            solara.HTML(tag="div", unsafe_innerHTML=_big_numbers_html(items, "22px", lang), classes=["crowd-outcomes"])
+    box = use_frame_widget(
+        session,
+        lambda: rv.Html(tag="div", children=[solara.widgets.HTML(tag="div")]),
+        lambda widget, charts: show_charts(widget, charts, lang), [lang], source=session.charts)
+    solara.Div(children=[box], classes=["crowd-charts"])
 
 
-@solara.component
-def Legend(session: LiveSession):
-    """Every category; those not on the grid now are faded."""
-    present = session.charts.value.present
-    lang = LANGUAGE.value
+LEGEND_MARKS = (
+    ("stone", f"background:linear-gradient(135deg,transparent 45%,{STONE_COLOUR} 45%,{STONE_COLOUR} 55%,transparent 55%)"),
+    ("stone_hit", f"background:linear-gradient(135deg,transparent 45%,{STONE_HIT_COLOUR} 45%,{STONE_HIT_COLOUR} 55%,transparent 55%)"),
+    ("arrest", f"border:2px solid {ARREST_COLOUR}"),
+    ("holding_area", f"border:2px solid {HOLDING_COLOUR};background:radial-gradient({CATEGORY_STYLE['arrested']} 35%,#fff 36%)"),
+    ("trail", f"background:linear-gradient(90deg,{CATEGORY_STYLE['spray']},#f7f7f7)"),
+)
+
+
+def legend_html(present: frozenset[str], has_site: bool, lang: str = app_text.DEFAULT_LANGUAGE) -> str:
+    """Every category (those not on the grid now faded) and, with a site, the marks drawn over its cells."""
     rows = "".join(
         f'<div class="crowd-legend-item" data-name="{name}" data-present="{int(name in present)}" '
         f'style="display:flex;align-items:center;margin:1px 0;opacity:{1 if name in present else 0.35}">'
@@ -1132,19 +1174,26 @@ def Legend(session: LiveSession):
         f'border:1px solid #444;margin-right:6px"></span>{html.escape(app_text.category(name, lang))}</div>'
         for name, colour in ((c, CATEGORY_STYLE[c]) for c in CELL_CATEGORIES)
     )
-    if session.history.cell_kind is not None:  # the marks drawn over a site's cells
+    if has_site:
         rows += "".join(
             f'<div class="crowd-legend-mark" data-name="{name}" style="display:flex;align-items:center;margin:1px 0">'
             f'<span style="display:inline-block;width:16px;height:16px;margin-right:6px;{swatch}"></span>'
             f'{html.escape(t(f"map.{name}", lang))}</div>'
-            for name, swatch in (
-                ("stone", f"background:linear-gradient(135deg,transparent 45%,{STONE_COLOUR} 45%,{STONE_COLOUR} 55%,transparent 55%)"),
-                ("stone_hit", f"background:linear-gradient(135deg,transparent 45%,{STONE_HIT_COLOUR} 45%,{STONE_HIT_COLOUR} 55%,transparent 55%)"),
-                ("arrest", f"border:2px solid {ARREST_COLOUR}"),
-                ("holding_area", f"border:2px solid {HOLDING_COLOUR};background:radial-gradient({CATEGORY_STYLE['arrested']} 35%,#fff 36%)"),
-                ("trail", f"background:linear-gradient(90deg,{CATEGORY_STYLE['spray']},#f7f7f7)"),
-            ))
-    solara.HTML(tag="div", unsafe_innerHTML=f'<div style="font-size:14px">{rows}</div>', classes=["crowd-legend"])
+            for name, swatch in LEGEND_MARKS)
+    return f'<div style="font-size:14px">{rows}</div>'
+
+
+@solara.component
+def Legend(session: LiveSession):
+    """Every category; those not on the grid now are faded (redrawn straight from the charts'
+    value, as :func:`ChartsView`)."""
+    lang = LANGUAGE.value
+    legend = use_frame_widget(
+        session,
+        lambda: solara.widgets.HTML(tag="div", attributes={"class": "crowd-legend"}),
+        lambda widget, charts: setattr(widget, "unsafe_innerHTML", legend_html(
+            charts.present, session.history.cell_kind is not None, lang)), [lang], source=session.charts)
+    solara.Div(children=[legend])
 
 
 @solara.component
@@ -1279,28 +1328,48 @@ def ExportControls(session: LiveSession):
         for data, filename, label, kind in downloads:
             with solara.FileDownload(data, filename=filename, mime_type=f"image/{kind}" if kind != "mp4" else "video/mp4"):
                 solara.Button(label, icon_name="mdi-download", classes=[f"crowd-export-{kind}"], text=True)
-        solara.Text(t("export.help", lang, frames=MAX_EXPORT_FRAMES), style={"font-size": "12px", "color": "#555"})
+        solara.Text(t("export.help", lang, frames=session.export_frames()), style={"font-size": "12px", "color": "#555"})
 
 
 @solara.component
 def ScrubBar(session: LiveSession):
-    """Back to any step already run: the map, counts and charts as they were then."""
+    """Back to any step already run: the map, counts and charts as they were then. While playing,
+    the bar follows the model straight from the charts' value (a render walks the whole page);
+    it is drawn again when the play stops."""
     lang = LANGUAGE.value
-    head = session.charts.value.head
+    head = session.head.value
+    playing = session.playing.value
     shown_step = session.view_step.value
     step = head if shown_step is None else shown_step
     first = session.first_step()
     with solara.Row(classes=["crowd-scrub"], style={"align-items": "center", "flex-wrap": "wrap"}):
         with solara.Div(style={"flex": "1 1 300px"}):
-            solara.SliderInt(label=t("replay.scrub", lang, step=step, head=head, minutes=f"{step * MINUTES_PER_STEP:g}"),
-                             value=step, min=first, max=max(head, first + 1) if head == first else head,
-                             on_value=session.show_step, disabled=head == first)
+            bar = solara.SliderInt(label=scrub_label(step, head, lang), value=step, min=first,
+                                   max=max(head, first + 1) if head == first else head,
+                                   on_value=session.show_step, disabled=head == first and not playing)
         solara.InputInt(label=t("replay.go_to", lang), value=step, on_value=session.show_step, classes=["crowd-goto"],
                         style={"max-width": "110px"})
         if shown_step is not None:
             solara.Button(t("replay.latest", lang), on_click=lambda: session.show_step(head), classes=["crowd-latest"])
     if shown_step is not None:
         solara.Info(t("replay.viewing", lang, step=shown_step), classes=["crowd-viewing"], dense=True)
+
+    def follow():
+        slider = solara.get_widget(bar)
+
+        def draw(charts):
+            if session.playing.peek() and charts.head > first:
+                with slider.hold_sync(), suppress_events():  # not a move of the bar by the user
+                    slider.max, slider.disabled, slider.v_model = charts.head, False, charts.head
+                    slider.label = scrub_label(charts.head, charts.head, lang)
+
+        return session.charts.subscribe(draw)
+
+    solara.use_effect(follow, [lang, first])
+
+
+def scrub_label(step: int, head: int, lang: str) -> str:
+    return t("replay.scrub", lang, step=step, head=head, minutes=f"{step * MINUTES_PER_STEP:g}")
 
 
 @solara.component
@@ -1331,6 +1400,10 @@ LIVE_CSS = """
 .crowd-live > .crowd-live-main { flex: 3 1 600px; min-width: 0; }
 @media (max-width: 900px) { .crowd-live > .crowd-live-controls { max-width: none; } }
 .crowd-map { min-width: 0; }
+/* one map: its counts in one row (a long label, as in Bahasa Indonesia, wraps within its figure),
+   so that the map and legend stay above the fold at 1920x1080; two maps: their counts wrap */
+.crowd-pair > .crowd-side-a:only-child .crowd-numbers { flex-wrap: nowrap !important; }
+.crowd-pair > .crowd-side-a:only-child .crowd-number { flex: 0 1 auto; min-width: 56px !important; }
 img.crowd-map-image { display: block; max-width: 100%; height: auto; margin: 0 !important; }
 .crowd-pair { display: flex; flex-wrap: wrap; gap: 12px; }
 .crowd-pair > div { flex: 1 1 320px; min-width: 0; }
@@ -1509,17 +1582,30 @@ def LanguageMenu():
                   classes=["crowd-language"], style={"max-width": "220px"})
 
 
+# The language menu at the right of the tabs' bar, scrolled with the page (its own line on a narrow
+# window): the live view starts under the tabs, so that its map and legend stay above the fold at
+# 1920x1080.
+PAGE_CSS = """
+.crowd-page { position: relative; }
+@media (min-width: 700px) {
+  .crowd-language-box { position: absolute; top: 0; right: 16px; z-index: 5; width: 220px; } }
+"""
+
+
 @solara.component
 def Page():
     lang = LANGUAGE.value
     tab, set_tab = solara.use_state(0)
     solara.Title(t("app.title", lang))
-    LanguageMenu()
-    with solara.lab.Tabs(value=tab, on_value=set_tab):
-        with solara.lab.Tab(t("app.tab_live", lang)):
-            LiveView()
-        with solara.lab.Tab(t("app.tab_sweep", lang)):
-            SweepView()
+    solara.Style(PAGE_CSS)
+    with solara.Div(classes=["crowd-page"]):
+        with solara.Div(classes=["crowd-language-box"]):
+            LanguageMenu()
+        with solara.lab.Tabs(value=tab, on_value=set_tab):
+            with solara.lab.Tab(t("app.tab_live", lang)):
+                LiveView()
+            with solara.lab.Tab(t("app.tab_sweep", lang)):
+                SweepView()
 
 
 # ---------------------------------------------------------------- sweep page
@@ -1805,7 +1891,7 @@ def sweep_chart(outcomes: pd.DataFrame, varied: list[str], metric: str,
                 lang: str = app_text.DEFAULT_LANGUAGE) -> dict:
     """A line with its confidence band for one varied parameter; a heatmap of means for two."""
     table = mean_with_ci(outcomes, varied, metric)
-    title = {"text": t("sweep.chart_title", lang, metric=metric), "textStyle": {"fontSize": 14}}
+    title = {"text": t("sweep.chart_title", lang, metric=outcome_text(metric, lang)), "textStyle": {"fontSize": 14}}
     mean = t("sweep.mean", lang)
     if len(varied) == 1:
         x = varied[0]
@@ -1855,6 +1941,11 @@ def sweep_chart(outcomes: pd.DataFrame, varied: list[str], metric: str,
     }
 
 
+def outcome_text(name: str, lang: str = app_text.DEFAULT_LANGUAGE) -> str:
+    """An outcome as the sweep page names it: its label in ``lang`` and its column in outcomes.csv."""
+    return f"{app_text.metric_label(name, lang)} ({name})"
+
+
 def lhs_chart(outcomes: pd.DataFrame, varied: list[str], metric: str, lang: str = app_text.DEFAULT_LANGUAGE) -> dict:
     """Latin hypercube: ``metric`` of every finished run against each sampled parameter, one
     scatter panel per parameter side by side, sharing the outcome's axis."""
@@ -1873,7 +1964,7 @@ def lhs_chart(outcomes: pd.DataFrame, varied: list[str], metric: str, lang: str 
                        "data": [[float(a), float(b)] for a, b in zip(ok[name], ok[metric])]})
     return {
         "animation": False,
-        "title": {"text": t("sweep.scatter_title", lang, metric=metric), "textStyle": {"fontSize": 14}},
+        "title": {"text": t("sweep.scatter_title", lang, metric=outcome_text(metric, lang)), "textStyle": {"fontSize": 14}},
         "tooltip": {"trigger": "item"},
         "grid": grids, "xAxis": x_axes, "yAxis": y_axes, "series": series,
     }
@@ -1966,13 +2057,12 @@ class SweepSession:
             try:
                 if self._cancel.is_set():
                     pool.cancel()
-                label = f"process pool of {workers}"
                 summary = run_sweep(experiment, self._dir.name, pool, in_flight=2 * workers, progress=False,
-                                    executor_label=f"app, {label}")
+                                    executor_label=f"app, process pool of {workers}")
             finally:
                 pool.shutdown(wait=True)
             message = say("sweep.summary", ok=summary.ok, runs=summary.runs, seconds=f"{summary.seconds:.1f}",
-                          executor=label)
+                          executor=say("sweep.pool", workers=workers))
             if summary.failed:
                 message = say("sweep.summary_with_failed", summary=message,
                               failed=say("sweep.summary_failed", failed=summary.failed))
@@ -2019,14 +2109,17 @@ def SweepResults(session: SweepSession):
         solara.Warning(t("sweep.no_varying", lang))
     else:
         metric = session.metric.value if session.metric.value in offered else offered[0]
-        solara.Select(label=t("sweep.outcome", lang), values=offered, value=metric, on_value=session.metric.set)
-        solara.Text(t("sweep.outcome_help", lang, metric=metric, help=app_text.metric_help(metric, lang)),
+        menu = {outcome_text(name, lang): name for name in offered}  # a text it does not offer changes nothing
+        solara.Select(label=t("sweep.outcome", lang), values=list(menu), value=outcome_text(metric, lang),
+                      on_value=lambda text: session.metric.set(menu.get(text, metric)))
+        solara.Text(t("sweep.outcome_help", lang, metric=outcome_text(metric, lang), help=app_text.metric_help(metric, lang)),
                     classes=["crowd-sweep-outcome-help"], style={"font-size": "13px"})
         chart = lhs_chart if status.design == "lhs" else sweep_chart
         solara.FigureEcharts(option=chart(status.outcomes, list(status.varied), metric, lang),
                              attributes={"style": "height: 420px; width: 100%", "class": "crowd-sweep-chart"})
     if constant:
-        solara.Text(t("sweep.constant", lang, values=", ".join(f"{k} = {_fmt(v)}" for k, v in constant.items())),
+        values = ", ".join(f"{app_text.metric_label(k, lang)} = {_fmt(v)}" for k, v in constant.items())
+        solara.Text(t("sweep.constant", lang, values=values),
                     style={"font-size": "12px", "color": "#555"}, classes=["crowd-sweep-constant"])
     path = session.outcomes_path
     solara.FileDownload(lambda: path.read_bytes(), filename="outcomes.csv",
@@ -2147,11 +2240,14 @@ def SweepView(session: SweepSession | None = None):
                 solara.InputInt(label=t("sweep.samples", lang, most=f"{SWEEP_MAX_SAMPLES:,}"), value=samples,
                                 on_value=set_samples)
             else:
+                none = t("sweep.no_second", lang)  # NO_SECOND in the page's language
                 for label, name, on_name, options in (
                     (t("sweep.parameter", lang), first, choose_first, list(specs)),
-                    (t("sweep.second_parameter", lang), second, choose_second, [NO_SECOND, *specs]),
+                    (t("sweep.second_parameter", lang), second,
+                     lambda text: choose_second(NO_SECOND if text == none else text), [NO_SECOND, *specs]),
                 ):
-                    solara.Select(label=label, values=options, value=name, on_value=on_name)
+                    solara.Select(label=label, values=[none if o == NO_SECOND else o for o in options],
+                                  value=none if name == NO_SECOND else name, on_value=on_name)
                     if name in specs:
                         range_inputs(name, with_points=True)
             solara.InputInt(label=t("sweep.steps_per_run", lang), value=steps, on_value=set_steps)

@@ -16,11 +16,16 @@ import numpy as np
 
 from crowd_model.errors import InputError
 from crowd_model.model import MINUTES_PER_STEP
-from crowd_model.render import PICTURE_PIXELS, picture
+from crowd_model.render import _font, fit_pixels, picture
 
 FORMATS = ("gif", "mp4")
 MAX_FPS = 60
-CAPTION_PIXELS = 22
+
+
+def caption_size(width: int) -> int:
+    """The caption's font size (pixels) under a picture ``width`` pixels wide: 20 under the live
+    view's 1100, at least 12."""
+    return max(12, min(28, width // 55))
 
 
 def animation_format(path: str | Path) -> str:
@@ -41,18 +46,21 @@ def time_label(step: int) -> str:
     return f"step {step} · {minutes(step):g} min"
 
 
-def frame(codes: np.ndarray, step: int, pixels: int = PICTURE_PIXELS, caption: str | None = None,
+def frame(codes: np.ndarray, step: int, pixels: int | None = None, caption: str | None = None,
           rgb: np.ndarray | None = None) -> np.ndarray:
     """The picture of one step with a caption strip beneath it (``caption`` or
     :func:`time_label`); its sides are even, as the MP4 encoder needs. ``rgb`` is the picture
-    when the caller drew it (the app's, with its marks and labels), else :func:`picture`."""
+    when the caller drew it (the app's, with its marks and labels), else :func:`picture`, its
+    longer side ``pixels`` (by default the size of the app's live map,
+    :func:`crowd_model.render.fit_pixels`)."""
     from PIL import Image, ImageDraw
 
-    rgb = picture(codes, pixels) if rgb is None else rgb
-    height, width = rgb.shape[0] + CAPTION_PIXELS, rgb.shape[1]
+    rgb = picture(codes, fit_pixels(codes.shape) if pixels is None else pixels) if rgb is None else rgb
+    size = caption_size(rgb.shape[1])
+    height, width = rgb.shape[0] + size + 10, rgb.shape[1]
     out = Image.new("RGB", (width + width % 2, height + height % 2), (255, 255, 255))
     out.paste(Image.fromarray(rgb), (0, 0))
-    ImageDraw.Draw(out).text((6, rgb.shape[0] + 4), caption or time_label(step), fill=(0, 0, 0))
+    ImageDraw.Draw(out).text((6, rgb.shape[0] + 5), caption or time_label(step), fill=(0, 0, 0), font=_font(size))
     return np.asarray(out)
 
 

@@ -475,6 +475,8 @@ def cmd_app(args) -> int:
                "--no-open", "--production", "--no-check-version"]
     if args.port is not None:
         command += ["--port", str(args.port)]
+    # no "This website runs on Solara" corner: on a projector it covered the legend's last column
+    os.environ.setdefault("SOLARA_THEME_SHOW_BANNER", "False")
     sys.stdout.flush()
     os.execv(sys.executable, command)
 

@@ -20,6 +20,16 @@ def test_run_animation_writes_a_decodable_file(tmp_path, capsys, suffix, extra, 
     assert decode_frame_count(out.read_bytes(), suffix) == frames
 
 
+def test_run_animation_is_drawn_at_the_size_of_the_apps_live_map(tmp_path):
+    """kpu-riot's 100 x 60 cells at 11 pixels a cell, as the app's map (it was 640 pixels wide)."""
+    import imageio.v3 as iio
+
+    out = tmp_path / "run.gif"
+    assert main(["run", "--scenario", "kpu-riot", "--steps", "1", "--animation", str(out)]) == 0
+    first = iio.imread(out, index=0)
+    assert first.shape[1] == 1100 and first.shape[0] >= 660
+
+
 @pytest.mark.parametrize("args, fragment", [
     (["--animation", "run.avi"], "must end in .gif or .mp4"),
     (["--animation", "run.gif", "--to-step", "9"], "--to-step 9 is beyond the run's 8 steps"),

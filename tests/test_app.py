@@ -752,11 +752,20 @@ def test_the_outcome_menu_offers_varying_outcomes_with_their_description(sweep):
     rc, session = sweep
     status = _sweep(session, 20, 2, [("legitimacy", 0.6, 0.9, 3)])
     (menu,) = [w for w in rc.find(v.Select).widgets if w.label == "outcome"]
-    assert "civilians" not in menu.items and "peak_active" in menu.items
+    assert "civilians (civilians)" not in menu.items and "peak active (peak_active)" in menu.items
     (help_text,) = rc.find(v.Html, class_="crowd-sweep-outcome-help").widgets
-    assert help_text.children == [f"peak_active: {app_text.metric_help('peak_active')}"]
+    assert help_text.children == [f"peak active (peak_active): {app_text.metric_help('peak_active')}"]
     (constant,) = rc.find(v.Html, class_="crowd-sweep-constant").widgets
     assert "civilians = 1120" in constant.children[0]
+    menu.v_model = "no such outcome"  # a text the menu does not offer changes nothing
+    assert session.metric.value in (None, "peak_active")
+    other = next(item for item in menu.items if not item.endswith("(peak_active)"))
+    menu.v_model = other
+    assert outcome_text_of(session.metric.value) == other
+
+
+def outcome_text_of(name: str) -> str:
+    return f"{app_text.metric_label(name)} ({name})"
 
 
 def test_sweep_menus_ignore_values_they_do_not_offer(sweep):

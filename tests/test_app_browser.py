@@ -171,23 +171,30 @@ def test_play_animates_at_five_frames_per_second_and_pause_stops(page):
         _screenshot_a_riot(page, Path(SCREENSHOTS) / "app-live-view.png")
 
 
-RIOT_SHOT_STEP = 73  # kpu-riot, seed 42: the cannon sprays, stones fly, three arrests, the PHH took over at 61
+RIOT_SHOT_STEP = 70  # kpu-riot, seed 42: the cannon's third shot sprays, 12 stones fly, 2 arrests, 6 held, force stage 5 since 62
 
 
 def _go_to_step(page, step: int, css: str = ".crowd-counts") -> None:
-    """Play on to ``step`` (or past it) and show ``step`` with the scrub bar."""
+    """Make ``step`` the latest step, shown as a user who played to it sees it (no replay note):
+    play on to the step before it (or past it), go back there with the scrub bar if the play
+    overshot, and Step once (the steps after the one shown are dropped, and the model, being
+    deterministic, runs them again the same)."""
     page.wait_for_selector(f'{css} .crowd-number[data-name="step"]', timeout=30_000)
-    if int(_numbers(page, css)["step"]) < step:
+    if int(_numbers(page, css)["step"]) < step - 1:
         page.click("button.crowd-play")
         page.wait_for_function(
             """([css, step]) => { const el = document.querySelector(css + ' .crowd-number[data-name="step"] .crowd-number-value');
-            return el && Number(el.textContent) >= step; }""", arg=[css, step], timeout=300_000)
+            return el && Number(el.textContent) >= step; }""", arg=[css, step - 1], timeout=300_000)
         page.click("button.crowd-pause")
         page.wait_for_selector("button.crowd-play:not([disabled])", timeout=10_000)
-    page.fill(".crowd-goto input", str(step))
-    page.press(".crowd-goto input", "Enter")
+    if int(_numbers(page, css)["step"]) != step - 1:
+        page.fill(".crowd-goto input", str(step - 1))
+        page.press(".crowd-goto input", "Enter")
+        page.wait_for_selector(".crowd-viewing", timeout=30_000)
+    page.click("button.crowd-step")
     page.wait_for_function("s => document.querySelector('.crowd-banner .crowd-banner-time').dataset.step === String(s)",
                            arg=step, timeout=30_000)
+    page.wait_for_selector(".crowd-viewing", state="detached", timeout=30_000)
 
 
 def _screenshot_a_riot(page, path: Path, step: int = RIOT_SHOT_STEP) -> None:
@@ -544,7 +551,7 @@ def test_the_comparison_view_shows_two_maps_with_their_counts(page):
     page.click("button.crowd-compare-start")
     page.wait_for_selector("img.crowd-grid-b", timeout=30_000)
     assert "water_cannons = 0" in page.inner_text(".crowd-title-b")
-    _go_to_step(page, RIOT_SHOT_STEP, ".crowd-counts-b")  # past the first shot (61)
+    _go_to_step(page, RIOT_SHOT_STEP, ".crowd-counts-b")  # past the first shot (62)
     _wait_step(page, ".crowd-counts-b", RIOT_SHOT_STEP)
     a, b = _numbers(page), _numbers(page, ".crowd-counts-b")
     assert a["step"] == b["step"]
@@ -653,6 +660,22 @@ def test_the_map_fills_its_column_at_1920_by_1080_and_stacks_on_a_narrow_window(
     controls = _rects(page, ".crowd-live-controls")[0]
     assert controls["bottom"] <= grid["top"] and grid["right"] <= 800
     assert log["top"] >= grid["bottom"] and log["height"] >= 300
+
+
+def test_the_counts_stay_in_one_row_and_the_legend_above_the_fold_in_both_languages(page):
+    """In Bahasa Indonesia the counts' longer labels wrapped the row in two, which pushed the
+    legend below the fold of a 1920x1080 projector."""
+    page.set_viewport_size({"width": 1920, "height": 1080})
+    for language, play in (("English", "Play"), ("Bahasa Indonesia", "Jalankan")):
+        if language != "English":
+            _choose(page, "body", "Language", language)
+        page.wait_for_selector(f"button.crowd-play:has-text('{play}')", timeout=20_000)
+        page.wait_for_timeout(800)
+        numbers = _rects(page, ".crowd-counts .crowd-number")
+        assert len(numbers) >= 10 and len({round(r["top"]) for r in numbers}) == 1, language  # one row
+        assert max(r["right"] for r in numbers) <= 1920, language
+        assert _rects(page, ".crowd-legend")[0]["bottom"] <= 1080, language
+        assert page.get_by_text("This website runs on").count() == 0  # Solara's corner over the legend
 
 
 # ---------------------------------------------------------------- the event log and the banner

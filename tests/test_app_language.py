@@ -151,6 +151,31 @@ def test_sweep_page_texts_follow_the_language():
         rc.close()
 
 
+def test_sweep_results_name_outcomes_in_the_pages_language():
+    """The constant outcomes were listed by their English column names on an Indonesian page."""
+    app.LANGUAGE.set("id")
+    session = app.SweepSession()
+    box, rc = solara.render(app.SweepView(session), handle_error=False)
+    try:
+        session.start(app.sweep_experiment("epstein", 20, 2, 1, [("legitimacy", 0.6, 0.9, 3)]), workers=1)
+        session.wait(120)
+        (constant,) = rc.find(v.Html, class_="crowd-sweep-constant").widgets
+        assert f"{app_text.metric_label('civilians', 'id')} = 1120" in constant.children[0]
+        assert "civilians" not in constant.children[0]
+        (menu,) = [w for w in rc.find(v.Select).widgets if w.label == app_text.text("sweep.outcome", "id")]
+        assert f"{app_text.metric_label('peak_active', 'id')} (peak_active)" in menu.items
+        texts = _texts(rc)
+        assert "1 proses pekerja" in texts and "process pool" not in texts  # the summary's executor
+        (second,) = [w for w in rc.find(v.Select).widgets if w.label == app_text.text("sweep.second_parameter", "id")]
+        assert second.v_model == "(tidak ada)" and "(none)" not in second.items
+        second.v_model = "(tidak ada)"  # chosen again: still no second parameter
+        assert "(tidak ada)" in [w.v_model for w in rc.find(v.Select).widgets]
+    finally:
+        session.cancel()
+        session.wait()
+        rc.close()
+
+
 @solara.component
 def _Stand_in():
     solara.Text("stand-in")

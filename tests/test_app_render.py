@@ -157,7 +157,9 @@ def test_the_fast_png_decodes_to_the_same_picture():
 
     rng = np.random.default_rng(1)
     codes = rng.integers(0, len(CELL_CATEGORIES), (23, 11)).astype(np.uint8)
-    for rgb in (render.picture(codes, 200), rng.integers(0, 256, (7, 5, 3)).astype(np.uint8)):
+    stripes = np.repeat(rng.integers(0, 256, (4, 9, 3)).astype(np.uint8), [3, 1, 1, 5], axis=0)  # runs at both ends
+    for rgb in (render.picture(codes, 200), rng.integers(0, 256, (7, 5, 3)).astype(np.uint8), stripes,
+                np.zeros((6, 4, 3), np.uint8), rng.integers(0, 256, (1, 3, 3)).astype(np.uint8)):
         back = np.asarray(Image.open(io.BytesIO(render.png_bytes(rgb))).convert("RGB"))
         assert back.shape == rgb.shape and (back == rgb).all()
 

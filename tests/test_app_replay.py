@@ -119,7 +119,7 @@ def test_exports_hold_the_run_so_far(live):
     session.branch_here()
     _steps(session, 2)
     both = Image.open(io.BytesIO(session.map_png()))
-    assert both.size[0] > 2 * png.size[0]
+    assert both.size[0] == 2 * app.live_pixels(session.history.shape, 2) + 10  # as the live view shows two
     assert decode_frame_count(session.animation("gif"), "gif") == 3  # from the branch on
 
 
@@ -248,3 +248,51 @@ def _step_until(session, condition, limit=200):
         if condition():
             return
     pytest.fail(f"not within {limit} steps")
+
+
+def test_playing_draws_the_charts_legend_and_scrub_bar_without_a_render_of_the_page(live):
+    """A render walks the whole page (every parameter control): 0.6-1 s on a busy machine, once a
+    second while playing, which halved the frame rate. The play loop's chart updates draw the
+    charts, legend and scrub bar straight into their widgets."""
+    rc, session = live
+    _steps(session, 2)
+    session.playing.value = True  # as the play loop runs (without its thread)
+    before = rc.render_count
+    with session.lock:
+        session.model.step()
+        session._publish(charts=True)
+    assert rc.render_count == before
+    (bar,) = [w for w in rc.find(v.Slider).widgets if str(w.label).startswith("step shown")]
+    assert (bar.v_model, bar.max, bar.label) == (3, 3, "step shown: 3 of 3 (3 min)")
+    charts = [w for w in rc.find(app.EchartsWidget).widgets if w.attributes.get("class") == "crowd-chart"]
+    assert charts and len(charts[0].option["xAxis"]["data"]) == 4  # steps 0..3
+    legend = rc.find(solara.widgets.HTML, attributes={"class": "crowd-legend"}).widget
+    assert 'data-name="water_cannon" data-present="1"' in legend.unsafe_innerHTML
+    session.playing.value = False
+    session.head.value = 3  # as the loop ends: the bar is drawn again (a render) at the latest step
+    (bar,) = [w for w in rc.find(v.Slider).widgets if str(w.label).startswith("step shown")]
+    assert (bar.v_model, bar.max) == (3, 3)
+
+
+def test_exports_are_drawn_at_the_size_of_the_live_map(live, tmp_path):
+    """They were drawn at 640 pixels while the live map is 1100 wide: too small for a slide."""
+    import imageio.v3 as iio
+
+    rc, session = live
+    _steps(session, 2)
+    width = app.live_pixels(session.history.shape)
+    assert width == 1100  # kpu-riot's 100 x 60 cells, 11 pixels each
+    assert Image.open(io.BytesIO(session.map_png())).size[0] == width
+    for fmt in ("gif", "mp4"):
+        path = tmp_path / f"run.{fmt}"
+        path.write_bytes(session.animation(fmt))
+        first = next(iter(iio.imiter(path, plugin="FFMPEG" if fmt == "mp4" else None)))
+        assert first.shape[1] == width and first.shape[0] >= 660, (fmt, first.shape)
+
+
+def test_an_animation_holds_no_more_frames_than_its_memory_bound(live, monkeypatch):
+    rc, session = live
+    _steps(session, 5)
+    monkeypatch.setattr(app, "MAX_EXPORT_BYTES", 3 * 2_400_000)  # three 1100-pixel frames
+    assert session.export_frames() == 3
+    assert decode_frame_count(session.animation("gif"), "gif") == 3  # the latest three
