@@ -333,7 +333,8 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"kpu-riot (2,000 supporters, 60 provocateurs, 300 officers; {riot_agents:,} agents, "
             f"whole {riot_steps}-step run; {riot_counted:,} agent-steps of agents not gone home, "
-            f"of {riot_agents * riot_steps:,}): {riot:,.0f} agent-steps/s ({riot_cpu:,.0f} per CPU-second)"
+            f"of {riot_agents * riot_steps:,}): {riot:,.0f} agent-steps/s ({riot_cpu:,.0f} per CPU-second); "
+            f"counting every agent every step as before: {riot * riot_agents * riot_steps / riot_counted:,.0f}"
         )
         if not args.quick:
             results += verdicts(rows)
