@@ -2165,6 +2165,14 @@ def SweepView(session: SweepSession | None = None):
             set_second(name)
 
     designs = {t(f"sweep.design_{key}", lang): key for key in SWEEP_DESIGNS}
+    menu_names = {app_text.param_menu_label(n, lang): n for n in specs}
+
+    def menu_name(name):
+        return app_text.param_menu_label(name, lang)
+
+    def named(text):
+        """The parameter a menu entry stands for (its name passes too)."""
+        return menu_names.get(text, text) if isinstance(text, str) else text
 
     def choose_design(text):
         if designs.get(text) in SWEEP_DESIGNS:
@@ -2221,19 +2229,22 @@ def SweepView(session: SweepSession | None = None):
                 spec = specs[name]
                 number = solara.InputInt if spec.type is int else solara.InputFloat
                 with solara.Row():
-                    number(label=t("sweep.range_from", lang, name=name), value=low,
+                    number(label=t("sweep.range_from", lang, name=menu_name(name)), value=low,
                            on_value=lambda v, n=name: set_range(n, 0, v))
                     number(label=t("sweep.range_to", lang), value=high, on_value=lambda v, n=name: set_range(n, 1, v))
                     if with_points:
                         solara.InputInt(label=t("sweep.points", lang), value=points,
                                         on_value=lambda v, n=name: set_range(n, 2, v))
-                allowed = (t("sweep.allowed", lang, allowed=spec.describe_allowed(), points=SWEEP_MAX_POINTS)
-                           if with_points else t("sweep.lhs_allowed", lang, allowed=spec.describe_allowed()))
+                values = app_text.allowed(spec, lang)
+                allowed = (t("sweep.allowed", lang, allowed=values, points=SWEEP_MAX_POINTS)
+                           if with_points else t("sweep.lhs_allowed", lang, allowed=values))
                 solara.Text(allowed, style={"font-size": "12px", "color": "#555"})
 
             if design == "lhs":
                 solara.SelectMultiple(label=t("sweep.lhs_parameters", lang, most=SWEEP_MAX_LHS_PARAMETERS),
-                                      values=list(sampled), all_values=list(specs), on_value=choose_sampled,
+                                      values=[menu_name(n) for n in sampled], all_values=[menu_name(n) for n in specs],
+                                      on_value=lambda texts: choose_sampled(
+                                          [named(x) for x in texts] if isinstance(texts, (list, tuple)) else texts),
                                       classes=["crowd-sweep-lhs-parameters"])
                 for name in sampled:
                     range_inputs(name, with_points=False)
@@ -2242,12 +2253,12 @@ def SweepView(session: SweepSession | None = None):
             else:
                 none = t("sweep.no_second", lang)  # NO_SECOND in the page's language
                 for label, name, on_name, options in (
-                    (t("sweep.parameter", lang), first, choose_first, list(specs)),
+                    (t("sweep.parameter", lang), first, lambda text: choose_first(named(text)), list(specs)),
                     (t("sweep.second_parameter", lang), second,
-                     lambda text: choose_second(NO_SECOND if text == none else text), [NO_SECOND, *specs]),
+                     lambda text: choose_second(NO_SECOND if text == none else named(text)), [NO_SECOND, *specs]),
                 ):
-                    solara.Select(label=label, values=[none if o == NO_SECOND else o for o in options],
-                                  value=none if name == NO_SECOND else name, on_value=on_name)
+                    solara.Select(label=label, values=[none if o == NO_SECOND else menu_name(o) for o in options],
+                                  value=none if name == NO_SECOND else menu_name(name), on_value=on_name)
                     if name in specs:
                         range_inputs(name, with_points=True)
             solara.InputInt(label=t("sweep.steps_per_run", lang), value=steps, on_value=set_steps)

@@ -150,6 +150,26 @@ def param_label(spec: ParameterSpec | str, lang: str = DEFAULT_LANGUAGE) -> str:
     return text(f"param.{name}.label", lang)
 
 
+def param_menu_label(name: str, lang: str = DEFAULT_LANGUAGE) -> str:
+    """A parameter as a menu shows it: its label in ``lang`` and, in brackets, the name that
+    experiment files and the command line use."""
+    return f"{param_label(name, lang)} ({name})"
+
+
+def allowed(spec: ParameterSpec, lang: str = DEFAULT_LANGUAGE) -> str:
+    """What values ``spec`` takes, in ``lang`` (``ParameterSpec.describe_allowed`` in English)."""
+    if spec.choices:
+        return text("allowed.one_of", lang, choices=", ".join(choices(spec, lang)))
+    if spec.type is bool:
+        return text("allowed.true_false", lang)
+    kind = "integer" if spec.type is int else "number"
+    if spec.low is not None and spec.high is not None:
+        return text(f"allowed.{kind}_in", lang, low=f"{spec.low:g}", high=f"{spec.high:g}")
+    if spec.low is not None:
+        return text(f"allowed.{kind}_at_least", lang, low=f"{spec.low:g}")
+    return text(f"allowed.{kind}", lang)
+
+
 def param_help(spec: ParameterSpec | str, lang: str = DEFAULT_LANGUAGE) -> str:
     name = spec if isinstance(spec, str) else spec.name
     return text(f"param.{name}.help", lang)

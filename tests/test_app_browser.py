@@ -344,7 +344,7 @@ def test_a_second_parameter_gives_a_heatmap(page):
     _fill(page, "steps per run", steps)
     _fill(page, "replications", replications)
     _choose(page, ".crowd-sweep-controls", "second parameter", "officer_density")
-    page.wait_for_selector("text=officer_density from")
+    page.wait_for_selector("text=(officer_density) from")
     for field in page.get_by_label("points", exact=True).all():
         field.fill(str(points))
         field.press("Enter")

@@ -151,6 +151,26 @@ def test_sweep_page_texts_follow_the_language():
         rc.close()
 
 
+def test_sweep_page_names_parameters_and_their_ranges_in_the_pages_language():
+    """The parameter menus showed bare names and the allowed range was English ("a number in")."""
+    app.LANGUAGE.set("id")
+    session = app.SweepSession()
+    box, rc = solara.render(app.SweepView(session), handle_error=False)
+    try:
+        shown = f"{app_text.param_label('legitimacy', 'id')} (legitimacy)"
+        (first,) = [w for w in rc.find(v.Select).widgets if w.label == app_text.text("sweep.parameter", "id")]
+        assert first.v_model == shown and shown in first.items
+        assert f"{app_text.param_label('officer_density', 'id')} (officer_density)" in first.items
+        texts = _texts(rc)
+        assert "bilangan dalam [0, 1]" in texts and "a number in" not in texts
+        first.v_model = f"{app_text.param_label('citizen_vision', 'id')} (citizen_vision)"
+        texts = _texts(rc)
+        assert f"{app_text.param_label('citizen_vision', 'id')} (citizen_vision) dari" in texts
+        assert "bilangan bulat" in texts
+    finally:
+        rc.close()
+
+
 def test_sweep_results_name_outcomes_in_the_pages_language():
     """The constant outcomes were listed by their English column names on an Indonesian page."""
     app.LANGUAGE.set("id")
