@@ -37,7 +37,7 @@ from PIL import Image
 import app_events
 import app_text
 from app_events import LOG_LINES, LogLine
-from app_text import LANGUAGES, Said, say, shown
+from app_text import LANGUAGES, Said, error_text, say, shown
 from crowd_model.analysis.stats import CONFIDENCE, interval, numeric_metrics
 from crowd_model.errors import InputError
 from crowd_model.events import event_records
@@ -320,10 +320,19 @@ def site_overrides(key: str, scenario: Scenario) -> dict[str, Any]:
 
 
 def checked_int(name: str, value: Any, low: int, high: int) -> int:
-    """``value`` if it is an integer in [low, high]; otherwise one line saying what is allowed."""
+    """``value`` if it is an integer in [low, high]; otherwise one line saying what is allowed
+    (``name`` may be a :class:`Said` text, shown in the page's language)."""
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise InputError(f"{name}: {repr(value)[:40]} is not allowed; expected an integer in [{low}, {high}]")
+        raise InputError(say("refusal.integer", name=name, value=repr(value)[:40], low=low, high=high))
     return value
+
+
+def coerced(spec: ParameterSpec, value: Any) -> Any:
+    """``spec.coerce(value)``, refused in the page's language."""
+    try:
+        return spec.coerce(value)
+    except InputError:
+        raise InputError(app_text.refused_value(spec, value)) from None
 
 
 def shipped_sites() -> dict[str, str]:
@@ -345,7 +354,7 @@ def with_override(overrides: dict[str, Any], scenario: Scenario, name: str, valu
             raise InputError(f"site {str(value)[:80]!r} is not offered; choose one of {', '.join(sites)}")
         values = site_overrides(sites[value], scenario)
     else:
-        values = {name: spec.coerce(value)}
+        values = {name: coerced(spec, value)}
     out = dict(overrides)
     for key, v in values.items():
         if same_value(v, getattr(scenario.parameters, key)):
@@ -357,18 +366,18 @@ def with_override(overrides: dict[str, Any], scenario: Scenario, name: str, valu
 
 def read_uploaded_map(name: str, data: bytes) -> str:
     """The text of an uploaded map, checked for size and content before it is parsed."""
-    label = f"map {name[:80]!r}"
+    label = repr(name[:80])
     if len(data) > MAP_MAX_BYTES:
-        raise InputError(f"{label} is larger than {MAP_MAX_BYTES // 1024} KB; a map must be smaller")
+        raise InputError(say("refusal.map_too_large", name=label, kb=MAP_MAX_BYTES // 1024))
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
-        raise InputError(f"{label} is not a text file (UTF-8); a map is one character per cell") from None
+        raise InputError(say("refusal.map_not_utf8", name=label)) from None
     if any(not c.isprintable() for c in text.replace("\n", "").replace("\r", "")):
-        raise InputError(f"{label} is not a text file: it holds control characters; a map is one character per cell")
+        raise InputError(say("refusal.map_control_characters", name=label))
     lines = text.strip("\n").splitlines()
     if len(lines) > MAP_MAX_SIDE or max(map(len, lines), default=0) > MAP_MAX_SIDE:
-        raise InputError(f"{label} has more than {MAP_MAX_SIDE} rows or columns; at most {MAP_MAX_SIDE}x{MAP_MAX_SIDE} cells")
+        raise InputError(say("refusal.map_too_wide", name=label, side=MAP_MAX_SIDE))
     return text
 
 
@@ -606,7 +615,7 @@ class LiveSession:
         try:
             build_parameters(self.scenario, self.overrides.value)
         except InputError as exc:
-            return str(exc)
+            return error_text(exc)
         return ""
 
     def site_menu(self) -> dict[str, str]:
@@ -640,7 +649,7 @@ class LiveSession:
         try:
             self.overrides.value = with_override(self.overrides.value, self.scenario, name, value, self.site_menu())
         except InputError as exc:
-            self.refuse(say("message.not_changed", error=str(exc)))
+            self.refuse(say("message.not_changed", error=error_text(exc)))
             return
         self.message.value = ""
 
@@ -653,7 +662,7 @@ class LiveSession:
         try:
             key = add_site(read_uploaded_map(name, data), label=repr(name[:80]))
         except InputError as exc:
-            self.refuse(say("message.map_not_used", error=str(exc)))
+            self.refuse(say("message.map_not_used", error=error_text(exc)))
             return
         finally:
             # last: a new count mounts a fresh drop zone, which ends the upload's own thread
@@ -663,16 +672,16 @@ class LiveSession:
         self.choose_site(label)
 
     def set_speed(self, value: Any) -> None:
-        self._set_int(self.speed, "speed", value, 1, MAX_SPEED)
+        self._set_int(self.speed, say("field.speed"), value, 1, MAX_SPEED)
 
     def set_seed(self, value: Any) -> None:
-        self._set_int(self.seed, "seed", value, 0, SEED_MAX)
+        self._set_int(self.seed, say("field.seed"), value, 0, SEED_MAX)
 
     def _set_int(self, reactive, name: str, value: Any, low: int, high: int) -> None:
         try:
             reactive.value = checked_int(name, value, low, high)
         except InputError as exc:
-            self.refuse(say("message.not_changed", error=str(exc)))
+            self.refuse(say("message.not_changed", error=error_text(exc)))
 
     def changed(self) -> bool:
         """Whether the controls differ from what the current model was built with."""
@@ -684,11 +693,11 @@ class LiveSession:
         seed = self.seed.value
         overrides = self.overrides.value
         try:
-            checked_int("seed", seed, 0, SEED_MAX)
+            checked_int(say("field.seed"), seed, 0, SEED_MAX)
             parameters = build_parameters(self.scenario, overrides)
             model = CrowdModel(parameters, rng=int(seed))
         except InputError as exc:
-            self.message.value = say("message.not_reset", error=str(exc))
+            self.message.value = say("message.not_reset", error=error_text(exc))
             return
         except Exception as exc:  # the page shows one line, never a traceback
             self.message.value = say("message.not_reset_build", error=f"{type(exc).__name__}: {exc}")
@@ -842,9 +851,9 @@ class LiveSession:
         with self.lock:
             head = int(self.model.time)
             try:
-                step = checked_int("step", step, self.first_step(), head)
+                step = checked_int(say("field.step"), step, self.first_step(), head)
             except InputError as exc:
-                self.refuse(say("message.not_changed", error=str(exc)))
+                self.refuse(say("message.not_changed", error=error_text(exc)))
                 return
             self.view_step.value = None if step == head else step
             self._show(step, charts=True)
@@ -870,7 +879,7 @@ class LiveSession:
         try:
             value = spec.coerce(value)
         except InputError as exc:
-            self.refuse(say("message.not_changed", error=str(exc)))
+            self.refuse(say("message.not_changed", error=error_text(exc)))
             return
         changes = dict(self.compare_changes.value)
         if self.model is not None and same_value(value, getattr(self.model.parameters, name)):
@@ -891,7 +900,7 @@ class LiveSession:
                 parameters = Parameters.from_mapping(self.compare_changes.value, base=self.model.parameters)
                 second = CrowdModel(parameters, rng=int(self.seed.value))
             except InputError as exc:
-                self.message.value = say("compare.not_compared", error=str(exc))
+                self.message.value = say("compare.not_compared", error=error_text(exc))
                 return
             self._start_comparing(second, 0)
 
@@ -903,7 +912,7 @@ class LiveSession:
             try:
                 second = self.model.branch(**self.compare_changes.value)
             except InputError as exc:
-                self.message.value = say("compare.not_branched", error=str(exc))
+                self.message.value = say("compare.not_branched", error=error_text(exc))
                 return
             self._start_comparing(second, int(self.model.time))
 
@@ -1389,7 +1398,7 @@ def Messages(session: LiveSession):
             solara.Info(t("message.finished", lang, steps=session.scenario.steps))
         pending = session.pending_error()
         if pending:
-            solara.Warning(pending, classes=["crowd-pending"])
+            solara.Warning(shown(pending, lang), classes=["crowd-pending"])
         elif session.changed():
             solara.Info(t("message.changed", lang), classes=["crowd-changed"])
 
@@ -1718,10 +1727,11 @@ def default_range(spec: ParameterSpec, value: float) -> tuple[float, float]:
 def range_values(spec: ParameterSpec, low: float, high: float, points: int) -> list:
     """``points`` evenly spaced values from ``low`` to ``high`` (whole numbers for integers),
     each checked against the parameter's type and bounds."""
-    points = checked_int(f"{spec.name}: points", points, 1, SWEEP_MAX_POINTS)
-    low, high = spec.coerce(low), spec.coerce(high)
+    label = say(f"param.{spec.name}.label")
+    points = checked_int(say("field.points_of", parameter=label), points, 1, SWEEP_MAX_POINTS)
+    low, high = coerced(spec, low), coerced(spec, high)
     if high < low:
-        raise InputError(f"{spec.name}: low ({low:g}) must not exceed high ({high:g})")
+        raise InputError(say("refusal.low_above_high", name=label, low=f"{low:g}", high=f"{high:g}"))
     values = np.linspace(low, high, points)
     if spec.type is int:
         return sorted({int(round(v)) for v in values})
@@ -1746,11 +1756,12 @@ def lhs_experiment(scenario: str, steps: int, replications: int, seed: int, samp
     specs = _varied_specs(bounds, SWEEP_MAX_LHS_PARAMETERS, f"one to {SWEEP_MAX_LHS_PARAMETERS}")
     vary = {}
     for name, low, high in bounds:
-        low, high = specs[name].coerce(low), specs[name].coerce(high)
+        low, high = coerced(specs[name], low), coerced(specs[name], high)
         if not low < high:
-            raise InputError(f"{name}: low ({low:g}) must be below high ({high:g})")
+            raise InputError(say("refusal.low_not_below_high", name=say(f"param.{name}.label"),
+                                 low=f"{low:g}", high=f"{high:g}"))
         vary[name] = {"low": low, "high": high}
-    design = {"design": "lhs", "n": checked_int("samples", samples, 1, SWEEP_MAX_SAMPLES)}
+    design = {"design": "lhs", "n": checked_int(say("field.samples"), samples, 1, SWEEP_MAX_SAMPLES)}
     return _page_experiment(scenario, steps, replications, seed, design, vary, fixed)
 
 
@@ -1773,12 +1784,12 @@ def _page_experiment(scenario: str, steps: int, replications: int, seed: int, de
         if name in vary:
             raise InputError(f"{name} is varied; it cannot also be fixed")
         fixed_checked = with_override(fixed_checked, base, name, value, shipped_sites())
-    steps = checked_int("steps per run", steps, 1, SWEEP_MAX_STEPS)
+    steps = checked_int(say("sweep.steps_per_run"), steps, 1, SWEEP_MAX_STEPS)
     experiment = {
         "scenario": scenario,
         "steps": steps,
-        "replications": checked_int("replications", replications, 1, SWEEP_MAX_REPLICATIONS),
-        "seed": checked_int("root seed", seed, 0, SEED_MAX),
+        "replications": checked_int(say("sweep.replications"), replications, 1, SWEEP_MAX_REPLICATIONS),
+        "seed": checked_int(say("sweep.root_seed"), seed, 0, SEED_MAX),
         **design,
         "set": fixed_checked,
         "vary": vary,
@@ -1794,12 +1805,12 @@ def plan_runs(experiment: dict) -> int:
     design = experiment.get("design", "grid")
     if design not in SWEEP_DESIGNS or experiment.get("scenario") not in preset_names():
         raise InputError("the sweep page runs grid and lhs designs over the shipped presets")
-    steps = checked_int("steps per run", experiment.get("steps"), 1, SWEEP_MAX_STEPS)
-    runs = checked_int("replications", experiment.get("replications"), 1, SWEEP_MAX_REPLICATIONS)
+    steps = checked_int(say("sweep.steps_per_run"), experiment.get("steps"), 1, SWEEP_MAX_STEPS)
+    runs = checked_int(say("sweep.replications"), experiment.get("replications"), 1, SWEEP_MAX_REPLICATIONS)
     vary = experiment.get("vary", {})
     if design == "lhs":
-        runs *= checked_int("samples", experiment.get("n"), 1, SWEEP_MAX_SAMPLES)
-        checked_int("sampled parameters", len(vary), 1, SWEEP_MAX_LHS_PARAMETERS)
+        runs *= checked_int(say("field.samples"), experiment.get("n"), 1, SWEEP_MAX_SAMPLES)
+        checked_int(say("field.sampled_parameters"), len(vary), 1, SWEEP_MAX_LHS_PARAMETERS)
     for name, values in vary.items():
         if design == "lhs":
             if not (isinstance(values, dict) and set(values) == {"low", "high"}):
@@ -1812,11 +1823,10 @@ def plan_runs(experiment: dict) -> int:
     if site not in shipped_sites():
         raise InputError(f"site {str(site)[:80]!r} is not offered for sweeps; sites: {', '.join(shipped_sites())}")
     if runs > SWEEP_MAX_RUNS:
-        raise InputError(f"the plan has {runs:,} runs; the sweep page runs at most {SWEEP_MAX_RUNS:,} "
-                         "(use crowd-model sweep for more)")
+        raise InputError(say("refusal.too_many_runs", runs=f"{runs:,}", most=f"{SWEEP_MAX_RUNS:,}"))
     if runs * steps > SWEEP_MAX_TOTAL_STEPS:
-        raise InputError(f"the plan has {runs:,} runs of {steps:,} steps ({runs * steps:,} steps); the sweep page "
-                         f"runs at most {SWEEP_MAX_TOTAL_STEPS:,} steps in all (use crowd-model sweep for more)")
+        raise InputError(say("refusal.too_many_steps", runs=f"{runs:,}", steps=f"{steps:,}", total=f"{runs * steps:,}",
+                             most=f"{SWEEP_MAX_TOTAL_STEPS:,}"))
     return runs
 
 
@@ -2004,11 +2014,11 @@ class SweepSession:
         if self.running:
             return
         try:
-            workers = checked_int("worker processes", workers, 1, default_workers())
+            workers = checked_int(say("field.worker_processes"), workers, 1, default_workers())
             runs = plan_runs(experiment)
             parsed = parse_experiment(experiment, name="app-sweep")
         except InputError as exc:
-            self.status.value = SweepStatus("failed", message=str(exc))
+            self.status.value = SweepStatus("failed", message=error_text(exc))
             return
         if self._dir is not None:
             self._dir.cleanup()
@@ -2072,7 +2082,7 @@ class SweepSession:
         except SweepCancelled:
             state = "cancelled"
         except InputError as exc:
-            state, message = "failed", str(exc)
+            state, message = "failed", error_text(exc)
         except Exception as exc:  # the page shows one line, never a traceback
             state, message = "failed", f"{type(exc).__name__}: {exc}"
         outcomes = None
@@ -2197,7 +2207,7 @@ def SweepView(session: SweepSession | None = None):
             set_fixed(with_override(fixed, scenario, name, value, shipped_sites()))
             set_fixed_error("")
         except InputError as exc:
-            set_fixed_error(say("message.not_changed", error=str(exc)))
+            set_fixed_error(say("message.not_changed", error=error_text(exc)))
 
     if design == "lhs":
         chosen = list(sampled)
@@ -2211,10 +2221,10 @@ def SweepView(session: SweepSession | None = None):
         else:
             experiment = sweep_experiment(scenario_name, steps, replications, seed,
                                           [(name, *range_of(name)) for name in chosen], others)
-        checked_int("worker processes", workers, 1, default_workers())
+        checked_int(say("field.worker_processes"), workers, 1, default_workers())
         plan, plan_error = plan_summary(experiment, workers, lang), ""
     except InputError as exc:
-        experiment, plan, plan_error = None, "", str(exc)
+        experiment, plan, plan_error = None, "", error_text(exc)
 
     with solara.Columns([1, 3]):
         with solara.Column(style={"min-width": "300px"}, classes=["crowd-sweep-controls"]):
@@ -2286,7 +2296,7 @@ def SweepView(session: SweepSession | None = None):
                               classes=["crowd-sweep-cancel"])
         with solara.Column():
             if plan_error:
-                solara.Warning(plan_error, classes=["crowd-sweep-plan"])
+                solara.Warning(shown(plan_error, lang), classes=["crowd-sweep-plan"])
             elif not busy:
                 solara.Info(plan, classes=["crowd-sweep-plan"])
             if busy or status.total:

@@ -131,10 +131,20 @@ def say(key: str, lang: str = DEFAULT_LANGUAGE, /, **fields) -> Said:
 
 
 def shown(value, lang: str = DEFAULT_LANGUAGE):
-    """``value`` in ``lang`` if it was made by :func:`say` (its fields too); anything else as it is."""
+    """``value`` in ``lang`` if it was made by :func:`say` (its fields too; a tuple of texts
+    is shown joined by commas); anything else as it is."""
     if isinstance(value, Said):
         return text(value.key, lang, **{k: shown(v, lang) for k, v in value.fields.items()})
+    if isinstance(value, tuple):
+        return ", ".join(str(shown(v, lang)) for v in value)
     return value
+
+
+def error_text(exc: BaseException):
+    """What an :class:`InputError` says: the :class:`Said` it was raised with (shown in the
+    page's language), else its English text."""
+    said = exc.args[0] if exc.args else None
+    return said if isinstance(said, Said) else str(exc)
 
 
 def has_text(key: str) -> bool:
@@ -156,18 +166,24 @@ def param_menu_label(name: str, lang: str = DEFAULT_LANGUAGE) -> str:
     return f"{param_label(name, lang)} ({name})"
 
 
-def allowed(spec: ParameterSpec, lang: str = DEFAULT_LANGUAGE) -> str:
+def allowed(spec: ParameterSpec, lang: str = DEFAULT_LANGUAGE) -> Said:
     """What values ``spec`` takes, in ``lang`` (``ParameterSpec.describe_allowed`` in English)."""
     if spec.choices:
-        return text("allowed.one_of", lang, choices=", ".join(choices(spec, lang)))
+        return say("allowed.one_of", lang, choices=tuple(say(f"choice.{spec.name}.{c}") for c in spec.choices))
     if spec.type is bool:
-        return text("allowed.true_false", lang)
+        return say("allowed.true_false", lang)
     kind = "integer" if spec.type is int else "number"
     if spec.low is not None and spec.high is not None:
-        return text(f"allowed.{kind}_in", lang, low=f"{spec.low:g}", high=f"{spec.high:g}")
+        return say(f"allowed.{kind}_in", lang, low=f"{spec.low:g}", high=f"{spec.high:g}")
     if spec.low is not None:
-        return text(f"allowed.{kind}_at_least", lang, low=f"{spec.low:g}")
-    return text(f"allowed.{kind}", lang)
+        return say(f"allowed.{kind}_at_least", lang, low=f"{spec.low:g}")
+    return say(f"allowed.{kind}", lang)
+
+
+def refused_value(spec: ParameterSpec, value) -> Said:
+    """A parameter's value refused, said with the parameter's label and what it allows."""
+    return say("refusal.value", parameter=say(f"param.{spec.name}.label"), value=repr(value)[:40],
+               allowed=allowed(spec))
 
 
 def param_help(spec: ParameterSpec | str, lang: str = DEFAULT_LANGUAGE) -> str:

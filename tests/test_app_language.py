@@ -89,7 +89,8 @@ def test_the_menu_turns_the_live_view_into_bahasa_indonesia_and_back(live):
     session.set_parameter("legitimacy", 2.0)  # refused: a message
     english = _texts(rc)
     for shown in ("Play", "Pause", "Reset", "violent", "arrested", "Civilians by state", "Parameters: behaviour",
-                  "legitimacy = 0.82", "Not changed: parameter legitimacy", app.SPECS["legitimacy"].help):
+                  "legitimacy = 0.82", "Not changed: legitimacy: 2.0 is not allowed; expected a number in [0, 1]",
+                  app.SPECS["legitimacy"].help):
         assert shown in english, shown
 
     _choose_language(rc, "Bahasa Indonesia")
@@ -98,15 +99,16 @@ def test_the_menu_turns_the_live_view_into_bahasa_indonesia_and_back(live):
     for shown in ("Jalankan", "Jeda", "Langkah", "Ulang", "anarkis", "ditangkap", "berunjuk rasa",
                   "Massa menurut keadaan", "Parameter: perilaku", "Parameter: pengamanan", "legitimasi = 0.82",
                   app_text.param_help("legitimacy", "id"), "kecepatan: 10 langkah per detik",
-                  "Tidak diubah: parameter legitimacy", "Bahasa", app_text.text("scenario.epstein.description", "id")):
+                  "Tidak diubah: legitimasi: 2.0 tidak diizinkan; yang diizinkan: bilangan dalam [0, 1]", "Bahasa",
+                  app_text.text("scenario.epstein.description", "id")):
         assert shown in indonesian, shown
-    for gone in ("Play", "Civilians by state", "Parameters: behaviour", "Not changed", "civil protection"):
+    for gone in ("Play", "Civilians by state", "Parameters: behaviour", "Not changed", "civil protection", "not allowed"):
         assert gone not in indonesian, gone
     counts = rc.find(attributes={"class": "crowd-counts"}).widget.unsafe_innerHTML
     assert "berunjuk rasa" in counts and 'data-name="active"' in counts  # the big numbers too, at once
 
     _choose_language(rc, "English")  # and back, the message too
-    assert "Jalankan" not in _texts(rc) and "Not changed: parameter legitimacy" in _texts(rc)
+    assert "Jalankan" not in _texts(rc) and "Not changed: legitimacy: 2.0 is not allowed" in _texts(rc)
     _choose_language(rc, "Bahasa Indonesia")
 
     # the tactics panel's, response B's and the security panel's: the first is the tactics panel's
@@ -212,3 +214,26 @@ def test_the_tabs_and_title_follow_the_language(monkeypatch):
         assert "Tampilan langsung" in texts and "Sapuan parameter" in texts and "Live view" not in texts
     finally:
         rc.close()
+
+
+def test_refusals_are_said_in_the_pages_language():
+    """Refusals were English f-strings in the app's code whatever the page's language."""
+    cases = [
+        lambda: app.checked_int(app_text.say("sweep.replications"), 0, 1, 10),
+        lambda: app.read_uploaded_map("peta.txt", b"\xff\xfe"),
+        lambda: app.read_uploaded_map("peta.txt", b"W\x07W"),
+        lambda: app.range_values(app.SPECS["legitimacy"], 0.9, 0.5, 3),
+        lambda: app.range_values(app.SPECS["legitimacy"], 0.5, 1.5, 3),
+        lambda: app.lhs_experiment("epstein", 10, 1, 1, 5, [("legitimacy", 0.9, 0.5)]),
+        lambda: app.plan_runs(app.sweep_experiment("epstein", 10, app.SWEEP_MAX_REPLICATIONS, 1,
+                                                   [("legitimacy", 0.1, 0.9, app.SWEEP_MAX_POINTS)])),
+    ]
+    for case in cases:
+        with pytest.raises(app.InputError) as refused:
+            case()
+        said = app_text.error_text(refused.value)
+        assert isinstance(said, app_text.Said), said
+        english, indonesian = app_text.shown(said, "en"), app_text.shown(said, "id")
+        assert english == str(refused.value) and indonesian != english
+        for word in (" is not ", " must ", " has more ", "the plan", "a map"):
+            assert word not in indonesian, indonesian
