@@ -140,44 +140,42 @@ def test_changed_parameters_note_and_compile_notice_in_indonesian(live):
     assert app_text.text("message.compiling", "id") in _texts(rc)
 
 
-def test_sweep_page_texts_follow_the_language():
+@pytest.fixture
+def indonesian_sweep_page():
+    """The sweep page rendered in Bahasa Indonesia: (render context, session)."""
     app.LANGUAGE.set("id")
     session = app.SweepSession()
     box, rc = solara.render(app.SweepView(session), handle_error=False)
-    try:
-        texts = _texts(rc)
-        for shown in ("Jalankan sapuan", "Batal", "langkah per simulasi", "ulangan", "Rencana:", "proses pekerja"):
-            assert shown in texts, shown
-        assert "Run sweep" not in texts and "Plan:" not in texts
-    finally:
-        rc.close()
+    yield rc, session
+    rc.close()
 
 
-def test_sweep_page_names_parameters_and_their_ranges_in_the_pages_language():
+def test_sweep_page_texts_follow_the_language(indonesian_sweep_page):
+    rc, _ = indonesian_sweep_page
+    texts = _texts(rc)
+    for shown in ("Jalankan sapuan", "Batal", "langkah per simulasi", "ulangan", "Rencana:", "proses pekerja"):
+        assert shown in texts, shown
+    assert "Run sweep" not in texts and "Plan:" not in texts
+
+
+def test_sweep_page_names_parameters_and_their_ranges_in_the_pages_language(indonesian_sweep_page):
     """The parameter menus showed bare names and the allowed range was English ("a number in")."""
-    app.LANGUAGE.set("id")
-    session = app.SweepSession()
-    box, rc = solara.render(app.SweepView(session), handle_error=False)
-    try:
-        shown = f"{app_text.param_label('legitimacy', 'id')} (legitimacy)"
-        (first,) = [w for w in rc.find(v.Select).widgets if w.label == app_text.text("sweep.parameter", "id")]
-        assert first.v_model == shown and shown in first.items
-        assert f"{app_text.param_label('officer_density', 'id')} (officer_density)" in first.items
-        texts = _texts(rc)
-        assert "bilangan dalam [0, 1]" in texts and "a number in" not in texts
-        first.v_model = f"{app_text.param_label('citizen_vision', 'id')} (citizen_vision)"
-        texts = _texts(rc)
-        assert f"{app_text.param_label('citizen_vision', 'id')} (citizen_vision) dari" in texts
-        assert "bilangan bulat" in texts
-    finally:
-        rc.close()
+    rc, _ = indonesian_sweep_page
+    shown = f"{app_text.param_label('legitimacy', 'id')} (legitimacy)"
+    (first,) = [w for w in rc.find(v.Select).widgets if w.label == app_text.text("sweep.parameter", "id")]
+    assert first.v_model == shown and shown in first.items
+    assert f"{app_text.param_label('officer_density', 'id')} (officer_density)" in first.items
+    texts = _texts(rc)
+    assert "bilangan dalam [0, 1]" in texts and "a number in" not in texts
+    first.v_model = f"{app_text.param_label('citizen_vision', 'id')} (citizen_vision)"
+    texts = _texts(rc)
+    assert f"{app_text.param_label('citizen_vision', 'id')} (citizen_vision) dari" in texts
+    assert "bilangan bulat" in texts
 
 
-def test_sweep_results_name_outcomes_in_the_pages_language():
+def test_sweep_results_name_outcomes_in_the_pages_language(indonesian_sweep_page):
     """The constant outcomes were listed by their English column names on an Indonesian page."""
-    app.LANGUAGE.set("id")
-    session = app.SweepSession()
-    box, rc = solara.render(app.SweepView(session), handle_error=False)
+    rc, session = indonesian_sweep_page
     try:
         session.start(app.sweep_experiment("epstein", 20, 2, 1, [("legitimacy", 0.6, 0.9, 3)]), workers=1)
         session.wait(120)
@@ -195,7 +193,6 @@ def test_sweep_results_name_outcomes_in_the_pages_language():
     finally:
         session.cancel()
         session.wait()
-        rc.close()
 
 
 @solara.component
