@@ -141,10 +141,16 @@ def shown(value, lang: str = DEFAULT_LANGUAGE):
 
 
 def error_text(exc: BaseException):
-    """What an :class:`InputError` says: the :class:`Said` it was raised with (shown in the
-    page's language), else its English text."""
+    """What an :class:`InputError` says, to be shown in the page's language: the :class:`Said`
+    it was raised with, or the catalogue's text for the refusal the model named (its ``code``),
+    else its English text."""
     said = exc.args[0] if exc.args else None
-    return said if isinstance(said, Said) else str(exc)
+    if isinstance(said, Said):
+        return said
+    code = getattr(exc, "code", None)
+    if code and has_text(f"model.{code}"):  # a refusal the model named (crowd_model.errors.InputError)
+        return say(f"model.{code}", **exc.fields)
+    return str(exc)
 
 
 def has_text(key: str) -> bool:

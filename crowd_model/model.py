@@ -196,7 +196,8 @@ class CrowdModel(mesa.Model):
         assembly = site.cells(site_codes.ASSEMBLY)
         if n_civ > len(assembly):
             raise InputError(
-                f"crowd_size {n_civ} does not fit the {len(assembly)} assembly cells of site {site.name}"
+                f"crowd_size {n_civ} does not fit the {len(assembly)} assembly cells of site {site.name}",
+                "crowd_does_not_fit", crowd=n_civ, cells=len(assembly), site=site.name,
             )
         if p.arrival_rate:
             self._march(world, n_civ, p)
@@ -212,7 +213,8 @@ class CrowdModel(mesa.Model):
         if len(units) > n_posts:
             raise InputError(
                 f"{len(units)} officers do not fit site {site.name}: it has {n_posts} posts "
-                f"and yard cells at cordon_depth {p.cordon_depth}"
+                f"and yard cells at cordon_depth {p.cordon_depth}",
+                "officers_do_not_fit", officers=len(units), site=site.name, posts=n_posts, depth=p.cordon_depth,
             )
         officers = n_civ + np.arange(len(units))
         world_.place_many(packed, officers, world.post_x[officers], world.post_y[officers])

@@ -112,25 +112,29 @@ def _geodesic(passable: np.ndarray, target: np.ndarray) -> np.ndarray:
 def parse_site(text: str, name: str) -> Site:
     lines = [line.rstrip("\n") for line in text.strip("\n").splitlines()]
     if not lines:
-        raise InputError(f"site {name}: the map is empty")
+        raise InputError(f"site {name}: the map is empty", "map_empty", site=name)
     width = len(lines[0])
     for row, line in enumerate(lines):
         if len(line) != width:
             raise InputError(
-                f"site {name}: row {row} has {len(line)} cells, the first row has {width}; rows must be equal"
+                f"site {name}: row {row} has {len(line)} cells, the first row has {width}; rows must be equal",
+                "map_rows_unequal", site=name, row=row, cells=len(line), width=width,
             )
         bad = set(line) - set(SYMBOLS)
         if bad:
             raise InputError(
                 f"site {name}: unknown symbol(s) {''.join(sorted(bad))!r} in row {row}; "
-                f"allowed: {''.join(SYMBOLS)}"
+                f"allowed: {''.join(SYMBOLS)}",
+                "map_unknown_symbols", site=name, symbols=repr("".join(sorted(bad))), row=row, allowed="".join(SYMBOLS),
             )
     kind = np.array([[SYMBOLS[c] for c in line] for line in lines], dtype=np.uint8).T.copy()
     site = Site(name, kind, text)
-    for needed, label in ((GATE, "a gate (G)"), (EXIT, "an exit (E)"), (ASSEMBLY, "an assembly area (A)"),
-                          (CORDON, "a cordon line (C), where the officers' first row of posts stands")):
+    for needed, code, label in (
+        (GATE, "gate", "a gate (G)"), (EXIT, "exit", "an exit (E)"), (ASSEMBLY, "assembly", "an assembly area (A)"),
+        (CORDON, "cordon", "a cordon line (C), where the officers' first row of posts stands"),
+    ):
         if not np.any(kind == needed):
-            raise InputError(f"site {name}: the map needs {label}")
+            raise InputError(f"site {name}: the map needs {label}", f"map_needs_{code}", site=name)
     _check_reachable(site)
     return site
 
@@ -143,10 +147,12 @@ def _check_reachable(site: Site) -> None:
         x, y = (int(v) for v in np.argwhere(trapped)[0])
         raise InputError(
             f"site {site.name}: {int(trapped.sum())} assembly cell(s) (A) cannot walk to any exit (E), "
-            f"the first at x={x}, y={y}; open a way through street cells"
+            f"the first at x={x}, y={y}; open a way through street cells",
+            "map_trapped", site=site.name, cells=int(trapped.sum()), x=x, y=y,
         )
     if not (assembly & np.isfinite(site.distance_to(GATE))).any():
-        raise InputError(f"site {site.name}: no assembly cell (A) can walk to the gate (G); open a way through street cells")
+        raise InputError(f"site {site.name}: no assembly cell (A) can walk to the gate (G); open a way through street cells",
+                         "map_no_way_to_gate", site=site.name)
 
 
 def site_names() -> list[str]:

@@ -234,3 +234,25 @@ def test_refusals_are_said_in_the_pages_language():
         assert english == str(refused.value) and indonesian != english
         for word in (" is not ", " must ", " has more ", "the plan", "a map"):
             assert word not in indonesian, indonesian
+
+
+def test_the_models_own_refusals_are_said_in_the_pages_language(live):
+    """A map or a crowd the model refused was explained in English on an Indonesian page."""
+    rc, session = live
+    for data, english, indonesian in [
+        ("AAA\nEEG\nAA\n", "rows must be equal", "semua baris harus sama panjang"),
+        ("CCC\nAAA\nEEE\n", "the map needs a gate (G)", "peta memerlukan gerbang (G)"),
+    ]:
+        session.upload_map("peta.txt", data.encode())
+        message = session.message.value
+        assert english in app_text.shown(message, "en")
+        assert indonesian in app_text.shown(message, "id") and english not in app_text.shown(message, "id")
+    small = "\n".join(["SSOOSS", "S#GG#S", "..CC..", "AAAAAA", "AAAAAA", "EEEEEE"]) + "\n"
+    session.upload_map("kecil.txt", small.encode())
+    session.set_parameter("crowd_size", 100)
+    _click(rc, "Reset")
+    message = session.message.value
+    assert "does not fit the 12 assembly cells" in app_text.shown(message, "en")
+    assert "tidak muat di 12 sel area berkumpul" in app_text.shown(message, "id")
+    _choose_language(rc, "Bahasa Indonesia")
+    assert "tidak muat di 12 sel area berkumpul" in _texts(rc)
