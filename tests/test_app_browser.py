@@ -174,6 +174,17 @@ def test_play_animates_at_five_frames_per_second_and_pause_stops(page):
 RIOT_SHOT_STEP = 70  # kpu-riot, seed 42: the cannon's third shot sprays, 12 stones fly, 2 arrests, 6 held, force stage 5 since 62
 
 
+def _type_step(page, step: int, css: str = ".crowd-counts") -> None:
+    """Type ``step`` into the scrub bar's step box and press Enter, once the box shows the step
+    on screen: a box drawn again after the typing (the last Step's render) would send its own."""
+    page.wait_for_function(
+        """(css) => { const box = document.querySelector('.crowd-goto input');
+        const el = document.querySelector(css + ' .crowd-number[data-name="step"] .crowd-number-value');
+        return box && el && box.value === el.textContent; }""", arg=css, timeout=30_000)
+    page.fill(".crowd-goto input", str(step))
+    page.press(".crowd-goto input", "Enter")
+
+
 def _go_to_step(page, step: int, css: str = ".crowd-counts") -> None:
     """Make ``step`` the latest step, shown as a user who played to it sees it (no replay note):
     play on to the step before it (or past it), go back there with the scrub bar if the play
@@ -188,8 +199,7 @@ def _go_to_step(page, step: int, css: str = ".crowd-counts") -> None:
         page.click("button.crowd-pause")
         page.wait_for_selector("button.crowd-play:not([disabled])", timeout=10_000)
     if int(_numbers(page, css)["step"]) != step - 1:
-        page.fill(".crowd-goto input", str(step - 1))
-        page.press(".crowd-goto input", "Enter")
+        _type_step(page, step - 1, css)
         page.wait_for_selector(".crowd-viewing", timeout=30_000)
     page.click("button.crowd-step")
     page.wait_for_function("s => document.querySelector('.crowd-banner .crowd-banner-time').dataset.step === String(s)",
@@ -506,15 +516,13 @@ def _open_panel(page, title: str) -> None:
 
 def test_the_scrub_bar_shows_an_earlier_steps_counts_exactly(page):
     seen = _step_times(page, 6)
-    page.fill(".crowd-goto input", "2")
-    page.press(".crowd-goto input", "Enter")
+    _type_step(page, 2)
     assert _wait_numbers(page, lambda n: n["step"] == "2") == seen[2]
     page.wait_for_selector(".crowd-viewing")
     assert page.eval_on_selector(".crowd-scrub [role=slider]", "e => e.getAttribute('aria-valuenow')") == "2"
     page.click("button.crowd-latest")
     assert _wait_numbers(page, lambda n: n["step"] == "6") == seen[6]
-    page.fill(".crowd-goto input", "4")
-    page.press(".crowd-goto input", "Enter")
+    _type_step(page, 4)
     _wait_numbers(page, lambda n: n["step"] == "4")
     page.click("button.crowd-step")  # goes on from step 4
     _wait_numbers(page, lambda n: n["step"] == "5")
@@ -723,8 +731,7 @@ def test_the_scrub_bar_restores_the_event_log_of_an_earlier_step(page):
                                " return l && l.dataset.step === String(s); }", arg=step, timeout=10_000)
         seen[step] = _log(page)
     assert seen[30] != seen[12]  # the march: the first force stage at 24
-    page.fill(".crowd-goto input", "12")
-    page.press(".crowd-goto input", "Enter")
+    _type_step(page, 12)
     _wait_numbers(page, lambda n: n["step"] == "12")
     page.wait_for_function("() => document.querySelector('.crowd-banner .crowd-banner-time').dataset.step === '12'")
     assert _log(page) == seen[12]
