@@ -9,7 +9,6 @@ from __future__ import annotations
 import errno
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -44,15 +43,14 @@ def no_runs(monkeypatch):
     monkeypatch.setattr(runner, "simulate", forbidden)
 
 
-def refused(capsys, *args, within: float = 1.0) -> str:
-    started = time.perf_counter()
+def refused(capsys, *args) -> str:
+    """The command's one-line refusal (exit code 2). That it comes before any run is checked by
+    the :func:`no_runs` fixture, not by a clock: a timed test fails on a loaded machine."""
     code = cli.main([str(a) for a in args])
-    elapsed = time.perf_counter() - started
     err = capsys.readouterr().err
     assert code == 2, err
     assert err.count("\n") == 1 and err.startswith("crowd-model: error: "), err
     assert "Traceback" not in err
-    assert elapsed < within, f"took {elapsed:.2f} s"
     return err
 
 
@@ -103,7 +101,7 @@ def test_a_sweep_plan_too_big_is_refused_at_once(tmp_path, capsys, no_runs, kwar
     assert not (tmp_path / "out").exists()
 
 
-def test_limits_are_raised_in_the_file_or_on_the_command_line(tmp_path, capsys):
+def test_limits_are_raised_in_the_file_or_on_the_command_line(tmp_path, capsys, no_runs):
     path = experiment(tmp_path, replications=3, more="[limits]\nmax_runs = 5")
     with pytest.raises(InputError, match="is 6, above the limit of 5"):
         load_experiment(path)
@@ -206,7 +204,7 @@ def test_deep_or_long_stop_conditions_are_refused(tmp_path, capsys, no_runs):
                            (" + ".join(["active"] * 100_000) + " == 0", "characters long"),
                            (" + ".join(["active"] * 60) + " == 0", "nested")):
         path = experiment(tmp_path, more=f'[stop]\nwhen = "{when}"')
-        assert fragment in refused(capsys, "sweep", path, "--out", tmp_path / "out", within=3.0)
+        assert fragment in refused(capsys, "sweep", path, "--out", tmp_path / "out")
     assert load_experiment(experiment(tmp_path, more='[stop]\nwhen = "not (active + violent == 0 or arrested > 5)"'))
     for text in ("not " * 100_000 + "active", " + ".join(["active"] * 200_000), "-" * 5000 + "active"):
         with pytest.raises(InputError):
