@@ -23,6 +23,7 @@ from crowd_model.world import (
     compiled, inner,
     ACTIVE, ARRESTED, CALM, CIVILIAN, FLEEING, INJURED, LEFT, LINE_ADVANCE, LINE_ADVANCING,
     LINE_LAST_ADVANCE, LINE_VIOLENCE_SEEN, LINMAS, CENSUS_OFFICERS, KORLAP, OFFICER, PROVOCATEUR,
+    LANE_BLOCKERS, LANE_ENGAGED, LANE_MASK, LANE_OFFICERS, LANE_VIOLENT,
     DALMAS_AWAL, DALMAS_LANJUT, PHH, SNATCH_TEAM, TNI,
     RESPONSE_CALLED_OFF, RESPONSE_KORLAP, RESPONSE_LINE_UNIT, RESPONSE_TALKS,
     RESPONSE_DISORDER_SEEN, RESPONSE_EASED, RESPONSE_ENGAGED_SEEN, RESPONSE_EVENTS,
@@ -331,29 +332,25 @@ def civilian_step(world, p, rng, i):
         return
     w, h = world.cell_head.shape
     x, y = world.x[i], world.y[i]
-    officers = 0
-    engaged = 0
-    violent = 0
-    civilians = 0
+    seen = 0
     injured = 0
     arrests_seen = 0.0
     force_seen = 0.0
     segments = world.segments
-    officers_here, engaged_here, violent_here = world.officers_here, world.engaged_here, world.violent_here
-    blockers, recent_arrests, indiscriminate = world.blockers, world.recent_arrests, world.indiscriminate
-    injured_here = world.injured_here
+    seen_here, injured_here = world.seen_here, world.injured_here
+    recent_arrests, indiscriminate = world.recent_arrests, world.indiscriminate
     for k in range(disc(world, world.civilian_vision, x, y, False)):
         cx, y0, y1 = segments[k, 0], segments[k, 1], segments[k, 2]
         for cy in range(y0, y1):  # the counts apart from the sums of reals, so LLVM can vectorise them
-            officers += officers_here[cx, cy]
-            engaged += engaged_here[cx, cy]
-            violent += violent_here[cx, cy]
-            civilians += blockers[cx, cy]
+            seen += seen_here[cx, cy]
             injured += injured_here[cx, cy]
         for cy in range(y0, y1):
             arrests_seen += recent_arrests[cx, cy]
             force_seen += indiscriminate[cx, cy]
-    civilians -= officers
+    officers = (seen >> LANE_OFFICERS) & LANE_MASK
+    engaged = (seen >> LANE_ENGAGED) & LANE_MASK
+    violent = (seen >> LANE_VIOLENT) & LANE_MASK
+    civilians = ((seen >> LANE_BLOCKERS) & LANE_MASK) - officers
     provocateurs_near = 0
     line_pressure = 0.0
     guided = False

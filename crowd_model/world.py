@@ -97,7 +97,15 @@ AGENT_ARRAYS = (
 )
 
 # Per-cell counts, kept by the functions of this module only.
-COUNTS = ("blockers", "officers_here", "engaged_here", "violent_here", "provocateurs_here", "injured_here")
+COUNTS = ("blockers", "officers_here", "engaged_here", "violent_here", "provocateurs_here", "injured_here", "seen_here")
+
+# ``seen_here`` holds four of the counts in 16-bit lanes of one word, so that a civilian's
+# perception sums them over its vision disc in one sum: read a lane of a sum with
+# ``(total >> lane) & LANE_MASK``. Exact while no lane's sum over a disc reaches 65,536: one
+# agent at most stands on a cell (``blockers`` <= 1), and a disc of the largest vision (50)
+# holds 7,845 cells.
+LANE_OFFICERS, LANE_ENGAGED, LANE_VIOLENT, LANE_BLOCKERS = 0, 16, 32, 48
+LANE_MASK = 0xFFFF
 
 CELL_ARRAYS = (
     ("cell_head", np.int32, -1, "first agent on the cell, -1 if none"),
@@ -107,6 +115,7 @@ CELL_ARRAYS = (
     ("violent_here", np.int16, 0, ""),
     ("provocateurs_here", np.int16, 0, "provocateurs at large"),
     ("injured_here", np.int16, 0, "injured civilians lying here, not yet evacuated"),
+    ("seen_here", np.int64, 0, "officers_here, engaged_here, violent_here and blockers in 16-bit lanes"),
     ("cell_kind", np.uint8, 0, "site code of the cell (crowd_model.site)"),
     ("civilian_ok", np.bool_, True, "civilians may stand here"),
     ("officer_ok", np.bool_, True, "officers may stand here"),
@@ -242,16 +251,20 @@ def _counts(world, i, sign):
         if s != INJURED:
             world.officers_here[cx, cy] += sign
             world.blockers[cx, cy] += sign
+            world.seen_here[cx, cy] += sign * ((1 << LANE_OFFICERS) + (1 << LANE_BLOCKERS))
         return
     if s == INJURED:
         world.injured_here[cx, cy] += sign
         return
     if s == ACTIVE or s == VIOLENT:
         world.engaged_here[cx, cy] += sign
+        world.seen_here[cx, cy] += sign << LANE_ENGAGED
         if s == VIOLENT:
             world.violent_here[cx, cy] += sign
+            world.seen_here[cx, cy] += sign << LANE_VIOLENT
     if s < ARRESTED:
         world.blockers[cx, cy] += sign
+        world.seen_here[cx, cy] += sign << LANE_BLOCKERS
         if world.role[i] == PROVOCATEUR:
             world.provocateurs_here[cx, cy] += sign
 

@@ -61,6 +61,10 @@ def check_counts(model):
         np.add.at(grid, (w.x[chosen], w.y[chosen]), 1)
         np.testing.assert_array_equal(grid, getattr(w, name))
     assert w.blockers.max() <= 1, "two agents standing on one cell"
+    lanes = sum(getattr(w, name).astype(np.int64) << lane for name, lane in (
+        ("officers_here", world_.LANE_OFFICERS), ("engaged_here", world_.LANE_ENGAGED),
+        ("violent_here", world_.LANE_VIOLENT), ("blockers", world_.LANE_BLOCKERS)))
+    np.testing.assert_array_equal(lanes, w.seen_here)
     assert not (w.blockers.astype(bool) & ~w.civilian_ok & ~w.officer_ok).any()
 
 
