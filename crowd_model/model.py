@@ -270,11 +270,10 @@ class CrowdModel(mesa.Model):
             self.step_parameters = kernel_parameters(self.current)
             if self.site is None:
                 self._match_officer_count(round(self.current.officer_density * self.cells))
-        order = self.rng.permutation(np.flatnonzero(self.world.alive))
         if self.site is None:
-            epstein.step(self.packed_world, self.step_parameters, self.rng, order)
+            epstein.step(self.packed_world, self.step_parameters, self.rng)
         else:
-            riot.step(self.packed_world, self.step_parameters, self.rng, t, order)
+            riot.step(self.packed_world, self.step_parameters, self.rng, t)
             self._keep_events()
         self._update_counts()
         self.datacollector.collect(self)
@@ -356,6 +355,7 @@ def _empty_world(n: int, p: Parameters, **site_arrays: np.ndarray) -> World:
         n, p.width, p.height, **discs, **site_arrays,
         scratch=np.zeros(max(in_vision, 64) * 4, np.int64),
         segments=np.zeros((2 * most_runs, 3), np.int32),
+        remembered=np.tile(np.array([p.height, -1], np.int32), (p.width, 1)),
     )
 
 
@@ -392,6 +392,8 @@ def _site_arrays(site: Site, p: Parameters) -> dict[str, np.ndarray]:
     cannons = site.cells(site_codes.CANNON)[: p.water_cannons]
     return {
         "cell_kind": kind,
+        "seen_before": np.zeros((kind.shape[0], kind.shape[1] + 1), np.int64),
+        "injured_before": np.zeros((kind.shape[0], kind.shape[1] + 1), np.int32),
         "civilian_ok": civilian_ok,
         "officer_ok": civilian_ok | np.isin(kind, (site_codes.YARD, site_codes.GATE)),
         "hit_points": hit_points,

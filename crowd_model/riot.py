@@ -31,7 +31,8 @@ from crowd_model.world import (
     RESPONSE_STAGE, RESPONSE_STEP, RESPONSE_VIOLENT_SEEN, SUPPORTER, TALLY_BREACHED, TALLY_DAMAGE,
     TALLY_INJURED_OFFICERS, TALLY_INJURIES_CIVILIANS, TALLY_INJURIES_SECURITY,
     TALLY_PROVOCATEURS_ARRESTED, TALLY_TEAR_GAS, VIOLENT, arrest, census, count_in_disc, disc,
-    ARRIVING, RESPONSE_NEXT_ENTRY, arrive, evacuate, free_civilian_in, move, moore, randint, record,
+    ARRIVING, RESPONSE_NEXT_ENTRY, arrive, evacuate, fade_memories, free_civilian_in, may_remember,
+    move, moore, randint, record, see_arrest, see_force, shuffled_living,
     serve_jail_terms, set_state, swap,
     take_off_grid,
 )
@@ -337,16 +338,16 @@ def civilian_step(world, p, rng, i):
     arrests_seen = 0.0
     force_seen = 0.0
     segments = world.segments
-    seen_here, injured_here = world.seen_here, world.injured_here
+    seen_before, injured_before = world.seen_before, world.injured_before
     recent_arrests, indiscriminate = world.recent_arrests, world.indiscriminate
     for k in range(disc(world, world.civilian_vision, x, y, False)):
         cx, y0, y1 = segments[k, 0], segments[k, 1], segments[k, 2]
-        for cy in range(y0, y1):  # the counts apart from the sums of reals, so LLVM can vectorise them
-            seen += seen_here[cx, cy]
-            injured += injured_here[cx, cy]
-        for cy in range(y0, y1):
-            arrests_seen += recent_arrests[cx, cy]
-            force_seen += indiscriminate[cx, cy]
+        seen += seen_before[cx, y1] - seen_before[cx, y0]
+        injured += injured_before[cx, y1] - injured_before[cx, y0]
+        if may_remember(world, cx, y0, y1):
+            for cy in range(y0, y1):
+                arrests_seen += recent_arrests[cx, cy]
+                force_seen += indiscriminate[cx, cy]
     officers = (seen >> LANE_OFFICERS) & LANE_MASK
     engaged = (seen >> LANE_ENGAGED) & LANE_MASK
     violent = (seen >> LANE_VIOLENT) & LANE_MASK
@@ -504,8 +505,8 @@ def _seize(world, p, rng, officer, suspect):
     to the aid post instead of the holding area)."""
     cx, cy = world.x[suspect], world.y[suspect]
     if world.state[suspect] != VIOLENT:
-        world.indiscriminate[cx, cy] += 1.0
-    world.recent_arrests[cx, cy] += 1.0
+        see_force(world, cx, cy)
+    see_arrest(world, cx, cy)
     if world.role[suspect] == PROVOCATEUR:
         world.tally[TALLY_PROVOCATEURS_ARRESTED] += 1
     record(world, ev.ARREST, cx, cy, world.role[officer], suspect, world.role[suspect])
@@ -824,7 +825,7 @@ def fire_water_cannons(world, p, t):
                     bystanders = world.blockers[cx, cy] - world.officers_here[cx, cy]
                     hit += bystanders
                     if bystanders - world.violent_here[cx, cy] > 0:
-                        world.indiscriminate[cx, cy] += 1.0
+                        see_force(world, cx, cy)
         world.cannon_water[c] -= p.water_per_shot
         world.cannon_used[c] += p.water_per_shot
         world.cannon_cooldown[c] = p.water_cannon_cooldown
@@ -875,13 +876,11 @@ def spread_gas(world, p):
     civilians in it count as having seen force (indiscriminate by nature)."""
     w, h = world.cell_head.shape
     gas, nxt, ok = world.gas, world.gas_next, world.civilian_ok
-    total = 0.0
+    if not np.any(gas):
+        return
     for x in range(w):
         for y in range(h):
             nxt[x, y] = 0.0
-            total += gas[x, y]
-    if total == 0.0:
-        return
     for x in range(w):
         for y in range(h):
             g = gas[x, y]
@@ -901,7 +900,7 @@ def spread_gas(world, p):
             g = nxt[x, y] * (1.0 - p.gas_decay)
             gas[x, y] = g if g > 0.01 else 0.0
             if gas[x, y] > 0.0 and world.blockers[x, y] - world.officers_here[x, y] - world.violent_here[x, y] > 0:
-                world.indiscriminate[x, y] += 1.0
+                see_force(world, x, y)
 
 
 @inner
@@ -912,21 +911,25 @@ def assess_situation(world, p):
     response policy calls for (stepping up one stage a step, down one stage after
     ``deescalation_delay`` steps; ``immediate`` jumps to the strongest means)."""
     w, h = world.cell_head.shape
-    watched = world.watched
+    watched, edges = world.watched, world.sight_edges
     for x in range(w):
         for y in range(h):
-            watched[x, y] = False
-    for i in range(world.kind.shape[0]):
+            edges[x, y] = 0
+    for i in range(world.kind.shape[0]):  # each stretch of cells in an officer's sight: +1 where it starts, -1 after it
         if world.alive[i] and world.kind[i] == OFFICER and world.state[i] != INJURED:
             for k in range(disc(world, world.officer_vision, world.x[i], world.y[i], False)):
-                cx = world.segments[k, 0]
-                for cy in range(world.segments[k, 1], world.segments[k, 2]):
-                    watched[cx, cy] = True
+                cx, y0, y1 = world.segments[k, 0], world.segments[k, 1], world.segments[k, 2]
+                edges[cx, y0] += 1
+                if y1 < h:
+                    edges[cx, y1] -= 1
     engaged = 0
     violent = 0
     for x in range(w):
+        in_sight = 0
         for y in range(h):
-            if watched[x, y]:
+            in_sight += edges[x, y]
+            watched[x, y] = in_sight > 0
+            if in_sight > 0:
                 engaged += world.engaged_here[x, y]
                 violent += world.violent_here[x, y]
     r = world.response
@@ -1058,8 +1061,7 @@ def begin_step(world, p, t):
     for x in range(w):
         for y in range(h):
             world.spray[x, y] = False
-            world.indiscriminate[x, y] = 0.0
-            world.recent_arrests[x, y] *= ARREST_MEMORY
+    fade_memories(world, ARREST_MEMORY)
     march_in(world, t)
     spread_gas(world, p)
     assess_situation(world, p)
@@ -1074,10 +1076,11 @@ def begin_step(world, p, t):
 
 
 @compiled
-def step(world, p, rng, t, order):
-    """One step at clock ``t``: :func:`begin_step`; every agent in ``order`` (the living
-    ones, shuffled) takes its turn; then the jail clock (detainees were taken away and,
-    released, go home) and the stretchers."""
+def step(world, p, rng, t):
+    """One step at clock ``t``: :func:`begin_step`; every living agent, in an order shuffled
+    afresh, takes its turn; then the jail clock (detainees were taken away and, released, go
+    home) and the stretchers."""
+    order = shuffled_living(world, rng)
     begin_step(world, p, t)
     for i in order:  # activate(world, p, rng, i), spelled out: one compiled layer less to build
         if world.kind[i] == OFFICER:

@@ -20,7 +20,7 @@ from typing import NamedTuple
 import numpy as np
 from numba import config, from_dtype, types
 from numba.experimental import structref
-from numba.np.random.random_methods import buffered_bounded_lemire_uint32
+from numba.np.random.random_methods import buffered_bounded_lemire_uint32, random_interval
 
 from crowd_model.compiling import NamedStructRef, compiled, inner  # noqa: F401  (inner: compiled functions only kernels call)
 
@@ -97,15 +97,26 @@ AGENT_ARRAYS = (
 )
 
 # Per-cell counts, kept by the functions of this module only.
-COUNTS = ("blockers", "officers_here", "engaged_here", "violent_here", "provocateurs_here", "injured_here", "seen_here")
+COUNTS = ("blockers", "officers_here", "engaged_here", "violent_here", "provocateurs_here", "injured_here",
+          "seen_before", "injured_before")
 
-# ``seen_here`` holds four of the counts in 16-bit lanes of one word, so that a civilian's
-# perception sums them over its vision disc in one sum: read a lane of a sum with
-# ``(total >> lane) & LANE_MASK``. Exact while no lane's sum over a disc reaches 65,536: one
-# agent at most stands on a cell (``blockers`` <= 1), and a disc of the largest vision (50)
-# holds 7,845 cells.
+# What a civilian's perception sums over its vision disc, as sums along each column so that a
+# stretch of cells (x, y0 .. y1 - 1) sums in two reads: ``seen_before[x, y1] - seen_before[x, y0]``
+# (and the same for ``injured_before``). ``seen_before[x, y]`` sums over the cells (x, 0 .. y - 1)
+# four counts held in 16-bit lanes of one word, officers, engaged, violent and blockers; read a
+# lane of a sum with ``(total >> lane) & LANE_MASK``. Exact while no lane's sum reaches 65,536:
+# one agent at most stands on a cell (``blockers`` <= 1), a column holds at most 2,000 cells and
+# a disc of the largest vision (50) 7,845. Only a site's world keeps them (an open grid's are
+# empty: Epstein's rules count cell by cell).
 LANE_OFFICERS, LANE_ENGAGED, LANE_VIOLENT, LANE_BLOCKERS = 0, 16, 32, 48
 LANE_MASK = 0xFFFF
+
+# ``remembered[x]`` holds the first and the last y of column x where a cell may hold a
+# non-zero ``recent_arrests`` or ``indiscriminate`` (first > last: none), kept by
+# :func:`see_arrest`, :func:`see_force` and :func:`fade_memories`. Arrests and force happen
+# on few cells, so a civilian's perception skips most columns of its view
+# (:func:`may_remember`), whose sums would add only zeros.
+REMEMBERED_FIRST, REMEMBERED_LAST = 0, 1
 
 CELL_ARRAYS = (
     ("cell_head", np.int32, -1, "first agent on the cell, -1 if none"),
@@ -115,7 +126,6 @@ CELL_ARRAYS = (
     ("violent_here", np.int16, 0, ""),
     ("provocateurs_here", np.int16, 0, "provocateurs at large"),
     ("injured_here", np.int16, 0, "injured civilians lying here, not yet evacuated"),
-    ("seen_here", np.int64, 0, "officers_here, engaged_here, violent_here and blockers in 16-bit lanes"),
     ("cell_kind", np.uint8, 0, "site code of the cell (crowd_model.site)"),
     ("civilian_ok", np.bool_, True, "civilians may stand here"),
     ("officer_ok", np.bool_, True, "officers may stand here"),
@@ -130,6 +140,7 @@ CELL_ARRAYS = (
     ("indiscriminate", np.float64, 0.0, "force used on non-violent civilians this step"),
     ("taken", np.bool_, False, "scratch: cells already given as posts"),
     ("watched", np.bool_, False, "within vision of an officer on duty this step"),
+    ("sight_edges", np.int32, 0, "scratch: officers' lines of sight starting (+1) and ending (-1) on the cell"),
     ("gas", np.float64, 0.0, "tear-gas concentration"),
     ("gas_next", np.float64, 0.0, "scratch for the gas spreading"),
 )
@@ -157,6 +168,9 @@ OTHER_ARRAYS = (
     ("cannon_firing", np.bool_, 1, "fired this step"),
     ("response", np.int64, 1, "the security response's state, RESPONSE_*"),
     ("events", np.int64, 2, "this step's events, rows of crowd_model.events.EVENT_COLUMNS"),
+    ("seen_before", np.int64, 2, "per column x, officers_here, engaged_here, violent_here and blockers in 16-bit lanes summed over the cells before y"),
+    ("injured_before", np.int32, 2, "per column x, injured_here summed over the cells before y"),
+    ("remembered", np.int32, 2, "per column x, the first and last y where recent_arrests or indiscriminate may be non-zero"),
 )
 
 FIELDS = tuple(f[0] for f in AGENT_ARRAYS + CELL_ARRAYS + OTHER_ARRAYS)
@@ -251,22 +265,34 @@ def _counts(world, i, sign):
         if s != INJURED:
             world.officers_here[cx, cy] += sign
             world.blockers[cx, cy] += sign
-            world.seen_here[cx, cy] += sign * ((1 << LANE_OFFICERS) + (1 << LANE_BLOCKERS))
+            _add_after(world.seen_before, cx, cy, sign * ((1 << LANE_OFFICERS) + (1 << LANE_BLOCKERS)))
         return
     if s == INJURED:
         world.injured_here[cx, cy] += sign
+        _add_after(world.injured_before, cx, cy, sign)
         return
+    lanes = 0
     if s == ACTIVE or s == VIOLENT:
         world.engaged_here[cx, cy] += sign
-        world.seen_here[cx, cy] += sign << LANE_ENGAGED
+        lanes += 1 << LANE_ENGAGED
         if s == VIOLENT:
             world.violent_here[cx, cy] += sign
-            world.seen_here[cx, cy] += sign << LANE_VIOLENT
+            lanes += 1 << LANE_VIOLENT
     if s < ARRESTED:
         world.blockers[cx, cy] += sign
-        world.seen_here[cx, cy] += sign << LANE_BLOCKERS
+        lanes += 1 << LANE_BLOCKERS
         if world.role[i] == PROVOCATEUR:
             world.provocateurs_here[cx, cy] += sign
+    if lanes != 0:
+        _add_after(world.seen_before, cx, cy, sign * lanes)
+
+
+@inner
+def _add_after(column_sums, x, y, amount):
+    """Cell (x, y) counts ``amount`` more in the sums along column x (nothing if there are
+    none: an open grid's world)."""
+    for after in range(y + 1, column_sums.shape[1]):
+        column_sums[x, after] += amount
 
 
 @inner
@@ -395,6 +421,9 @@ if config.DISABLE_JIT:
     def randint(rng, n):
         return rng.integers(0, n)
 
+    def shuffled_living(world, rng):
+        return rng.permutation(np.flatnonzero(world.alive))
+
 else:
 
     @compiled
@@ -405,6 +434,17 @@ else:
         if n == 1:
             return 0
         return np.int64(buffered_bounded_lemire_uint32(rng.bit_generator, n - 1))
+
+    @inner
+    def shuffled_living(world, rng):
+        """The living agents in a random order: ``rng.permutation(np.flatnonzero(world.alive))``,
+        drawn the same way (numpy's Fisher-Yates shuffle), without the array views numba's
+        ``permutation`` makes for every swap."""
+        order = np.flatnonzero(world.alive)
+        for i in range(len(order) - 1, 0, -1):
+            j = np.int64(random_interval(rng.bit_generator, i))
+            order[i], order[j] = order[j], order[i]
+        return order
 
 
 # --- reading the world --------------------------------------------------------------------
@@ -528,6 +568,50 @@ def disc(world, runs, x, y, torus):
     """
     w, h = world.cell_head.shape
     return disc_segments(world.segments, runs, x, y, torus, w, h)
+
+
+@inner
+def _remember(world, x, y):
+    world.remembered[x, REMEMBERED_FIRST] = min(world.remembered[x, REMEMBERED_FIRST], y)
+    world.remembered[x, REMEMBERED_LAST] = max(world.remembered[x, REMEMBERED_LAST], y)
+
+
+@inner
+def see_arrest(world, x, y):
+    """An arrest at (x, y): seen by the civilians around it, halving each step."""
+    world.recent_arrests[x, y] += 1.0
+    _remember(world, x, y)
+
+
+@inner
+def see_force(world, x, y):
+    """Force used on a non-violent civilian at (x, y), seen this step."""
+    world.indiscriminate[x, y] += 1.0
+    _remember(world, x, y)
+
+
+@inner
+def may_remember(world, x, y0, y1):
+    """Whether a cell (x, y0 .. y1 - 1) may hold a non-zero ``recent_arrests`` or
+    ``indiscriminate``; if not, both are zero there."""
+    return world.remembered[x, REMEMBERED_FIRST] < y1 and world.remembered[x, REMEMBERED_LAST] >= y0
+
+
+@inner
+def fade_memories(world, arrest_memory):
+    """A new step: the force seen last step is forgotten, the arrests seen fade to
+    ``arrest_memory`` of what they were, and ``remembered`` marks where some are left."""
+    w, h = world.cell_head.shape
+    for x in range(w):
+        first, last = h, -1
+        for y in range(world.remembered[x, REMEMBERED_FIRST], world.remembered[x, REMEMBERED_LAST] + 1):
+            world.indiscriminate[x, y] = 0.0
+            world.recent_arrests[x, y] *= arrest_memory
+            if world.recent_arrests[x, y] != 0.0:
+                first = min(first, y)
+                last = y
+        world.remembered[x, REMEMBERED_FIRST] = first
+        world.remembered[x, REMEMBERED_LAST] = last
 
 
 @inner

@@ -64,8 +64,37 @@ def check_counts(model):
     lanes = sum(getattr(w, name).astype(np.int64) << lane for name, lane in (
         ("officers_here", world_.LANE_OFFICERS), ("engaged_here", world_.LANE_ENGAGED),
         ("violent_here", world_.LANE_VIOLENT), ("blockers", world_.LANE_BLOCKERS)))
-    np.testing.assert_array_equal(lanes, w.seen_here)
+    def along_columns(counts):
+        return np.concatenate([np.zeros((counts.shape[0], 1), np.int64), np.cumsum(counts, axis=1)], axis=1)
+
+    np.testing.assert_array_equal(along_columns(lanes), w.seen_before)
+    np.testing.assert_array_equal(along_columns(w.injured_here.astype(np.int64)), w.injured_before)
     assert not (w.blockers.astype(bool) & ~w.civilian_ok & ~w.officer_ok).any()
+    remembered_x, remembered_y = np.nonzero((w.recent_arrests != 0) | (w.indiscriminate != 0))
+    assert (w.remembered[remembered_x, world_.REMEMBERED_FIRST] <= remembered_y).all()
+    assert (w.remembered[remembered_x, world_.REMEMBERED_LAST] >= remembered_y).all()
+
+
+def test_the_watched_cells_are_those_in_sight_of_an_officer_on_duty():
+    """The commander's reading counts the cells within officer_vision of an officer on duty
+    as the officers stood when the step began (before any of them moved)."""
+    params = load_scenario("kpu-riot").parameters.with_overrides(["crowd_size=800"])
+    model = CrowdModel(params, rng=2)
+    w = model.world
+    runs = world_.vision_runs(params.officer_vision, params.width, params.height, False)
+    offsets = [(dx, dy0 + k) for dx, dy0, length in runs for k in range(length)]
+    for _ in range(40):
+        on_duty = (w.kind == world_.OFFICER) & w.alive & (w.state != world_.INJURED)
+        expected = np.zeros_like(w.watched)
+        for x, y in zip(w.x[on_duty], w.y[on_duty]):
+            for dx, dy in offsets:
+                if 0 <= x + dx < params.width and 0 <= y + dy < params.height:
+                    expected[x + dx, y + dy] = True
+        engaged_seen = w.engaged_here[expected].sum()
+        model.step()
+        np.testing.assert_array_equal(w.watched, expected)
+        assert w.response[world_.RESPONSE_ENGAGED_SEEN] == engaged_seen
+    assert 0 < expected.sum() < expected.size
 
 
 def test_states_add_up_every_step(riot):

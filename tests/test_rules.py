@@ -168,6 +168,24 @@ def test_randint_draws_what_numpy_integers_draws():
     assert [int(randint(a, n)) for n in ns * 20] == [int(b.integers(0, n)) for n in ns * 20]
 
 
+def test_shuffled_living_is_numpys_permutation_of_the_living():
+    """The kernels' turn order is ``rng.permutation(np.flatnonzero(alive))``, drawn from the same
+    state, leaving the generator where numpy leaves it."""
+    from collections import namedtuple
+
+    from numba import njit
+
+    from crowd_model.world import shuffled_living
+
+    Living = namedtuple("Living", "alive")
+    shuffle = njit(lambda world, rng: shuffled_living(world, rng))
+    masks = np.random.default_rng(0).random((6, 2500)) < [[0.0], [0.001], [0.5], [0.9], [1.0], [1.0]]
+    for seed, alive in enumerate(masks):
+        a, b = np.random.default_rng(seed), np.random.default_rng(seed)
+        np.testing.assert_array_equal(shuffle(Living(alive), a), b.permutation(np.flatnonzero(alive)))
+        assert a.random() == b.random()
+
+
 def test_route_step_cost_adds_the_line_resistance_of_a_post():
     assert rules.route_step_cost(1.0, 0.0, 20.0) == 1.0
     assert rules.route_step_cost(math.sqrt(2.0), 1.0, 20.0) == pytest.approx(21.41421356)
