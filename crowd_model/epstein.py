@@ -14,7 +14,7 @@ from crowd_model import rules
 from crowd_model.world import (
     compiled, inner,
     ACTIVE, CALM, CIVILIAN, LEFT, OFFICER, VIOLENT, arrest, disc, disc_segments, move, randint, serve_jail_terms,
-    set_state, shuffled_living,
+    census, set_state, shuffled_living,
 )
 
 ENGAGEMENT_STATES = (CALM, ACTIVE, VIOLENT)  # what rules.engagement's 0, 1, 2 mean
@@ -134,10 +134,12 @@ def activate(world, p, rng, i):
 @compiled
 def step(world, p, rng):
     """One step: every living agent, in an order shuffled afresh, takes its turn, then the
-    jail clock (a civilian whose term ends is free and calm where it stood)."""
+    jail clock (a civilian whose term ends is free and calm where it stood). Returns the
+    :func:`~crowd_model.world.census` after it."""
     for i in shuffled_living(world, rng):  # activate(world, p, rng, i), spelled out: one compiled layer less to build
         if world.kind[i] == OFFICER:
             officer_step(world, p, rng, i)
         else:
             civilian_step(world, p, rng, i)
     serve_jail_terms(world, CALM)
+    return census(world)

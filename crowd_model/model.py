@@ -271,11 +271,11 @@ class CrowdModel(mesa.Model):
             if self.site is None:
                 self._match_officer_count(round(self.current.officer_density * self.cells))
         if self.site is None:
-            epstein.step(self.packed_world, self.step_parameters, self.rng)
+            counts = epstein.step(self.packed_world, self.step_parameters, self.rng)
         else:
-            riot.step(self.packed_world, self.step_parameters, self.rng, t)
+            counts = riot.step(self.packed_world, self.step_parameters, self.rng, t)
             self._keep_events()
-        self._update_counts()
+        self._update_counts(counts)
         self.datacollector.collect(self)
 
     def _keep_events(self) -> None:
@@ -313,9 +313,12 @@ class CrowdModel(mesa.Model):
             world_.place_many(self.packed_world, new, cells // h, cells % h)
             self._agent_at.extend(SecurityOfficer(self, i) for i in new)
 
-    def _update_counts(self) -> None:
+    def _update_counts(self, counts: np.ndarray | None = None) -> None:
+        """The model's counts (what the time series records) from the world and its
+        :func:`~crowd_model.world.census` (taken afresh unless given)."""
         w = self.world
-        counts = world_.census(self.packed_world)
+        if counts is None:
+            counts = world_.census(self.packed_world)
         for code, name in enumerate(world_.STATE_NAMES):
             setattr(self, name, int(counts[code]))
         tally = w.tally
@@ -327,7 +330,7 @@ class CrowdModel(mesa.Model):
         self.property_damage = int(tally[world_.TALLY_DAMAGE])
         self.gate_breached = int(tally[world_.TALLY_BREACHED])
         self.water_used = float(w.cannon_used.sum())
-        self.spraying = int(w.spray.sum())
+        self.spraying = int(w.response[world_.RESPONSE_SPRAYED])
         self.cordon_advance = int(w.line[world_.LINE_ADVANCE])
         self.officers = int(counts[world_.CENSUS_OFFICERS])
         self.injured_officers = int(tally[world_.TALLY_INJURED_OFFICERS])

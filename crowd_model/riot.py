@@ -28,7 +28,7 @@ from crowd_model.world import (
     RESPONSE_CALLED_OFF, RESPONSE_KORLAP, RESPONSE_LINE_UNIT, RESPONSE_TALKS,
     RESPONSE_DISORDER_SEEN, RESPONSE_EASED, RESPONSE_ENGAGED_SEEN, RESPONSE_EVENTS,
     RESPONSE_GAS_COOLDOWN, RESPONSE_REASSIGN, RESPONSE_SINCE_CHANGE, RESPONSE_SITUATION,
-    RESPONSE_STAGE, RESPONSE_STEP, RESPONSE_VIOLENT_SEEN, SUPPORTER, TALLY_BREACHED, TALLY_DAMAGE,
+    RESPONSE_SPRAYED, RESPONSE_STAGE, RESPONSE_STEP, RESPONSE_VIOLENT_SEEN, SUPPORTER, TALLY_BREACHED, TALLY_DAMAGE,
     TALLY_INJURED_OFFICERS, TALLY_INJURIES_CIVILIANS, TALLY_INJURIES_SECURITY,
     TALLY_PROVOCATEURS_ARRESTED, TALLY_TEAR_GAS, VIOLENT, arrest, census, count_in_disc, disc,
     ARRIVING, RESPONSE_NEXT_ENTRY, arrive, evacuate, fade_memories, free_civilian_in, may_remember,
@@ -90,12 +90,15 @@ def step_down_field(world, rng, i, field):
     here = field[x, y]
     best = here
     n = 0
+    side_x, side_y = -1, -1  # the first free cell no higher than here + SIDESTEP_SLACK
     start = randint(rng, 9)
     for kk in range(9):
         cx, cy = moore(x, y, (start + kk) % 9, w, h)
         if cx < 0 or (cx == x and cy == y) or not _free_for_civilian(world, cx, cy):
             continue
         f = field[cx, cy]
+        if side_x < 0 and f <= here + SIDESTEP_SLACK:
+            side_x, side_y = cx, cy
         if f < best:
             best = f
             world.scratch[0] = cx * h + cy
@@ -104,14 +107,9 @@ def step_down_field(world, rng, i, field):
             world.scratch[n] = cx * h + cy
             n += 1
     if n == 0:
-        for kk in range(9):
-            cx, cy = moore(x, y, (start + kk) % 9, w, h)
-            if cx >= 0 and not (cx == x and cy == y) and _free_for_civilian(world, cx, cy) \
-                    and field[cx, cy] <= here + SIDESTEP_SLACK:
-                if rng.random() < SIDESTEP_PROBABILITY:
-                    move(world, i, cx, cy)
-                    return True
-                return False
+        if side_x >= 0 and rng.random() < SIDESTEP_PROBABILITY:
+            move(world, i, side_x, side_y)
+            return True
         return False
     c = world.scratch[randint(rng, n)]
     move(world, i, c // h, c % h)
@@ -819,6 +817,8 @@ def fire_water_cannons(world, p, t):
         for cx in range(w):
             for cy in range(h):
                 if rules.in_spray_cone(cx - x0, cy - y0, aim, p.water_cannon_cone, p.water_cannon_range):
+                    if not world.spray[cx, cy]:
+                        world.response[RESPONSE_SPRAYED] += 1
                     world.spray[cx, cy] = True
                     world.spray_x[cx, cy] = x0
                     world.spray_y[cx, cy] = y0
@@ -1061,6 +1061,7 @@ def begin_step(world, p, t):
     for x in range(w):
         for y in range(h):
             world.spray[x, y] = False
+    world.response[RESPONSE_SPRAYED] = 0
     fade_memories(world, ARREST_MEMORY)
     march_in(world, t)
     spread_gas(world, p)
@@ -1079,7 +1080,7 @@ def begin_step(world, p, t):
 def step(world, p, rng, t):
     """One step at clock ``t``: :func:`begin_step`; every living agent, in an order shuffled
     afresh, takes its turn; then the jail clock (detainees were taken away and, released, go
-    home) and the stretchers."""
+    home) and the stretchers. Returns the :func:`~crowd_model.world.census` after it."""
     order = shuffled_living(world, rng)
     begin_step(world, p, t)
     for i in order:  # activate(world, p, rng, i), spelled out: one compiled layer less to build
@@ -1089,3 +1090,4 @@ def step(world, p, rng, t):
             civilian_step(world, p, rng, i)
     serve_jail_terms(world, LEFT)
     serve_evacuations(world)
+    return census(world)

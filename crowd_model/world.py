@@ -67,7 +67,8 @@ RESPONSE_TALKS = 13  # negotiation progress, in thousandths (1000: agreement)
 RESPONSE_CALLED_OFF = 14  # 1 once the korlap has called the crowd off
 RESPONSE_LINE_UNIT = 15  # the unit holding the front of the line
 RESPONSE_NEXT_ENTRY = 16  # the entry cell the next marcher tries first
-RESPONSE_SIZE = 17
+RESPONSE_SPRAYED = 17  # cells the water cannons hit this step
+RESPONSE_SIZE = 18
 GREEN, YELLOW, RED = range(3)
 SITUATION_NAMES = ("green", "yellow", "red")
 
