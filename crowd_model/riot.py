@@ -335,17 +335,17 @@ def civilian_step(world, p, rng, i):
     injured = 0
     arrests_seen = 0.0
     force_seen = 0.0
-    segments = world.segments
-    seen_before, injured_before = world.seen_before, world.injured_before
-    recent_arrests, indiscriminate = world.recent_arrests, world.indiscriminate
     for k in range(disc(world, world.civilian_vision, x, y, False)):
-        cx, y0, y1 = segments[k, 0], segments[k, 1], segments[k, 2]
-        seen += seen_before[cx, y1] - seen_before[cx, y0]
-        injured += injured_before[cx, y1] - injured_before[cx, y0]
+        # world.<array> read where used, not bound to a name: its reference count then
+        # changes nowhere (numba drops the pair), where a name held across the loop costs
+        # two atomic operations per array and civilian
+        cx, y0, y1 = world.segments[k, 0], world.segments[k, 1], world.segments[k, 2]
+        seen += world.seen_before[cx, y1] - world.seen_before[cx, y0]
+        injured += world.injured_before[cx, y1] - world.injured_before[cx, y0]
         if may_remember(world, cx, y0, y1):
             for cy in range(y0, y1):
-                arrests_seen += recent_arrests[cx, cy]
-                force_seen += indiscriminate[cx, cy]
+                arrests_seen += world.recent_arrests[cx, cy]
+                force_seen += world.indiscriminate[cx, cy]
     officers = (seen >> LANE_OFFICERS) & LANE_MASK
     engaged = (seen >> LANE_ENGAGED) & LANE_MASK
     violent = (seen >> LANE_VIOLENT) & LANE_MASK
