@@ -217,9 +217,9 @@ def cmd_scenarios(args) -> int:
 def cmd_run(args) -> int:
     from contextlib import nullcontext
 
+    from crowd_model.ahead import compiling_ahead  # before Mesa: a cold start's second process starts sooner
     from crowd_model.files import FolderLock, prepare_out_dir
     from crowd_model.limits import check_run
-    from crowd_model.runner import simulate, write_run
     from crowd_model.scenario import load_scenario
 
     scenario = load_scenario(args.scenario)
@@ -229,8 +229,10 @@ def cmd_run(args) -> int:
     check_run(steps, parameters.width, parameters.height, Limits().raised(**_limits(args)))
     animation = _animation_plan(args, steps, parameters.width * parameters.height)
     out = prepare_out_dir(args.out) if args.out else None
-    with FolderLock(out) if out else nullcontext():
-        started = time.perf_counter()
+    started = time.perf_counter()
+    with FolderLock(out) if out else nullcontext(), compiling_ahead(parameters):
+        from crowd_model.runner import simulate, write_run
+
         codes: dict[int, np.ndarray] = {}
 
         def keep_frame(model):

@@ -23,6 +23,12 @@ elsewhere in a file recompiles nothing.
 :data:`compiled` and :data:`inner` also compile a function once per argument *types*, not
 once for each constant a caller passes (:class:`_TypeDispatcher`).
 
+Several processes sharing a cache split the work: each compiles a function only while it
+holds a lock on a file beside the cached code (:func:`_compiling`), and one that needs a
+function another is compiling waits and loads it. :func:`compile_ahead` walks a kernel's
+call tree from either end, so that two processes on a cold start (:mod:`crowd_model.ahead`)
+meet in the middle.
+
 Nothing here changes numba's configuration or how any other code (outside the packages
 given to :func:`cache_by_dependencies`) is compiled or cached.
 """
@@ -31,20 +37,27 @@ from __future__ import annotations
 
 import ast
 import builtins
+import contextlib
 import dis
 import functools
 import hashlib
 import inspect
+import os
 import sys
 from pathlib import Path
 from types import CodeType, ModuleType
 
 import numpy as np
 
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None
+
 from llvmlite import binding as llvm
 from llvmlite import ir as llvm_ir
 from numba import njit, types
-from numba.core import cgutils
+from numba.core import cgutils, sigutils
 from numba.core.caching import NullCache, _CacheLocator
 
 try:
@@ -149,17 +162,144 @@ class _TypeDispatcher(CPUDispatcher):
 
     _cache_wanted = False
 
-    def compile(self, sig):
+    def cached(self) -> bool:
+        """Whether the function is cached, which it is from its first compilation on, when
+        every global it reads exists (its stamp, :func:`function_stamp`, reads them all)."""
         if self._cache_wanted and isinstance(self._cache, NullCache):
-            # Cached from the first compilation on, when every global the function reads
-            # exists (its stamp, :func:`function_stamp`, reads them all).
             self.enable_caching()
-        return super().compile(sig)
+        return not isinstance(self._cache, NullCache)
+
+    def compile(self, sig):
+        args, _ = sigutils.normalize_signature(sig)
+        if not self.cached() or tuple(args) in self.overloads:
+            return super().compile(sig)
+        with _compiling(self):
+            return super().compile(sig)
 
     def get_call_template(self, args, kws):
         return super().get_call_template(
             tuple(types.unliteral(a) for a in args), {k: types.unliteral(v) for k, v in kws.items()}
         )
+
+
+_HELD: set = set()  # the functions this process holds (see _compiling)
+
+
+def _lock_file(dispatcher) -> int | None:
+    """An open descriptor of the file whose lock stands for compiling ``dispatcher``'s
+    function into its cache (beside the cached code, named by the function's stamp); None
+    where there is nothing to lock (no ``fcntl`` (Windows), no cache, or held here)."""
+    if fcntl is None or dispatcher.py_func in _HELD or not dispatcher.cached():
+        return None
+    key = f"{dispatcher.py_func.__qualname__}.{function_stamp(dispatcher.py_func)[:24]}"
+    cache = dispatcher._cache
+    cache._impl.locator.ensure_cache_path()
+    return os.open(os.path.join(cache._cache_path, key + ".lock"), os.O_CREAT | os.O_RDWR, 0o666)
+
+
+@contextlib.contextmanager
+def _compiling(dispatcher: _TypeDispatcher):
+    """Hold, across processes, the right to compile ``dispatcher``'s function into its
+    cache. Another process compiling the same function meanwhile waits, then loads what this
+    one saved instead of compiling it again: processes that share a cache (a run and the
+    process compiling ahead of it, :func:`compile_ahead`; a sweep's workers) split the work.
+    They cannot wait on each other in a circle, as a function waits only for the functions
+    it calls."""
+    fd = _lock_file(dispatcher)
+    if fd is None:
+        yield
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        _HELD.add(dispatcher.py_func)
+        try:
+            yield
+        finally:
+            _HELD.discard(dispatcher.py_func)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+def _being_compiled_elsewhere(dispatcher) -> bool:
+    """Whether another process holds ``dispatcher``'s function (see :func:`_compiling`)."""
+    fd = _lock_file(dispatcher)
+    if fd is None:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
+    finally:
+        os.close(fd)
+
+
+def is_cached(dispatcher, argument_types) -> bool:
+    """Whether ``dispatcher``'s code for ``argument_types`` is compiled in this process or
+    waits in its cache (where the cache is not stale)."""
+    if not isinstance(dispatcher, _TypeDispatcher):
+        return True
+    sig = tuple(argument_types)
+    if sig in dispatcher.overloads:
+        return True
+    if not dispatcher.cached():
+        return False
+    cache = dispatcher._cache
+    return cache._index_key(sig, dispatcher.targetctx.codegen()) in cache._cache_file._load_index()
+
+
+def callees(dispatcher) -> list:
+    """The package's compiled functions that ``dispatcher``'s function calls, in the order
+    its code first names them (as globals, or as attributes of the package's modules)."""
+    py_func = dispatcher.py_func
+    found = []
+    value = None
+    for ins in dis.get_instructions(py_func.__code__):
+        if ins.opname in ("LOAD_GLOBAL", "LOAD_NAME"):
+            value = py_func.__globals__.get(ins.argval)
+        elif ins.opname in ("LOAD_ATTR", "LOAD_METHOD") and isinstance(value, ModuleType):
+            value = getattr(value, ins.argval, None)
+        else:
+            value = None
+        if isinstance(value, _TypeDispatcher) and value not in found:
+            found.append(value)
+    return found
+
+
+def compile_ahead(root, argument_types: dict, *, from_the_end: bool, keep_going=lambda: True) -> None:
+    """Compile into the cache the functions ``root`` calls, directly or not, whose
+    parameters are all named in ``argument_types`` (name to numba type; the kernels name
+    their arguments alike: ``world``, ``p``, ``rng``, ...), each after the functions it
+    calls, skipping those already cached or being compiled by another process.
+
+    Two processes split a cold start so: one walks the calls in the order the code makes
+    them (``from_the_end=False``; ``root`` itself is left to its first call), the other from
+    the last call back, and then compiles ``root`` (``from_the_end=True``); they meet in the
+    middle. Stops when ``keep_going()`` turns false."""
+    order: list = []
+    seen: set = set()
+
+    def visit(dispatcher):
+        seen.add(dispatcher)
+        calls = callees(dispatcher)
+        for callee in reversed(calls) if from_the_end else calls:
+            if callee not in seen:
+                visit(callee)
+        order.append(dispatcher)
+
+    visit(root)
+    for dispatcher in order if from_the_end else order[:-1]:
+        if not keep_going():
+            return
+        names = list(inspect.signature(dispatcher.py_func).parameters)
+        if not names or not all(name in argument_types for name in names):
+            continue
+        sig = tuple(argument_types[name] for name in names)
+        if not is_cached(dispatcher, sig) and not _being_compiled_elsewhere(dispatcher):
+            dispatcher.compile(sig)
 
 
 def _by_type(decorator):

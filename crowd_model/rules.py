@@ -54,7 +54,7 @@ def officer_active_ratio(officers_in_vision, engaged_in_vision, ratio_rule):
     if ratio_rule == FLOOR:
         return np.floor(ratio)
     if ratio_rule == ROUND:
-        return np.round(ratio)
+        return np.rint(ratio)
     return ratio
 
 

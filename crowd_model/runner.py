@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from crowd_model.ahead import compiling_ahead
 from crowd_model.files import write_atomic, write_json_atomic
 from crowd_model.model import CrowdModel
 from crowd_model.parameters import Parameters
@@ -44,15 +45,16 @@ def simulate(
     (a sweep's stop condition, as in BehaviorSpace). ``observe(model)`` is called once the
     model is built and after each step (``run --animation`` takes its frames so).
     """
-    model = CrowdModel(parameters, rng=seed)
-    if observe is not None:
-        observe(model)
-    for _ in range(steps):
-        model.step()
+    with compiling_ahead(parameters):
+        model = CrowdModel(parameters, rng=seed)
         if observe is not None:
             observe(model)
-        if stop is not None and stop(model):
-            break
+        for _ in range(steps):
+            model.step()
+            if observe is not None:
+                observe(model)
+            if stop is not None and stop(model):
+                break
     timeseries = model.timeseries()
     outcomes = model.outcomes()
     events = model.events() if model.site is not None else None
@@ -74,11 +76,13 @@ def compile_kernels() -> None:
     sweep worker or app session waits for the compiler (about 40 s on a 2-core machine)."""
     from crowd_model.scenario import load_scenario
 
-    for name, values in KERNEL_CHECKS:
-        model = CrowdModel(Parameters.from_mapping(values, base=load_scenario(name).parameters), rng=0)
-        for _ in range(3):
-            model.step()
-        model.cell_categories()
+    checks = [Parameters.from_mapping(values, base=load_scenario(name).parameters) for name, values in KERNEL_CHECKS]
+    with compiling_ahead(next(p for p in checks if p.site != "none")):
+        for parameters in checks:
+            model = CrowdModel(parameters, rng=0)
+            for _ in range(3):
+                model.step()
+            model.cell_categories()
 
 
 def versions() -> dict:

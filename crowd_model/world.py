@@ -233,13 +233,13 @@ def _struct_type() -> WorldStruct:
     return WorldStruct(fields)
 
 
-_STRUCT = _struct_type()
+STRUCT_TYPE = _struct_type()  # the compiled type of a packed world
 _PACK_SOURCE = (
-    f"def _pack_world({', '.join(FIELDS)}):\n    s = structref.new(_STRUCT)\n"
+    f"def _pack_world({', '.join(FIELDS)}):\n    s = structref.new(STRUCT_TYPE)\n"
     + "".join(f"    s.{name} = {name}\n" for name in FIELDS)
     + "    return s\n"
 )
-_namespace = {"structref": structref, "_STRUCT": _STRUCT, "__name__": __name__}
+_namespace = {"structref": structref, "STRUCT_TYPE": STRUCT_TYPE, "__name__": __name__}
 # Compiled under this file's name so that numba can cache it like any function here.
 exec(compile(_PACK_SOURCE, __file__, "exec"), _namespace)
 _pack_world = compiled(_namespace["_pack_world"])
@@ -441,8 +441,14 @@ else:
         """The living agents in a random order: ``rng.permutation(np.flatnonzero(world.alive))``,
         drawn the same way (numpy's Fisher-Yates shuffle), without the array views numba's
         ``permutation`` makes for every swap."""
-        order = np.flatnonzero(world.alive)
-        for i in range(len(order) - 1, 0, -1):
+        order = np.empty(world.alive.shape[0], np.int64)
+        n = 0
+        for k in range(world.alive.shape[0]):  # np.flatnonzero, which compiles slowly
+            if world.alive[k]:
+                order[n] = k
+                n += 1
+        order = order[:n]
+        for i in range(n - 1, 0, -1):
             j = np.int64(random_interval(rng.bit_generator, i))
             order[i], order[j] = order[j], order[i]
         return order

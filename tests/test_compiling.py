@@ -9,8 +9,11 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
+from pathlib import Path
 
 import pytest
+from numba.core import event
 from numba.core.caching import FunctionCache
 from numba.core.registry import CPUDispatcher
 
@@ -221,3 +224,216 @@ def test_crowd_model_compile_fills_the_cache_for_every_run(tmp_path):
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=900, cwd=root)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout.strip().splitlines()[-1]) == []
+
+
+# --- two processes sharing a cache split the work (crowd_model.compiling._compiling) ----
+
+SHARED_PACKAGE = {
+    "__init__.py": PACKAGE["__init__.py"],
+    "kernel.py": """
+        from crowd_model.compiling import compiled, inner
+
+
+        @inner
+        def scaled(x, k):
+            return x * k
+
+
+        @inner
+        def shifted(x, k):
+            return x + k
+
+
+        @compiled
+        def total(x, k):
+            return shifted(scaled(x, k), k)
+
+
+        @inner
+        def halved(x, k):
+            return x // (2 * k)
+
+
+        @inner
+        def doubled(x, k):
+            return halved(x, k) * 2
+
+
+        @inner
+        def negated(x):
+            return -x
+
+
+        @inner
+        def moved(x, step):
+            return x + step
+
+
+        @compiled
+        def combined(x, k):
+            return doubled(x, k) + negated(x) + moved(x, 1)
+
+
+        @inner
+        def tripled(x, k):
+            return 3 * x + k
+
+
+        @inner
+        def squared(x, k):
+            return x * x + k
+
+
+        @compiled
+        def summed(x, k):
+            return tripled(x, k) + squared(x, k)
+    """,
+}
+
+WAITER = """
+import json, sys
+from numba import types
+from sharedpkg import kernel
+print("ready", flush=True)
+kernel.total.compile((types.int64, types.int64))
+print(json.dumps({
+    "value": int(kernel.total(2, 3)),
+    "loaded": sum(kernel.total.stats.cache_hits.values()),
+    "compiled": sum(kernel.total.stats.cache_misses.values()),
+}))
+"""
+
+
+@pytest.fixture(scope="module")
+def shared_package(tmp_path_factory):
+    """A small package imported in this process and compiled into a cache a second process
+    uses too."""
+    root = tmp_path_factory.mktemp("shared")
+    package = root / "sharedpkg"
+    package.mkdir()
+    for name, text in SHARED_PACKAGE.items():
+        (package / name).write_text(textwrap.dedent(text).lstrip())
+    sys.path.insert(0, str(root))
+    try:
+        from sharedpkg import kernel
+    finally:
+        sys.path.remove(str(root))
+    return root, kernel
+
+
+def test_a_function_compiled_by_another_process_is_waited_for_and_loaded(shared_package):
+    """While this process holds the function (compiling it), a second process that needs it
+    waits, then loads what this one saved instead of compiling it again."""
+    from numba import types
+
+    root, kernel = shared_package
+    env = dict(os.environ, PYTHONPATH=str(root))
+    env.pop("NUMBA_DISABLE_JIT", None)
+    with compiling._compiling(kernel.total):
+        waiter = subprocess.Popen([sys.executable, "-c", WAITER], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  text=True, env=env)
+        assert waiter.stdout.readline().strip() == "ready"
+        time.sleep(1.0)  # the waiter is at the lock by now (without it, it would be compiling)
+        kernel.total.compile((types.int64, types.int64))
+    out, err = waiter.communicate(timeout=300)
+    assert waiter.returncode == 0, err
+    assert json.loads(out) == {"value": 9, "loaded": 1, "compiled": 0}
+
+
+def _compiled_by(call):
+    compiled = []
+    listener = _CompileListener(compiled)
+    event.register("numba:compile", listener)
+    try:
+        call()
+    finally:
+        event.unregister("numba:compile", listener)
+    return compiled
+
+
+def test_compile_ahead_walks_the_calls_from_either_end(shared_package):
+    """``compile_ahead`` compiles each function after those it calls and skips a function
+    with an argument it has no type for; from the end, it takes the last call first and then
+    the root; from the start, the first call first and not the root. It compiles nothing
+    once told to stop, and skips what is cached already."""
+    from numba import types
+
+    _, kernel = shared_package
+    assert compiling.callees(kernel.combined) == [kernel.doubled, kernel.negated, kernel.moved]
+    int64 = {"x": types.int64, "k": types.int64}
+    compiling.compile_ahead(kernel.combined, int64, from_the_end=True, keep_going=lambda: False)
+    assert not kernel.doubled.overloads and not kernel.negated.overloads
+
+    from_the_end = _compiled_by(lambda: compiling.compile_ahead(kernel.combined, int64, from_the_end=True))
+    assert from_the_end == ["negated", "halved", "doubled", "combined", "moved"]  # moved: as combined's callee
+    assert compiling.is_cached(kernel.halved, (types.int64, types.int64))
+    assert not compiling.is_cached(kernel.halved, (types.float64, types.int64))
+
+    from_the_start = _compiled_by(lambda: compiling.compile_ahead(kernel.summed, int64, from_the_end=False))
+    assert from_the_start == ["tripled", "squared"]
+    assert not kernel.summed.overloads
+    assert _compiled_by(lambda: compiling.compile_ahead(kernel.summed, int64, from_the_end=True)) == ["summed"]
+
+
+class _CompileListener(event.Listener):
+    def __init__(self, names):
+        self.names = names
+
+    def on_start(self, ev):
+        self.names.append(ev.data["dispatcher"].py_func.__name__)
+
+    def on_end(self, ev):
+        pass
+
+
+def test_the_riot_step_calls_its_phases_in_order():
+    """What ``compile_ahead`` walks: the compiled functions a kernel calls, in code order."""
+    from crowd_model import riot
+
+    assert [f.py_func.__name__ for f in compiling.callees(riot.step)] == [
+        "shuffled_living", "begin_step", "officer_step", "civilian_step", "serve_jail_terms", "serve_evacuations",
+        "census",
+    ]
+
+
+def test_the_process_compiling_ahead_types_the_kernel_as_every_preset_does():
+    """The second process of a cold start types the riot's arguments from the default
+    parameters; every preset must give the same types, or it compiles the wrong code."""
+    from crowd_model.ahead import argument_types
+    from crowd_model.parameters import Parameters
+    from crowd_model.scenario import load_scenario, preset_names
+
+    default = argument_types(Parameters())
+    for name in preset_names():
+        assert argument_types(load_scenario(name).parameters) == default, name
+
+
+def _processes_running(text: bytes) -> list:
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if text in cmdline.read_bytes():
+                found.append(cmdline.parent.name)
+        except OSError:
+            pass
+    return found
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="reads processes from /proc")
+def test_a_cold_run_compiled_by_two_processes_gives_the_files_of_a_warm_run(tmp_path):
+    """With the cache empty, ``run`` compiles the riot kernel with a second process
+    (crowd_model.ahead); the files are those of the next run, which loads everything, and
+    the second process is gone when the run ends."""
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "cache"))
+    env.pop("NUMBA_DISABLE_JIT", None)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    for name in ("cold", "warm"):
+        run = [sys.executable, "-m", "crowd_model", "run", "--scenario", "kpu-riot", "--steps", "3", "--seed", "5",
+               "--out", str(tmp_path / name)]
+        done = subprocess.run(run, capture_output=True, text=True, env=env, timeout=900, cwd=root)
+        assert done.returncode == 0, done.stderr
+        assert not _processes_running(b"crowd_model.ahead"), "the second process outlived the run"
+    for name in ("timeseries.csv", "outcomes.csv", "events.csv"):
+        assert (tmp_path / "cold" / name).read_bytes() == (tmp_path / "warm" / name).read_bytes(), name
+    assert list((tmp_path / "cache").rglob("*.lock"))
