@@ -20,8 +20,9 @@ and the stamps of the compiled functions it calls. So a changed rule is never ru
 stale caller, a change recompiles only the functions that depend on it, and an edit
 elsewhere in a file recompiles nothing.
 
-:data:`compiled` and :data:`inner` also compile a function once per argument *types*, not
-once for each constant a caller passes (:class:`_TypeDispatcher`).
+:data:`compiled` and :data:`inner` also compile a function once per argument *types* (any
+signed integer counted as int64), not once for each constant a caller passes
+(:class:`_TypeDispatcher`).
 
 Several processes sharing a cache split the work: each compiles a function only while it
 holds a lock on a file beside the cached code (:func:`_compiling`), and one that needs a
@@ -157,8 +158,9 @@ class _TypeDispatcher(CPUDispatcher):
     from compiled code afresh for each constant argument value (``record(w, kind, x, y, -1,
     ...)``, ``set_state(w, i, ACTIVE)``: over 30 extra compilations of the kernels, a fifth
     of their cold start); here such a call uses the overload for the constant's type, as a
-    call from Python does. The generated code is the same: constants still propagate once
-    the callee is inlined in its caller."""
+    call from Python does, and a narrower signed integer is passed as int64 (:func:`_widened`).
+    The generated code is the same: constants still propagate once the callee is inlined in
+    its caller."""
 
     _cache_wanted = False
 
@@ -177,9 +179,17 @@ class _TypeDispatcher(CPUDispatcher):
             return super().compile(sig)
 
     def get_call_template(self, args, kws):
-        return super().get_call_template(
-            tuple(types.unliteral(a) for a in args), {k: types.unliteral(v) for k, v in kws.items()}
-        )
+        return super().get_call_template(tuple(_widened(a) for a in args), {k: _widened(v) for k, v in kws.items()})
+
+
+def _widened(t):
+    """The type a compiled function is compiled for when a compiled caller passes ``t``:
+    constants as their type, and a signed integer as int64, so that ``record(w, kind, x, y)``
+    with int32 coordinates from one caller and int64 from another is one compilation."""
+    t = types.unliteral(t)
+    if isinstance(t, types.Integer) and t.signed and t.bitwidth < 64:
+        return types.int64
+    return t
 
 
 _HELD: set = set()  # the functions this process holds (see _compiling)

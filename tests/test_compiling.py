@@ -172,18 +172,20 @@ def test_a_function_stamp_follows_what_the_code_reads(tmp_path):
 
 
 def test_a_compiled_function_called_with_constants_is_compiled_once_per_type():
-    """Numba would compile ``add`` afresh for each constant (Literal[int](1), (2), (3)): a
-    fifth of the kernels' cold start. ``compiled`` / ``inner`` compile it once for int64."""
+    """Numba would compile ``add`` afresh for each constant (Literal[int](1), (2), (3)) and
+    for each integer width: a fifth of the kernels' cold start. ``compiled`` / ``inner``
+    compile it once for int64."""
+    import numpy as np
 
     @compiling.compiled
     def add(x, k):
         return x + k
 
     @compiling.compiled
-    def caller(x):
-        return add(x, 1) + add(x, 2) + add(x, -3) + add(x, x)
+    def caller(x, small):
+        return add(x, 1) + add(x, 2) + add(x, -3) + add(x, x) + add(small[0], small[1]) + add(x, np.int8(-1))
 
-    assert caller(5) == 6 + 7 + 2 + 10
+    assert caller(5, np.array([3, -4], np.int32)) == 6 + 7 + 2 + 10 - 1 + 4
     assert len(add.overloads) == 1
     assert [str(t) for t in add.signatures[0]] == ["int64", "int64"]
 
