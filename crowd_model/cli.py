@@ -257,14 +257,14 @@ MAX_ANIMATION_BYTES = 500_000_000
 
 def _animation_plan(args, steps: int, cells: int) -> dict | None:
     """What --animation asks for, checked before the run (one line and exit 2 when wrong)."""
-    from crowd_model.animation import MAX_FPS, animation_format
-
     given = [f"--{n.replace('_', '-')}" for n in ("fps", "from_step", "to_step")
              if getattr(args, n) != {"fps": 10.0, "from_step": 0, "to_step": None}[n]]
     if not args.animation:
         if given:
             raise InputError(f"{', '.join(given)} only go with --animation FILE.gif|FILE.mp4")
         return None
+    from crowd_model.animation import MAX_FPS, animation_format  # imports the model, and Mesa
+
     fmt = animation_format(args.animation)
     if args.fps > MAX_FPS:
         raise InputError(f"--fps {args.fps:g} is not allowed; expected a number in (0, {MAX_FPS}]")

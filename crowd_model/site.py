@@ -27,8 +27,6 @@ from importlib import resources
 from pathlib import Path
 
 import numpy as np
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import dijkstra
 
 from crowd_model.errors import InputError
 from crowd_model.files import check_file, read_text_file
@@ -85,6 +83,9 @@ class Site:
 
 
 def _geodesic(passable: np.ndarray, target: np.ndarray) -> np.ndarray:
+    from scipy.sparse import coo_matrix  # here: the kernels import this module, and need no scipy
+    from scipy.sparse.csgraph import dijkstra
+
     w, h = passable.shape
     index = np.arange(w * h).reshape(w, h)
     rows, cols, weights = [], [], []
