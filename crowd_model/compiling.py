@@ -198,13 +198,17 @@ _HELD: set = set()  # the functions this process holds (see _compiling)
 def _lock_file(dispatcher) -> int | None:
     """An open descriptor of the file whose lock stands for compiling ``dispatcher``'s
     function into its cache (beside the cached code, named by the function's stamp); None
-    where there is nothing to lock (no ``fcntl`` (Windows), no cache, or held here)."""
+    where there is nothing to lock (no ``fcntl`` (Windows), no cache or none this process
+    can write to, or held here)."""
     if fcntl is None or dispatcher.py_func in _HELD or not dispatcher.cached():
         return None
     key = f"{dispatcher.py_func.__qualname__}.{function_stamp(dispatcher.py_func)[:24]}"
     cache = dispatcher._cache
-    cache._impl.locator.ensure_cache_path()
-    return os.open(os.path.join(cache._cache_path, key + ".lock"), os.O_CREAT | os.O_RDWR, 0o666)
+    try:
+        cache._impl.locator.ensure_cache_path()
+        return os.open(os.path.join(cache._cache_path, key + ".lock"), os.O_CREAT | os.O_RDWR, 0o666)
+    except OSError:  # a cache folder this process cannot write to: numba will not save there either
+        return None
 
 
 @contextlib.contextmanager
