@@ -263,6 +263,8 @@ def start_times() -> dict[str, tuple[float, float]]:
         root = Path(tmp)
         package = root / "crowd_model"
         shutil.copytree(Path(crowd_model.__file__).parent, package, ignore=shutil.ignore_patterns("__pycache__"))
+        # Byte-compiled, as set-up (scripts/bootstrap.sh) or pip leave an installed package.
+        subprocess.run([sys.executable, "-m", "compileall", "-q", str(package)], check=True)
         env = dict(os.environ, NUMBA_CACHE_DIR=str(root / "cache"), PYTHONPATH=str(root))
         env.pop("NUMBA_DISABLE_JIT", None)
         times = {}
@@ -278,14 +280,28 @@ def start_times() -> dict[str, tuple[float, float]]:
     return times
 
 
+def import_floor(repeats: int = 3) -> float:
+    """Median wall seconds of a process that only imports numba, pandas and Mesa, which every
+    run imports (the design makes the model a Mesa ``Model`` with Mesa's data collection,
+    over numba kernels): the least a start can take on this machine."""
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "import numba, pandas, mesa"], check=True)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
 def startup(verdicts_out: list) -> None:
     """Measure and print the start-up times, adding their verdicts to ``verdicts_out``."""
     times = start_times()
+    floor = import_floor()
     print(f"machine at the end: {machine()}")
     (cold, cold_cpu), (warm, warm_cpu) = times["cold"], times["warm"]
     print(f"crowd-model run --scenario kpu-riot --steps 1: {cold:.1f} s ({cold_cpu:.1f} s CPU) with an empty "
           f"numba cache, {warm:.1f} s ({warm_cpu:.1f} s CPU) with it filled (as after set-up, which runs "
           f"'crowd-model compile')")
+    print(f"  ... a process that only imports numba, pandas and Mesa: {floor:.1f} s (median of 3)")
     for name in ("riot.py", "rules.py"):
         wall, cpu = times[name]
         print(f"  ... after one rule's constant changed in {name}: {wall:.1f} s ({cpu:.1f} s CPU)")

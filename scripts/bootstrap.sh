@@ -54,6 +54,10 @@ if [[ -z "$have" ]] || [[ "$union" != "$have" ]]; then
   "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -e "$root[$union]" >&2
   echo "$hash $union" > "$stamp"
   installed=1
+  # Byte-compile the package, as pip does for a wheel (an editable install does not, and
+  # with PYTHONDONTWRITEBYTECODE set Python never writes it): a start then skips compiling
+  # the sources, about 0.15 s.
+  "$venv/bin/python" -m compileall -q "$root/crowd_model" "$root/experiments" "$root/analysis" >&2
 fi
 
 # After an install, compile the kernels once into numba's cache, so that the first run
