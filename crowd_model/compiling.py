@@ -214,12 +214,12 @@ _HELD: set = set()  # the functions this process holds (see _compiling)
 
 def _lock_file(dispatcher) -> int | None:
     """An open descriptor of the file whose lock stands for compiling ``dispatcher``'s
-    function into its cache (beside the cached code, named by the function's stamp); None
-    where there is nothing to lock (no ``fcntl`` (Windows), no cache or none this process
-    can write to, or held here)."""
+    function into its cache (beside the cached code, named as numba names it: one file per
+    function, whatever its version); None where there is nothing to lock (no ``fcntl``
+    (Windows), no cache or none this process can write to, or held here)."""
     if fcntl is None or dispatcher.py_func in _HELD or not dispatcher.cached():
         return None
-    key = f"{dispatcher.py_func.__qualname__}.{function_stamp(dispatcher.py_func)[:24]}"
+    key = f"{dispatcher.py_func.__module__.rpartition('.')[2]}.{dispatcher.py_func.__qualname__}"
     cache = dispatcher._cache
     try:
         cache._impl.locator.ensure_cache_path()
