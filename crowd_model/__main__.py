@@ -1,5 +1,3 @@
-import sys
+from crowd_model.cli import console
 
-from crowd_model.cli import main
-
-sys.exit(main())
+console()
