@@ -156,7 +156,7 @@ class _InnerCompiler(Compiler):
 class _FunctionCache(FunctionCache):
     """Numba's cache of a compiled function, loaded without setting up the compiler. Before
     it loads cached code numba refreshes its typing and lowering registries (it imports some
-    50 more modules and registers thousands of implementations: 0.3-0.8 s of a start with a
+    50 more modules and registers thousands of implementations: about 0.3 s of a start with a
     warm cache); the machine code needs only numba's runtime. A compilation still refreshes
     them first (:class:`numba.core.compiler.CompilerBase`)."""
 
