@@ -217,7 +217,8 @@ class CrowdModel(mesa.Model):
                 "officers_do_not_fit", officers=len(units), site=site.name, posts=n_posts, depth=p.cordon_depth,
             )
         officers = n_civ + np.arange(len(units))
-        world_.place_many(packed, officers, world.post_x[officers], world.post_y[officers])
+        posts = world.post_x[officers].astype(np.int64), world.post_y[officers].astype(np.int64)  # as the crowd's: one compilation
+        world_.place_many(packed, officers, *posts)
         return world
 
     # --- views ------------------------------------------------------------------------
