@@ -92,7 +92,7 @@ def test_the_compiled_steps_read_exactly_the_parameters_marked_kernel():
     marked = {name for name, s in specs.items() if s.kernel}
     assert read - set(specs) == set(), "read by the kernel but not declared"
     assert read == marked
-    assert set(KernelParameters._fields) == marked
+    assert set(KernelParameters.names) == marked
 
 
 def test_kernel_record_holds_choices_as_indices():
@@ -100,4 +100,5 @@ def test_kernel_record_holds_choices_as_indices():
 
     p = kernel_parameters(Parameters(ratio_rule="round", arrest_policy="indiscriminate", movement=False))
     assert p.ratio_rule == RATIO_RULES.index("round") and p.arrest_policy == ARREST_POLICIES.index("indiscriminate")
-    assert p.movement is False and isinstance(p.max_jail_term, int) and isinstance(p.legitimacy, float)
+    assert not p.movement and p.max_jail_term == Parameters().max_jail_term and p.legitimacy == Parameters().legitimacy
+    assert p.dtype["movement"] == bool and p.dtype["max_jail_term"] == "int64" and p.dtype["legitimacy"] == "float64"
