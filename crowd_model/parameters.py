@@ -577,7 +577,7 @@ KernelParameters = np.dtype(
 """The record the compiled steps read (``kernel=True`` parameters, as ``p.<name>``), derived
 from :class:`Parameters`: a choice is the index of its value in ``choices``. A numpy record,
 which numba passes down the compiled calls as one pointer (a tuple's 60-odd fields were
-copied into every call: compiling the riot's step took some 8% longer)."""
+passed into every call: compiling the riot kernel took about a tenth longer)."""
 
 
 def kernel_parameters(p: Parameters) -> np.record:
