@@ -236,11 +236,13 @@ def cmd_run(args) -> int:
     from contextlib import nullcontext
 
     with _collector_paused():
-        from crowd_model.ahead import compiling_ahead  # before Mesa: a cold start's second process starts sooner
+        # Not Mesa yet, and the second process of a cold start started before the scenario is read: sooner.
+        from crowd_model.ahead import compiling_ahead, start_compiling_ahead
         from crowd_model.files import FolderLock, prepare_out_dir
         from crowd_model.limits import check_run
         from crowd_model.scenario import load_scenario
 
+        start_compiling_ahead()
         scenario = load_scenario(args.scenario)
     parameters = scenario.parameters.with_overrides(args.overrides)
     steps = scenario.steps if args.steps is None else args.steps

@@ -480,3 +480,29 @@ def test_a_cold_run_compiled_by_two_processes_gives_the_files_of_a_warm_run(tmp_
     for name in ("timeseries.csv", "outcomes.csv", "events.csv"):
         assert (tmp_path / "cold" / name).read_bytes() == (tmp_path / "warm" / name).read_bytes(), name
     assert list((tmp_path / "cache").rglob("*.lock"))
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="reads processes from /proc")
+def test_the_second_process_started_before_the_scenario_ends_with_a_run_that_does_not_need_it(tmp_path):
+    """``run`` starts the second process of a cold start before it reads the scenario
+    (``start_compiling_ahead``), and none is left behind: not by a process that ends without
+    a run, nor by a run refused for bad input, nor by a run without a site (no riot kernel)."""
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "cache"))
+    env.pop("NUMBA_DISABLE_JIT", None)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    started = subprocess.run(
+        [sys.executable, "-c", "from crowd_model import ahead\nahead.start_compiling_ahead()\n"
+                               "assert ahead._early[0].poll() is None, 'not started'"],
+        capture_output=True, text=True, env=env, timeout=300, cwd=root,
+    )
+    assert started.returncode == 0, started.stderr
+    assert not _processes_running(b"crowd_model.ahead"), "the second process outlived a process without a run"
+    run = [sys.executable, "-m", "crowd_model", "run", "--steps", "2"]
+    refused = subprocess.run(run + ["--scenario", "kpu-riot", "--set", "crowd_size=many"],
+                             capture_output=True, text=True, env=env, timeout=300, cwd=root)
+    assert refused.returncode == 2 and "crowd_size" in refused.stderr, refused.stderr
+    assert not _processes_running(b"crowd_model.ahead"), "the second process outlived a refused run"
+    epstein = subprocess.run(run + ["--scenario", "epstein"], capture_output=True, text=True, env=env, timeout=600, cwd=root)
+    assert epstein.returncode == 0, epstein.stderr
+    assert not _processes_running(b"crowd_model.ahead"), "the second process outlived a run without a site"
