@@ -711,9 +711,9 @@ def test_the_page_says_cancelling_until_the_runs_have_stopped(sweep, monkeypatch
 
 
 def test_the_band_draws_its_bounds_as_they_are_even_below_zero():
-    outcomes = pd.DataFrame({"x": [1, 1, 1, 2, 2, 2], "y": [0.0, 0.0, 3.0, 5.0, 6.0, 7.0], "status": ["ok"] * 6})
-    option = app.sweep_chart(outcomes, ["x"], "y")
-    table = app.mean_with_ci(outcomes, ["x"], "y")
+    outcomes = pd.DataFrame({"x": [1, 1, 1, 2, 2, 2], "property_damage": [0.0, 0.0, 3.0, 5.0, 6.0, 7.0], "status": ["ok"] * 6})
+    option = app.sweep_chart(outcomes, ["x"], "property_damage")
+    table = app.mean_with_ci(outcomes, ["x"], "property_damage")
     assert table["ci_low"].iloc[0] < 0
     series = option["series"]
     assert not any("stack" in s or "areaStyle" in s for s in series)
@@ -724,11 +724,11 @@ def test_the_band_draws_its_bounds_as_they_are_even_below_zero():
 
 def test_the_heatmap_shows_zero_as_zero():
     grid = pd.DataFrame({"a": [1, 1, 2, 2], "b": [1, 2, 1, 2], "status": ["ok"] * 4})
-    zeros = app.sweep_chart(grid.assign(y=0), ["a", "b"], "y")["visualMap"]
+    zeros = app.sweep_chart(grid.assign(property_damage=0), ["a", "b"], "property_damage")["visualMap"]
     assert zeros["min"] == 0 and zeros["max"] > 0  # all zero: the pale end, not mid-scale
-    positive = app.sweep_chart(grid.assign(y=[3, 4, 5, 6]), ["a", "b"], "y")["visualMap"]
+    positive = app.sweep_chart(grid.assign(property_damage=[3, 4, 5, 6]), ["a", "b"], "property_damage")["visualMap"]
     assert positive["min"] == 0 and positive["max"] == 6 and positive["inRange"]["color"][0] == "#fff5eb"
-    mixed = app.sweep_chart(grid.assign(y=[-2, 0, 1, 4]), ["a", "b"], "y")["visualMap"]
+    mixed = app.sweep_chart(grid.assign(property_damage=[-2, 0, 1, 4]), ["a", "b"], "property_damage")["visualMap"]
     assert mixed["min"] == -mixed["max"] and mixed["inRange"]["color"][1] == "#ffffff"
 
 
